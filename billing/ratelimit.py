@@ -1,0 +1,72 @@
+"""A per-key sliding-window rate limit kept in the shared cache.
+
+The count must hold across every worker process (and, on Redis, every instance), so the
+read-modify-write of a key's history happens under a lock that spans processes: Redis's
+own lock when the cache is Redis, an `flock` on a file beside the cache otherwise.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.filebased import FileBasedCache
+
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+_thread_lock = threading.Lock()
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`"10/min"` → `(10, 60)`: that many hits per that many seconds."""
+    count, _, period = rate.partition("/")
+    period = period.strip().lower()
+    digits = "".join(ch for ch in period if ch.isdigit())
+    unit = period[len(digits) :]
+    if unit not in _UNITS or not count.strip().isdigit():
+        raise ValueError(f"Unrecognised rate {rate!r}; expected e.g. '10/min'")
+    return int(count), int(digits or 1) * _UNITS[unit]
+
+
+@contextmanager
+def _cache_lock(key: str) -> Iterator[None]:
+    if hasattr(cache, "lock"):  # django-redis: one lock per key, shared by every instance
+        with cache.lock(f"lock:{key}", timeout=5, blocking_timeout=5):
+            yield
+        return
+    backend = caches["default"]
+    if isinstance(backend, FileBasedCache):
+        directory = Path(backend._dir)  # type: ignore[attr-defined]
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / "ratelimit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            with _thread_lock:  # flock is per open file description; threads need their own
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        return
+    with _thread_lock:  # a per-process cache: a process lock is all there is to hold
+        yield
+
+
+def hit(*, key: str, rate: str) -> float | None:
+    """Count one hit for `key`. None if it is within `rate`, else seconds until it would be."""
+    limit, window = parse_rate(rate)
+    cache_key = f"ratelimit:{key}"
+    with _cache_lock(cache_key):
+        now = time.time()
+        history = [t for t in cache.get(cache_key, []) if t > now - window]
+        if len(history) >= limit:
+            return history[0] + window - now
+        history.append(now)
+        cache.set(cache_key, history, timeout=window)
+    return None

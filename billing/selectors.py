@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from accounts.models import User
+from organizations.models import Membership
+
+
+def membership_for_user(*, user: User) -> Membership | None:
+    """The user's membership with its organization, or None.
+
+    Uses what the authentication already loaded (`select_related`) when it did, so a
+    request pays for it at most once.
+    """
+    try:
+        membership: Membership = user.membership
+    except Membership.DoesNotExist:
+        return None
+    return membership

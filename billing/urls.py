@@ -1,0 +1,16 @@
+from django.urls import path
+
+from billing import apis, views
+
+app_name = "billing"
+
+api_urlpatterns = [
+    # The reference client calls it without a trailing slash; both forms are served.
+    path("subscriptions/portal", apis.PortalSessionCreateApi.as_view(), name="portal-api"),
+    path("subscriptions/portal/", apis.PortalSessionCreateApi.as_view()),
+]
+
+urlpatterns = [
+    path("", views.billing_page, name="page"),
+    path("portal/", views.portal_redirect, name="portal"),
+]

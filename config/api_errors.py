@@ -1,0 +1,139 @@
+"""The JSON error envelope of the API: `{"success": false, "error_code": ..., "message": ...}`.
+
+Every error of an API path takes this shape, whichever layer raised it: DRF and simplejwt
+(through `exception_handler`), Django's routing and crashes (through the `handler*` views,
+which answer JSON for API paths and HTML elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+# Paths whose errors are answered in JSON even when Django itself raised them.
+API_PATH_PREFIXES = ("/subscriptions/", "/subscriptions", "/auth/", "/api/")
+
+
+class ApiError(exceptions.APIException):
+    """An error with its own code, status and message, raised by API views."""
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        error_code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=message, code=error_code)
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_body(error_code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"success": False, "error_code": error_code, "message": message, **extra}
+
+
+def retry_after_header(seconds: float | None) -> str:
+    """`Retry-After` in whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds or 1)))
+
+
+def _auth_failure(exc: exceptions.APIException) -> tuple[int, str, str]:
+    code = exc.get_codes()
+    if isinstance(code, dict):  # simplejwt's InvalidToken carries a dict of details
+        code = code.get("code", "token_not_valid")
+    if isinstance(code, list):
+        code = code[0] if code else ""
+    if code == "user_not_found":
+        return status.HTTP_404_NOT_FOUND, "USER_NOT_FOUND", "User not found"
+    if code == "user_inactive":
+        return status.HTTP_401_UNAUTHORIZED, "USER_INACTIVE", "User is inactive"
+    if code == "no_active_account":
+        return (
+            status.HTTP_401_UNAUTHORIZED,
+            "INVALID_CREDENTIALS",
+            "No active account found with the given credentials",
+        )
+    return status.HTTP_401_UNAUTHORIZED, "INVALID_TOKEN", "Token is invalid or expired"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: map every exception to the envelope."""
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ApiError):
+        status_code, code, message = exc.status_code, exc.error_code, exc.message
+        headers.update(exc.headers)
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        status_code, code, message = 401, "UNAUTHORIZED", "Authentication credentials were not provided"
+    elif isinstance(exc, exceptions.AuthenticationFailed):
+        status_code, code, message = _auth_failure(exc)
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        status_code, code, message = 405, "METHOD_NOT_ALLOWED", str(exc.detail)
+    elif isinstance(exc, exceptions.Throttled):
+        status_code, code, message = 429, "RATE_LIMITED", "Too many requests; try again later"
+        headers["Retry-After"] = retry_after_header(getattr(exc, "wait", None))
+    elif isinstance(exc, exceptions.ValidationError):
+        status_code, code, message = 400, "VALIDATION_ERROR", "Invalid input"
+        extra["errors"] = exc.detail
+    elif isinstance(exc, exceptions.APIException):
+        status_code = exc.status_code
+        code = str(exc.default_code).upper()
+        message = str(exc.detail)
+    else:
+        # An unexpected failure: logged with its traceback, answered without details.
+        logger.exception("api.unhandled_error", extra={"path": context["request"].path})
+        status_code, code, message = 500, "INTERNAL_ERROR", "Internal server error"
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        request = context.get("request")
+        view = context.get("view")
+        if request is not None and view is not None:
+            www = view.get_authenticate_header(request)
+            if www and status_code == 401:
+                headers["WWW-Authenticate"] = www
+    set_rollback()
+    return Response(error_body(code, message, **extra), status=status_code, headers=headers)
+
+
+def is_api_path(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PATH_PREFIXES)
+
+
+def _json(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_path(request):
+        return _json(400, "BAD_REQUEST", "Bad request")
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_path(request):
+        return _json(403, "FORBIDDEN", "Forbidden")
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_path(request):
+        return _json(404, "NOT_FOUND", "Not found")
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if is_api_path(request):
+        return _json(500, "INTERNAL_ERROR", "Internal server error")
+    return defaults.server_error(request)

@@ -1,0 +1,108 @@
+"""Fixtures shared by the whole suite: people, organizations, clients, and the Stripe stand-in."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+from organizations.models import Membership, Organization
+from stripe_standin import StripeStandIn
+
+PASSWORD = "correct-horse-battery-staple"
+_seq = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def stripe_standin() -> Iterator[StripeStandIn]:
+    """The local Stripe stand-in, over real HTTP on loopback, for the whole session."""
+    standin = StripeStandIn()
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(autouse=True)
+def _stripe_at_standin(settings: Any, stripe_standin: StripeStandIn) -> Iterator[StripeStandIn]:
+    """Every test starts with an empty stand-in, and the app pointed at it."""
+    stripe_standin.reset()
+    settings.STRIPE_API_BASE = stripe_standin.url
+    yield stripe_standin
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    cache.clear()  # rate-limit counters from one test never reach the next
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_organization(db: None) -> Callable[..., Organization]:
+    def make(**fields: Any) -> Organization:
+        fields.setdefault("name", f"Org {next(_seq)}")
+        return Organization.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def make_user(db: None, make_organization: Callable[..., Organization]) -> Callable[..., User]:
+    """A user; with `role`, also a member of `organization` (a new one unless given)."""
+
+    def make(
+        *,
+        email: str | None = None,
+        role: str | None = None,
+        organization: Organization | None = None,
+        **fields: Any,
+    ) -> User:
+        user = User.objects.create_user(
+            email=email or f"user{next(_seq)}@example.com", password=PASSWORD, **fields
+        )
+        if role is not None:
+            Membership.objects.create(user=user, organization=organization or make_organization(), role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def organization(make_organization: Callable[..., Organization]) -> Organization:
+    return make_organization(name="Acme Inc", billing_email="billing@acme.example.com")
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(email="owner@acme.example.com", role="owner", organization=organization)
+
+
+@pytest.fixture
+def member(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(email="member@acme.example.com", role="member", organization=organization)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def access_token_for(user: User) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+@pytest.fixture
+def auth_client(api_client: APIClient) -> Callable[[User], APIClient]:
+    """An API client that sends `Authorization: Bearer <access token of user>`."""
+
+    def make(user: User) -> APIClient:
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+        return api_client
+
+    return make
