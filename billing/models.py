@@ -31,3 +31,67 @@ class PortalSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_session_id} ({self.source})"
+
+
+class Subscription(models.Model):
+    """An organization's Stripe subscription, as last synced (webhook, sync command or refresh).
+
+    `state_at` is the Stripe time of the state this row reflects (an event's `created`, or the
+    moment of a fetch): a write carrying an older state time is ignored, so events that arrive
+    out of order never roll the row back.
+    """
+
+    class Status(models.TextChoices):
+        INCOMPLETE = "incomplete", "Incomplete"
+        INCOMPLETE_EXPIRED = "incomplete_expired", "Incomplete, expired"
+        TRIALING = "trialing", "Trialing"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        CANCELED = "canceled", "Canceled"
+        UNPAID = "unpaid", "Unpaid"
+        PAUSED = "paused", "Paused"
+
+    # Statuses that no longer bill: the current subscription is another one when there is one.
+    ENDED_STATUSES = frozenset({Status.CANCELED, Status.INCOMPLETE_EXPIRED})
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="subscriptions")
+    stripe_subscription_id = models.CharField(max_length=255, unique=True)
+    # Not constrained to the choices: Stripe may add a status before we do.
+    status = models.CharField(max_length=32, choices=Status.choices)
+    price_id = models.CharField(max_length=255, blank=True)
+    product = models.CharField(max_length=255, blank=True)
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    trial_end = models.DateTimeField(null=True, blank=True)
+    stripe_created = models.DateTimeField(help_text="When Stripe created the subscription.")
+    state_at = models.DateTimeField(help_text="The Stripe time of the state this row reflects.")
+    synced_at = models.DateTimeField(help_text="When this row was last written from Stripe.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-stripe_created", "-pk")
+        indexes = [models.Index(fields=["organization", "-stripe_created"], name="billing_sub_org_created")]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_subscription_id} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """A Stripe event id seen by the webhook: the unique id is what makes a redelivery a no-op.
+
+    Written in the same transaction as the state change it causes, so a failed handler leaves
+    no record and Stripe's retry is processed.
+    """
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=255)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-received_at",)
+
+    def __str__(self) -> str:
+        return f"{self.stripe_event_id} ({self.type})"
