@@ -52,6 +52,7 @@ class PortalSessionCreateApi(BaseApi):
     """POST /subscriptions/portal: a Stripe billing portal URL for the caller's organization."""
 
     http_method_names = ["post"]
+    internal_error_message = "Failed to create billing portal session"
 
     @extend_schema(
         operation_id="createBillingPortal",

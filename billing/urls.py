@@ -7,7 +7,7 @@ app_name = "billing"
 api_urlpatterns = [
     # The reference client calls it without a trailing slash; both forms are served.
     path("subscriptions/portal", apis.PortalSessionCreateApi.as_view(), name="portal-api"),
-    path("subscriptions/portal/", apis.PortalSessionCreateApi.as_view()),
+    path("subscriptions/portal/", apis.PortalSessionCreateApi.as_view(schema=None)),  # documented once
 ]
 
 urlpatterns = [

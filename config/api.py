@@ -16,6 +16,9 @@ class BaseApi(APIView):
     POST-only endpoint would get 401; our contract checks the method first (405).
     """
 
+    # The message of a 500 INTERNAL_ERROR answered for an unexpected exception.
+    internal_error_message = "Internal server error"
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         method = (request.method or "").lower()
         if method not in self.http_method_names or not hasattr(self, method):

@@ -51,11 +51,9 @@ def retry_after_header(seconds: float | None) -> str:
 
 
 def _auth_failure(exc: exceptions.APIException) -> tuple[int, str, str]:
-    code = exc.get_codes()
-    if isinstance(code, dict):  # simplejwt's InvalidToken carries a dict of details
-        code = code.get("code", "token_not_valid")
-    if isinstance(code, list):
-        code = code[0] if code else ""
+    # simplejwt's exceptions carry {"detail": ..., "code": ...} as their detail.
+    detail = exc.detail
+    code = str(detail.get("code", "")) if isinstance(detail, dict) else str(exc.get_codes())
     if code == "user_not_found":
         return status.HTTP_404_NOT_FOUND, "USER_NOT_FOUND", "User not found"
     if code == "user_inactive":
@@ -95,7 +93,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         # An unexpected failure: logged with its traceback, answered without details.
         logger.exception("api.unhandled_error", extra={"path": context["request"].path})
-        status_code, code, message = 500, "INTERNAL_ERROR", "Internal server error"
+        view = context.get("view")
+        status_code, code = 500, "INTERNAL_ERROR"
+        message = getattr(view, "internal_error_message", "Internal server error")
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         request = context.get("request")
         view = context.get("view")

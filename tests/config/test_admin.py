@@ -34,7 +34,7 @@ def test_every_model_is_registered():
 @pytest.mark.django_db
 @pytest.mark.parametrize(("app_label", "model_name"), REGISTERED)
 def test_changelist_add_and_change_pages_load(admin_client, populated, app_label, model_name):
-    model = admin.site._registry and next(
+    model = next(
         m for m in admin.site._registry if (m._meta.app_label, m._meta.model_name) == (app_label, model_name)
     )
     changelist = admin_client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))

@@ -52,9 +52,11 @@ def test_ssl_redirect_is_on_by_default_in_production():
         "from django.conf import settings; "
         "print(settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE)"
     )
-    result = run_manage("shell", "-c", code, env=PRODUCTION_ENV)
+    result = run_manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
     assert result.stdout.split() == ["True", "True"], result.stderr
-    off = run_manage("shell", "-c", code, env={**PRODUCTION_ENV, "DJANGO_SECURE_SSL_REDIRECT": "0"})
+    off = run_manage(
+        "shell", "--no-imports", "-c", code, env={**PRODUCTION_ENV, "DJANGO_SECURE_SSL_REDIRECT": "0"}
+    )
     assert off.stdout.split() == ["False", "False"], off.stderr
     assert settings.SECURE_SSL_REDIRECT is False  # the suite itself runs on plain HTTP
 
@@ -66,6 +68,7 @@ def test_database_and_cache_come_from_the_environment():
     )
     pg = run_manage(
         "shell",
+        "--no-imports",
         "-c",
         code,
         env={
@@ -79,7 +82,7 @@ def test_database_and_cache_come_from_the_environment():
         "billing",
         "django_redis.cache.RedisCache",
     ], pg.stderr
-    default = run_manage("shell", "-c", code, env=PRODUCTION_ENV)
+    default = run_manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
     engine, name, cache = default.stdout.split()
     assert engine == "django.db.backends.sqlite3" and name.endswith("db.sqlite3")
     assert cache == "django.core.cache.backends.filebased.FileBasedCache"

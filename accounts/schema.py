@@ -1,0 +1,8 @@
+"""OpenAPI description of our JWT authentication (drf-spectacular knows simplejwt's own class
+only, not our subclass)."""
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+
+
+class JWTScheme(SimpleJWTScheme):
+    target_class = "accounts.authentication.JWTAuthentication"

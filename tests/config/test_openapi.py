@@ -1,0 +1,55 @@
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+PORTAL_CODES = {
+    "400": {"NO_ORGANIZATION"},
+    "401": {"UNAUTHORIZED", "INVALID_TOKEN", "USER_INACTIVE"},
+    "403": {"BILLING_PERMISSION_DENIED"},
+    "404": {"USER_NOT_FOUND", "ORG_NOT_FOUND"},
+    "405": {"METHOD_NOT_ALLOWED"},
+    "429": {"RATE_LIMITED"},
+    "500": {"BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"},
+    "503": {"BILLING_UNAVAILABLE"},
+}
+
+
+@pytest.fixture
+def schema(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200, response.content
+    return yaml.safe_load(response.content)
+
+
+@pytest.mark.django_db
+def test_schema_is_valid_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    validate(schema)
+
+
+@pytest.mark.django_db
+def test_portal_operation_documents_every_status_and_error_code(schema):
+    operation = schema["paths"]["/subscriptions/portal"]["post"]
+    assert "requestBody" not in operation
+    responses = operation["responses"]
+    assert set(responses) == {"200", *PORTAL_CODES}
+    for status, codes in PORTAL_CODES.items():
+        examples = responses[status]["content"]["application/json"]["examples"]
+        documented = {example["value"]["error_code"] for example in examples.values()}
+        assert documented == codes, (status, documented)
+    assert "/subscriptions/portal/" not in schema["paths"]  # the slash form is an alias
+    assert operation["security"] == [{"jwtAuth": []}]
+
+
+@pytest.mark.django_db
+def test_docs_are_served_without_any_cdn(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    scripts = [part.split('"')[0] for part in html.split('src="')[1:]]
+    assert scripts and all(src.startswith("/static/") for src in scripts), scripts
+    for src in scripts:
+        asset = client.get(src)
+        assert asset.status_code == 200, src
