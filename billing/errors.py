@@ -69,3 +69,25 @@ class CustomerMissing(BillingError):
     """
 
     message = "The Stripe customer no longer exists"
+
+
+class SubscriptionMissing(BillingError):
+    """Stripe does not know the subscription (internal: the caller falls back to what it has)."""
+
+    message = "The Stripe subscription no longer exists"
+
+
+class WebhookSignatureInvalid(BillingError):
+    """A webhook delivery whose `Stripe-Signature` is missing, wrong or too old."""
+
+    error_code = "INVALID_SIGNATURE"
+    status_code = 400
+    message = "Invalid or missing Stripe signature"
+
+
+class WebhookPayloadInvalid(BillingError):
+    """A signed webhook delivery that is not a Stripe event (not JSON, or no id/type)."""
+
+    error_code = "INVALID_PAYLOAD"
+    status_code = 400
+    message = "The webhook payload is not a valid Stripe event"

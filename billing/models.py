@@ -25,6 +25,9 @@ class PortalSession(models.Model):
     stripe_customer_id = models.CharField(max_length=255)
     source = models.CharField(max_length=8, choices=Source.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the organization's subscriptions were next fetched from Stripe after this session
+    # (the customer may have changed them in the portal); NULL while that is still due.
+    subscriptions_synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)

@@ -12,10 +12,12 @@ the decision to re-create a customer, all hang on it.
 from __future__ import annotations
 
 import functools
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -26,6 +28,9 @@ from billing.errors import (
     BillingNotConfigured,
     BillingUnavailable,
     CustomerMissing,
+    SubscriptionMissing,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,6 +41,8 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 
 # Stripe reports "no portal configuration saved" as an invalid_request_error without a code.
 _PORTAL_NOT_CONFIGURED_HINTS = ("customer portal settings", "No such configuration")
+# Stripe's own limit on a webhook's age: older deliveries are refused as replays.
+WEBHOOK_TOLERANCE_SECONDS = 300
 # Connect timeout is short (an unreachable Stripe should fail fast); the read timeout leaves
 # room for Stripe's own slow answers while a person waits.
 _CONNECT_TIMEOUT_SECONDS = 3.0
@@ -45,6 +52,33 @@ _CONNECT_TIMEOUT_SECONDS = 3.0
 class PortalSession:
     id: str
     url: str
+
+
+@dataclass(frozen=True)
+class StripeSubscription:
+    """The part of a Stripe subscription the app keeps, whatever API version shaped it."""
+
+    id: str
+    customer_id: str
+    status: str
+    price_id: str
+    product: str
+    quantity: int | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    trial_end: datetime | None
+    created: datetime
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    """A verified webhook event: `object` is `data.object` as Stripe sent it (plain dicts)."""
+
+    id: str
+    type: str
+    created: datetime
+    object: dict[str, Any]
 
 
 @functools.lru_cache(maxsize=4)
@@ -84,6 +118,10 @@ def _is_missing_customer(error: stripe.InvalidRequestError) -> bool:
     return error.code == "resource_missing" and "No such customer" in (error.user_message or str(error))
 
 
+def _is_missing_subscription(error: stripe.InvalidRequestError) -> bool:
+    return error.code == "resource_missing" and "No such subscription" in (error.user_message or str(error))
+
+
 @contextmanager
 def _stripe_errors(call: str) -> Iterator[None]:
     """Turn Stripe's exceptions into billing errors (Zulip's `catch_stripe_errors`)."""
@@ -93,6 +131,8 @@ def _stripe_errors(call: str) -> Iterator[None]:
         message = e.user_message or ""
         if _is_missing_customer(e):
             raise CustomerMissing() from e
+        if _is_missing_subscription(e):
+            raise SubscriptionMissing() from e
         if any(hint in message for hint in _PORTAL_NOT_CONFIGURED_HINTS):
             logger.error("billing.stripe_not_configured", extra={"call": call, "reason": "portal"})
             raise BillingNotConfigured(
@@ -155,3 +195,98 @@ def portal_session_create(*, customer_id: str, return_url: str, configuration: s
     with _stripe_errors("billing_portal.sessions.create"):
         session = client().v1.billing_portal.sessions.create(params)  # type: ignore[arg-type]
     return PortalSession(id=session.id, url=session.url)
+
+
+def customer_is_gone(*, customer_id: str) -> bool:
+    """Whether Stripe says the customer was deleted (or never existed in this account)."""
+    try:
+        with _stripe_errors("customers.retrieve"):
+            customer = client().v1.customers.retrieve(customer_id)
+    except CustomerMissing:
+        return True
+    return bool(getattr(customer, "deleted", False))
+
+
+def subscription_list(*, customer_id: str) -> list[StripeSubscription]:
+    """Every subscription of the customer, canceled ones included, newest first (all pages)."""
+    with _stripe_errors("subscriptions.list"):
+        page = client().v1.subscriptions.list({"customer": customer_id, "status": "all", "limit": 100})
+        return [subscription_from_dict(s.to_dict()) for s in page.auto_paging_iter()]
+
+
+def subscription_retrieve(*, subscription_id: str) -> StripeSubscription:
+    with _stripe_errors("subscriptions.retrieve"):
+        subscription = client().v1.subscriptions.retrieve(subscription_id)
+    return subscription_from_dict(subscription.to_dict())
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def _id(value: Any) -> str:
+    """An id, whether Stripe sent the id or (expanded) the object."""
+    if isinstance(value, Mapping):
+        return str(value["id"])
+    return "" if value is None else str(value)
+
+
+def subscription_from_dict(data: Mapping[str, Any]) -> StripeSubscription:
+    """Map a subscription (a webhook's `data.object`, or a fetched one) to `StripeSubscription`.
+
+    With the pinned API version the period, price and quantity live on the first item
+    (`items.data[0]`); the subscription-level `current_period_end` of older versions is
+    the fallback. Raises KeyError/TypeError/ValueError on a shape that is not a subscription.
+    """
+    items = (data.get("items") or {}).get("data") or []
+    item: Mapping[str, Any] = items[0] if items else {}
+    price: Mapping[str, Any] = item.get("price") or item.get("plan") or {}
+    period_end = item.get("current_period_end", data.get("current_period_end"))
+    quantity = item.get("quantity", data.get("quantity"))
+    created = _time(data["created"])
+    if created is None:
+        raise ValueError("subscription without `created`")
+    return StripeSubscription(
+        id=str(data["id"]),
+        customer_id=_id(data["customer"]),
+        status=str(data["status"]),
+        price_id=_id(price.get("id")),
+        product=_id(price.get("product")),
+        quantity=None if quantity is None else int(quantity),
+        current_period_end=_time(period_end),
+        cancel_at_period_end=bool(data.get("cancel_at_period_end")),
+        canceled_at=_time(data.get("canceled_at")),
+        trial_end=_time(data.get("trial_end")),
+        created=created,
+    )
+
+
+def webhook_event_construct(*, payload: bytes, signature: str) -> StripeEvent:
+    """Verify a webhook delivery's signature over the raw body, then parse the event.
+
+    The signature is checked first: nothing of an unverified body is parsed. Raises
+    `WebhookSignatureInvalid` (missing, wrong, or older than the tolerance) or
+    `WebhookPayloadInvalid` (signed, but not an event).
+    """
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise BillingNotConfigured("Billing is not configured: no webhook secret is set")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as e:  # Stripe signs UTF-8 JSON; this is not a Stripe delivery
+        raise WebhookSignatureInvalid() from e
+    try:
+        stripe.WebhookSignature.verify_header(text, signature, secret, WEBHOOK_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as e:
+        raise WebhookSignatureInvalid() from e
+    try:
+        data = json.loads(text)
+        created = _time(data["created"])
+        if not isinstance(data["id"], str) or not isinstance(data["type"], str) or created is None:
+            raise ValueError("event without id, type or created")
+        obj = data["data"]["object"]
+        if not isinstance(obj, dict):
+            raise ValueError("event without data.object")
+    except (ValueError, KeyError, TypeError) as e:
+        raise WebhookPayloadInvalid() from e
+    return StripeEvent(id=data["id"], type=data["type"], created=created, object=obj)
