@@ -1,43 +1,137 @@
-"""The billing page: the same services as the API, errors shown as messages to a person."""
+"""The billing page: the same services as the API, errors shown as messages to a person.
+
+No billing logic lives here. The views call the services and selectors, and turn each billing
+error into a message on the page, rendered with that error's status code (never JSON).
+"""
 
 from __future__ import annotations
 
-from django.contrib import messages
+import math
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
-from billing import services
+from accounts.models import User
+from billing import selectors, services
 from billing.errors import BillingError
 from billing.models import PortalSession
-from billing.selectors import membership_for_user
+from config.api_errors import retry_after_header
+
+# What a person reads for each billing error. The API keeps the errors' own messages (the
+# contract fixes some of them); a page can say what to do next.
+_PAGE_MESSAGES = {
+    "NO_ORGANIZATION": (
+        "Your account doesn't belong to an organization yet, so there is no billing to manage. "
+        "Ask your organization's owner to invite you."
+    ),
+    "ORG_NOT_FOUND": "Your organization is no longer active, so its billing can't be managed here.",
+    "BILLING_PERMISSION_DENIED": (
+        "Only your organization's owner, admins and billing managers can manage billing. "
+        "Ask one of them to make the change, or to give you the billing role."
+    ),
+    "RATE_LIMITED": "You've opened the billing portal many times in a short while. {wait}",
+    "BILLING_UNAVAILABLE": (
+        "We couldn't reach Stripe, our payment provider, just now. Please try again in a moment."
+    ),
+    "BILLING_NOT_CONFIGURED": (
+        "Billing isn't set up on this server yet, so the billing portal can't be opened. "
+        "Please contact support."
+    ),
+}
+_GENERIC_MESSAGE = (
+    "Something went wrong while opening the billing portal. Please try again; if it keeps "
+    "happening, contact support."
+)
+_WRONG_METHOD = "To open the billing portal, use the “Manage billing” button."
 
 
-def _page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
-    membership = membership_for_user(user=request.user)  # type: ignore[arg-type]
-    context = {"membership": membership, "organization": membership.organization if membership else None}
-    return render(request, "billing/page.html", context, status=status)
+def page_message(error: BillingError) -> str:
+    """The sentence shown on the page for a billing error."""
+    message = _PAGE_MESSAGES.get(error.error_code, _GENERIC_MESSAGE)
+    if "{wait}" in message:
+        seconds = max(1, math.ceil(error.retry_after or 1))
+        wait = f"Please wait {seconds} second{'s' if seconds != 1 else ''} and try again."
+        message = message.format(wait=wait)
+    return message
 
 
-@require_GET
+def _page(
+    request: HttpRequest,
+    *,
+    status: int = 200,
+    error: BillingError | None = None,
+    notice: str = "",
+    refresh: bool = False,
+) -> HttpResponse:
+    """The billing page for the logged-in user, with `error` shown above it when given."""
+    user: User = request.user  # type: ignore[assignment]
+    membership = selectors.membership_for_user(user=user)
+    organization = membership.organization if membership else None
+    # Why the button is disabled, if it is: the service's own check, so the page and the
+    # API never disagree about who may manage billing.
+    try:
+        services.billing_membership_get(user=user)
+        blocked: BillingError | None = None
+    except BillingError as e:
+        blocked = e
+    subscription = None
+    if organization is not None and organization.is_active:
+        if refresh:
+            services.subscription_refresh_after_portal(organization=organization)
+        subscription = selectors.subscription_current_get(organization=organization)
+    # The button's reason already says why when the error is the same refusal.
+    show_error = error is not None and (blocked is None or blocked.error_code != error.error_code)
+    context: dict[str, Any] = {
+        "membership": membership,
+        "organization": organization,
+        "subscription": subscription,
+        "blocked": blocked,
+        "blocked_message": page_message(blocked) if blocked else "",
+        "error": error if show_error else None,
+        "error_message": page_message(error) if error is not None and show_error else "",
+        "notice": notice,
+        # Offline, the app talks to the local stand-in, never to Stripe: the page says so.
+        "offline_demo": bool(settings.STRIPE_API_BASE),
+    }
+    response = render(request, "billing/page.html", context, status=status)
+    if error is not None and error.retry_after is not None:
+        response["Retry-After"] = retry_after_header(error.retry_after)
+    return response
+
+
+@never_cache
+@require_safe
 @login_required
 def billing_page(request: HttpRequest) -> HttpResponse:
-    return _page(request)
+    # Coming back from the portal is the moment the subscription may have changed: the
+    # refresh brings what the app knows up to date before showing it.
+    return _page(request, refresh=True)
 
 
-@require_POST
-@login_required
+@never_cache
 def portal_redirect(request: HttpRequest) -> HttpResponse:
     """The "Manage billing" button: 303 to Stripe's portal, or the page with the reason why not."""
+    if not request.user.is_authenticated:
+        # After logging in, come back to the page with the button, not to this POST-only URL.
+        return redirect_to_login(reverse("billing:page"))
+    if request.method != "POST":
+        # The address bar shows this URL after an error; opening it again shows the page
+        # (405, as for any method but POST), not a blank error.
+        response = _page(request, status=405, notice=_WRONG_METHOD)
+        response["Allow"] = "POST"
+        return response
     try:
         url = services.portal_session_create(user=request.user, source=PortalSession.Source.WEB)  # type: ignore[arg-type]
     except BillingError as e:
-        messages.error(request, e.message)
-        response = _page(request, status=e.status_code)
-        if e.retry_after is not None:
-            response["Retry-After"] = str(max(1, int(e.retry_after + 0.999)))
-        return response
+        return _page(request, status=e.status_code, error=e)
+    # The URL is a bearer credential for the customer's billing: never cached, never logged.
     response = HttpResponseRedirect(url, status=303)
     response["Cache-Control"] = "no-store"
     return response
