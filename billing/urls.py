@@ -8,6 +8,10 @@ api_urlpatterns = [
     # The reference client calls it without a trailing slash; both forms are served.
     path("subscriptions/portal", apis.PortalSessionCreateApi.as_view(), name="portal-api"),
     path("subscriptions/portal/", apis.PortalSessionCreateApi.as_view(schema=None)),  # documented once
+    path("subscriptions/my", apis.SubscriptionCurrentApi.as_view(), name="subscription-api"),
+    path("subscriptions/my/", apis.SubscriptionCurrentApi.as_view(schema=None)),
+    path("subscriptions/webhook", apis.StripeWebhookApi.as_view(), name="webhook-api"),
+    path("subscriptions/webhook/", apis.StripeWebhookApi.as_view(schema=None)),
 ]
 
 urlpatterns = [

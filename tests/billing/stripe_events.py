@@ -1,0 +1,75 @@
+"""Stripe webhook deliveries for tests: events shaped and signed the way Stripe sends them.
+
+Signature (Stripe's scheme v1): `Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
+"<t>.<raw body>" keyed with the endpoint secret>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.test import Client
+
+from organizations.models import Organization
+from stripe_standin import StripeStandIn
+
+WEBHOOK_URL = "/subscriptions/webhook"
+_seq = itertools.count(1)
+_UNSET: Any = object()
+
+
+def sign(payload: bytes, *, secret: str | None = None, timestamp: int | None = None) -> str:
+    t = int(time.time()) if timestamp is None else timestamp
+    key = (settings.STRIPE_WEBHOOK_SECRET if secret is None else secret).encode()
+    mac = hmac.new(key, f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def event(
+    type: str, obj: dict[str, Any], *, created: int | None = None, id: str | None = None
+) -> dict[str, Any]:
+    """A Stripe event envelope around `obj` (a subscription or customer as Stripe shows it)."""
+    return {
+        "id": id or f"evt_test_{next(_seq):08d}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()) if created is None else created,
+        "data": {"object": obj, "previous_attributes": {}},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": type,
+    }
+
+
+def deliver(
+    client: Client,
+    payload: dict[str, Any] | bytes,
+    *,
+    signature: str | None = _UNSET,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    url: str = WEBHOOK_URL,
+    **extra: Any,
+) -> Any:
+    """POST a delivery as Stripe does: raw JSON body, signed unless `signature` is given (None: no header)."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if signature is _UNSET:
+        signature = sign(body, secret=secret, timestamp=timestamp)
+    if signature is not None:
+        extra["HTTP_STRIPE_SIGNATURE"] = signature
+    return client.generic("POST", url, body, content_type="application/json; charset=utf-8", **extra)
+
+
+def give_customer(organization: Organization, standin: StripeStandIn) -> str:
+    """Create the organization's customer in the stand-in and store its id."""
+    customer = standin.create_customer(name=organization.name, email=organization.billing_email or None)
+    organization.stripe_customer_id = customer["id"]
+    organization.save(update_fields=["stripe_customer_id"])
+    return str(customer["id"])

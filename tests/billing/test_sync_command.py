@@ -1,0 +1,175 @@
+"""python manage.py sync_subscriptions: repairs missed webhooks, never rolls newer state back."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from billing.models import Subscription
+from tests.billing.stripe_events import deliver, event, give_customer
+
+pytestmark = pytest.mark.django_db
+
+T0 = int(time.time()) - 86400
+
+
+def at(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def sync() -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("sync_subscriptions", stdout=out, stderr=err, no_color=True)
+    return out.getvalue(), err.getvalue()
+
+
+def test_a_missed_event_is_repaired(client, organization, stripe_standin):
+    customer_id = give_customer(organization, stripe_standin)
+    sub = stripe_standin.create_subscription(customer=customer_id, status="active", quantity=2, created=T0)
+    assert deliver(client, event("customer.subscription.created", sub, created=T0)).status_code == 200
+    # The customer then canceled at period end and added a second subscription in the portal;
+    # neither event reached us.
+    stripe_standin.update_subscription(sub["id"], cancel_at_period_end=True, quantity=3)
+    second = stripe_standin.create_subscription(
+        customer=customer_id,
+        status="trialing",
+        price_id="price_pro",
+        product="prod_pro",
+        created=T0 + 60,
+        trial_end=T0 + 14 * 86400,
+    )
+
+    out, err = sync()
+
+    assert err == ""
+    assert out.splitlines() == [
+        f"[1/1] Acme Inc (#{organization.pk}): 2 subscription(s), 2 updated",
+        "synced 1 organizations, 2 subscriptions, 0 failed",
+    ]
+    first = Subscription.objects.get(stripe_subscription_id=sub["id"])
+    assert (first.status, first.cancel_at_period_end, first.quantity) == ("active", True, 3)
+    new = Subscription.objects.get(stripe_subscription_id=second["id"])
+    assert (new.organization, new.status, new.price_id, new.product) == (
+        organization,
+        "trialing",
+        "price_pro",
+        "prod_pro",
+    )
+    assert new.trial_end == at(T0 + 14 * 86400)
+    lists = stripe_standin.requests_to("GET", "/v1/subscriptions")
+    assert [(r.path, r.query) for r in lists] == [
+        ("/v1/subscriptions", {"customer": customer_id, "status": "all", "limit": "100"})
+    ]
+
+
+def test_running_it_twice_changes_nothing_the_second_time(organization, stripe_standin):
+    customer_id = give_customer(organization, stripe_standin)
+    stripe_standin.create_subscription(customer=customer_id, created=T0)
+    sync()
+    before = list(Subscription.objects.values_list("stripe_subscription_id", "status", "quantity"))
+
+    out, _ = sync()
+
+    assert "1 subscription(s)" in out
+    assert "synced 1 organizations, 1 subscriptions, 0 failed" in out
+    assert list(Subscription.objects.values_list("stripe_subscription_id", "status", "quantity")) == before
+    assert Subscription.objects.count() == 1
+
+
+def test_state_newer_than_the_fetch_is_kept(organization, stripe_standin):
+    """A webhook applied after Stripe answered the sync must not be rolled back by it."""
+    customer_id = give_customer(organization, stripe_standin)
+    sub = stripe_standin.create_subscription(customer=customer_id, status="active", created=T0)
+    future = timezone.now() + timedelta(minutes=5)  # stands for an event created after the fetch
+    Subscription.objects.create(
+        organization=organization,
+        stripe_subscription_id=sub["id"],
+        status="past_due",
+        stripe_created=at(T0),
+        state_at=future,
+        synced_at=future,
+    )
+
+    out, _ = sync()
+
+    assert "1 subscription(s), 0 updated" in out
+    assert Subscription.objects.get().status == "past_due"
+
+
+def test_a_fetch_overrides_an_older_webhook_state(client, organization, stripe_standin):
+    customer_id = give_customer(organization, stripe_standin)
+    sub = stripe_standin.create_subscription(customer=customer_id, status="active", created=T0)
+    deliver(client, event("customer.subscription.updated", {**sub, "status": "past_due"}, created=T0 + 10))
+
+    sync()
+
+    assert Subscription.objects.get().status == "active"  # what Stripe says now
+
+
+def test_a_deleted_customer_is_cleared(organization, stripe_standin):
+    customer_id = give_customer(organization, stripe_standin)
+    sub = stripe_standin.create_subscription(customer=customer_id, status="active", created=T0)
+    sync()
+    stripe_standin.delete_customer(customer_id)  # Stripe cancels its subscriptions too
+
+    out, _ = sync()
+
+    assert "the customer no longer exists in Stripe: cleared" in out
+    assert "synced 1 organizations, 1 subscriptions, 0 failed" in out
+    organization.refresh_from_db()
+    assert organization.stripe_customer_id is None
+    assert Subscription.objects.get(stripe_subscription_id=sub["id"]).status == "canceled"
+
+
+def test_a_customer_stripe_never_heard_of_is_cleared(organization, stripe_standin):
+    organization.stripe_customer_id = "cus_not_in_this_account"
+    organization.save()
+    Subscription.objects.create(
+        organization=organization,
+        stripe_subscription_id="sub_orphan",
+        status="active",
+        stripe_created=at(T0),
+        state_at=at(T0),
+        synced_at=at(T0),
+    )
+
+    out, _ = sync()
+
+    assert "cleared" in out
+    organization.refresh_from_db()
+    assert organization.stripe_customer_id is None
+    assert Subscription.objects.get().status == "canceled"  # nothing left could ever update it
+
+
+def test_failures_are_counted_and_exit_non_zero(make_organization, stripe_standin):
+    failing = make_organization(name="Failing")
+    working = make_organization(name="Working")
+    give_customer(failing, stripe_standin)
+    working_customer = give_customer(working, stripe_standin)
+    stripe_standin.create_subscription(customer=working_customer, created=T0)
+    # The first organization's list fails through the client's retry; the second's works.
+    stripe_standin.add_fault("500", method="GET", path_prefix="/v1/subscriptions", times=2)
+
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="synced 1 organizations, 1 subscriptions, 1 failed"):
+        call_command("sync_subscriptions", stdout=out, stderr=err, no_color=True)
+
+    assert f"[1/2] Failing (#{failing.pk}): failed: BILLING_UNAVAILABLE" in err.getvalue()
+    assert f"[2/2] Working (#{working.pk}): 1 subscription(s), 1 updated" in out.getvalue()
+    assert Subscription.objects.get().organization == working
+
+
+def test_only_active_organizations_with_a_customer(make_organization, stripe_standin):
+    make_organization(name="No customer")
+    inactive = make_organization(name="Gone", is_active=False)
+    give_customer(inactive, stripe_standin)
+
+    out, _ = sync()
+
+    assert out.splitlines() == ["synced 0 organizations, 0 subscriptions, 0 failed"]
+    assert stripe_standin.requests == []
