@@ -128,7 +128,8 @@ def portal_redirect(request: HttpRequest) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     try:
-        url = services.portal_session_create(user=request.user, source=PortalSession.Source.WEB)  # type: ignore[arg-type]
+        # The plain value: the event log writes fields with repr(), and should say 'web'.
+        url = services.portal_session_create(user=request.user, source=PortalSession.Source.WEB.value)  # type: ignore[arg-type]
     except BillingError as e:
         return _page(request, status=e.status_code, error=e)
     # The URL is a bearer credential for the customer's billing: never cached, never logged.

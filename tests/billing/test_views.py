@@ -292,6 +292,15 @@ def test_manage_billing_redirects_to_the_portal_with_303(owner, organization, st
 
 
 @pytest.mark.django_db
+def test_portal_session_is_logged_without_its_url(owner, caplog):
+    with caplog.at_level("INFO", logger="billing"):
+        response = logged_in(owner).post(PORTAL)
+    (event,) = [r for r in caplog.records if r.getMessage() == "billing.portal_session_created"]
+    assert event.source == "web"
+    assert response["Location"] not in caplog.text  # the URL is a credential
+
+
+@pytest.mark.django_db
 def test_csrf_is_enforced_and_stripe_never_reached(owner, stripe_standin):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
