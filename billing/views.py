@@ -7,6 +7,7 @@ error into a message on the page, rendered with that error's status code (never 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -62,6 +63,15 @@ def page_message(error: BillingError) -> str:
     return message
 
 
+def _refusal(check: Callable[..., object], user: User) -> BillingError | None:
+    """The billing error `check` raises for `user`, or None when it lets them through."""
+    try:
+        check(user=user)
+    except BillingError as e:
+        return e
+    return None
+
+
 def _page(
     request: HttpRequest,
     *,
@@ -73,24 +83,22 @@ def _page(
     """The billing page for the logged-in user, with `error` shown above it when given."""
     user: User = request.user  # type: ignore[assignment]
     membership = selectors.membership_for_user(user=user)
-    organization = membership.organization if membership else None
-    # Why the button is disabled, if it is: the service's own check, so the page and the
-    # API never disagree about who may manage billing.
-    try:
-        services.billing_membership_get(user=user)
-        blocked: BillingError | None = None
-    except BillingError as e:
-        blocked = e
+    # The services' own checks, so the page and the API never disagree: any member of an
+    # active organization sees its subscription (as GET /subscriptions/my); only the billing
+    # roles get the button, and the others read why not.
+    outsider = _refusal(services.organization_membership_get, user)
+    blocked = outsider or _refusal(services.billing_membership_get, user)
     subscription = None
-    if organization is not None and organization.is_active:
+    if membership is not None and outsider is None:
         if refresh:
-            services.subscription_refresh_after_portal(organization=organization)
-        subscription = selectors.subscription_current_get(organization=organization)
+            services.subscription_refresh_after_portal(organization=membership.organization)
+        subscription = selectors.subscription_current_get(organization=membership.organization)
     # The button's reason already says why when the error is the same refusal.
     show_error = error is not None and (blocked is None or blocked.error_code != error.error_code)
     context: dict[str, Any] = {
         "membership": membership,
-        "organization": organization,
+        "organization": membership.organization if membership else None,
+        "show_subscription": outsider is None,
         "subscription": subscription,
         "blocked": blocked,
         "blocked_message": page_message(blocked) if blocked else "",
