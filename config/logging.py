@@ -19,7 +19,8 @@ class EventFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = " ".join(
-            f"{key}={value!r}"
+            # str() first: a TextChoices member logs as 'api', not PortalSession.Source.API.
+            f"{key}={(str(value) if isinstance(value, str) else value)!r}"
             for key, value in record.__dict__.items()
             if key not in _STANDARD and not key.startswith("_")
         )
