@@ -1,0 +1,710 @@
+"""A local stand-in for the slice of Stripe's REST API that the billing app uses.
+
+What it is
+    A small HTTP/1.1 server (keep-alive, one thread per connection) that the
+    *real* ``stripe`` SDK talks to when its API base points here
+    (``base_addresses={"api": standin.url}``). It speaks Stripe's wire format:
+    form-encoded bodies with bracket nesting, Bearer API keys, Idempotency-Key
+    semantics, ``{"error": {...}}`` bodies and a ``Request-Id`` header on every
+    answer. It keeps customers, subscriptions and billing-portal sessions in
+    memory, records every API request, and injects faults (latency, 500, 429,
+    401, dropped connections, ...) so retries and error handling can be seen.
+
+    Used by the test suite in-process (``StripeStandIn().start()``), and by the
+    benchmark and the offline demo out of process (``python -m stripe_standin``,
+    controlled over HTTP under ``/_standin/``, see ``_CONTROL`` below).
+
+What it is not
+    Not a Stripe emulator. Only these endpoints exist (anything else gets
+    Stripe's "Unrecognized request URL" 404)::
+
+        POST /v1/customers                   GET|POST|DELETE /v1/customers/{id}
+        POST /v1/billing_portal/sessions     GET /p/session/{token}  (HTML page)
+        GET  /v1/subscriptions               GET /v1/subscriptions/{id}
+
+    No test/live data separation, no webhooks, invoices or payments, and
+    validation covers only what the app relies on. It never contacts Stripe.
+
+How a /v1/ request flows (``StripeStandIn._handle_api``)
+    record it -> pick matching faults -> decide: injected error, bad API key,
+    unknown URL, or idempotency replay/conflict/claim -> sleep for latency (lock
+    released) -> run the endpoint in ``store.Store`` under the lock -> store the
+    answer under its Idempotency-Key -> reply with one write.
+
+Modules
+    ``forms`` decodes Stripe's bracket syntax; ``objects`` builds Stripe-shaped
+    JSON objects and error bodies; ``store`` holds the objects and implements
+    the /v1/ endpoints; this module adds HTTP, recording, faults, idempotency
+    and the Python/HTTP controls; ``__main__`` is the CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseServer, TCPServer
+from typing import Any, NamedTuple
+
+from stripe_standin import objects as obj
+from stripe_standin.forms import FormError, parse_form
+from stripe_standin.objects import ApiError
+from stripe_standin.store import Call, Route, Store, match_route
+
+FAULT_KINDS = ("latency", "500", "429", "401", "drop", "no_such_customer", "portal_not_configured")
+DEFAULT_STRIPE_VERSION = "2026-10-28.endive"  # what stripe-python 16.1.0 pins
+_DAY = 86_400
+
+
+@dataclass
+class RecordedRequest:
+    """One /v1/ request as received. Each SDK retry is a separate record."""
+
+    method: str
+    path: str  # without the query string
+    query: dict[str, Any]
+    params: dict[str, Any]  # decoded body
+    headers: dict[str, str]  # lower-cased names
+    time: float
+    request_id: str
+    status: int | None = None  # None until answered, and for dropped connections
+    fault: str | None = None  # kind of the injected error fault, if any
+    replayed: bool = False  # answered from the idempotency store
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PortalVisit:
+    token: str
+    session: str | None  # bps_..., None for an unknown token
+    customer: str | None
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Fault:
+    """Applies ``kind`` to the next ``times`` matching /v1/ requests (None: until reset)."""
+
+    kind: str
+    method: str | None = None
+    path_prefix: str | None = None
+    times: int | None = None  # remaining
+    latency_ms: float | None = None
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            (self.times is None or self.times > 0)
+            and (self.method is None or self.method == method)
+            and (self.path_prefix is None or path.startswith(self.path_prefix))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Idempotency:
+    """What an Idempotency-Key (scoped to its API key) was first used for."""
+
+    endpoint: str  # "POST /v1/customers"
+    params: dict[str, Any]
+    done: bool = False  # False while the first request is in flight
+    status: int = 0
+    body: bytes = b""
+    request_id: str = ""
+
+
+class _Answer(NamedTuple):
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = {}  # never mutated; use _replace()
+
+
+@dataclass
+class _Execute:
+    """A request that passed every check and now runs its endpoint."""
+
+    route: Route
+    call: Call
+    idempotency: tuple[tuple[str, str], _Idempotency] | None = None
+
+
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, indent=2).encode()
+
+
+def _error_answer(err: ApiError) -> _Answer:
+    return _Answer(err.status, _json(err.body()), headers=err.headers)
+
+
+class StripeStandIn:
+    """The in-memory Stripe subset, its controls, and the HTTP server exposing them.
+
+    All shared state is guarded by one lock, never held while sleeping.
+    """
+
+    def __init__(self, *, latency_ms: float = 0, max_recorded: int = 20_000,
+                 max_idempotency_keys: int = 50_000) -> None:
+        """``latency_ms``: default delay for /v1/ answers (``reset()`` returns to it).
+
+        Past ``max_recorded`` requests the oldest records are forgotten (counters in
+        ``stats()`` are not); past ``max_idempotency_keys`` the oldest keys are.
+        """
+        self._lock = threading.Lock()
+        self._default_latency_ms = float(latency_ms)
+        self._max_recorded = max_recorded
+        self._max_idempotency_keys = max_idempotency_keys
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+        self._sockets: set[socket.socket] = set()
+        self.reset()
+
+    # ---- lifecycle -----------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve from a background thread; returns the base URL."""
+        if self._server is not None:
+            raise RuntimeError("stand-in already started")
+        self._server = server = _Server((host, port), self)
+        self._url = f"http://{server.server_name}:{server.server_port}"
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="stripe-standin", daemon=True)
+        self._thread.start()
+        return self._url
+
+    def stop(self) -> None:
+        """Stop serving and hang up on open (keep-alive) connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> StripeStandIn:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("stand-in not started")
+        return self._url
+
+    def reset(self) -> None:
+        """Forget objects, recorded requests, faults, idempotency keys and counters.
+
+        Latency returns to the constructor's ``latency_ms``; the portal to "configured".
+        """
+        with self._lock:
+            self._store = Store()
+            self._idempotency: dict[tuple[str, str], _Idempotency] = {}
+            self._faults: list[Fault] = []
+            self._latency_ms = self._default_latency_ms
+            self._requests: list[RecordedRequest] = []
+            self._portal_visits: list[PortalVisit] = []
+            self._request_count = 0
+            self._by_path: dict[str, int] = {}
+            self._by_status: dict[str, int] = {}
+            self._connections_opened = 0
+            self._api_connections_opened = 0
+
+    # ---- inspection ----------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def requests_to(self, method: str, path_prefix: str = "") -> list[RecordedRequest]:
+        method = method.upper()
+        return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
+    @property
+    def portal_visits(self) -> list[PortalVisit]:
+        with self._lock:
+            return list(self._portal_visits)
+
+    @property
+    def connections_opened(self) -> int:
+        """New TCP connections accepted since the last reset (control calls included)."""
+        with self._lock:
+            return self._connections_opened
+
+    @property
+    def api_connections_opened(self) -> int:
+        """Connections accepted since the last reset whose first request was a /v1/ one."""
+        with self._lock:
+            return self._api_connections_opened
+
+    @property
+    def customers(self) -> list[dict[str, Any]]:
+        """Copies of the customers that are not deleted, oldest first."""
+        with self._lock:
+            return copy.deepcopy([c for c in self._store.customers.values()
+                                  if c["id"] not in self._store.deleted])
+
+    @property
+    def subscriptions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(list(self._store.subscriptions.values()))
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "connections_opened": self._connections_opened,
+                "api_connections_opened": self._api_connections_opened,
+                "requests": self._request_count,
+                "by_path": dict(self._by_path),  # keyed by route, e.g. "GET /v1/customers/{id}"
+                "by_status": dict(self._by_status),  # "200", "409", ..., "dropped"
+                "portal_visits": len(self._portal_visits),
+                "latency_ms": self._latency_ms,
+                "faults": [f.to_dict() for f in self._faults],
+            }
+
+    # ---- behaviour controls --------------------------------------------------
+
+    def add_fault(self, kind: str | int, *, method: str | None = None, path_prefix: str | None = None,
+                  times: int | None = None, latency_ms: float | None = None) -> Fault:
+        """Inject ``kind`` (one of FAULT_KINDS) into matching /v1/ requests.
+
+        ``latency_ms`` is required for "latency"; for the other kinds it delays
+        the fault. Latency faults stack with each other and with at most one
+        error fault (the earliest added that matches).
+        """
+        kind = str(kind)
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if kind == "latency" and latency_ms is None:
+            raise ValueError("a latency fault needs latency_ms")
+        fault = Fault(kind, method.upper() if method else None, path_prefix, times, latency_ms)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def set_latency(self, ms: float) -> None:
+        """Delay every /v1/ answer by ``ms`` milliseconds."""
+        with self._lock:
+            self._latency_ms = float(ms)
+
+    def set_portal_configured(self, value: bool) -> None:
+        """False: portal sessions without ``configuration`` fail like an unconfigured account."""
+        with self._lock:
+            self._store.portal_configured = bool(value)
+
+    # ---- fixtures --------------------------------------------------------------
+
+    def create_customer(self, *, id: str | None = None, name: str | None = None, email: str | None = None,
+                        description: str | None = None, phone: str | None = None,
+                        metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        customer = obj.customer_object(
+            id=id or obj.new_id("cus"), name=name, email=email, description=description, phone=phone,
+            metadata={k: str(v) for k, v in (metadata or {}).items()}, livemode=False,
+        )
+        with self._lock:
+            return copy.deepcopy(self._store.put_customer(customer))
+
+    def get_customer(self, customer_id: str) -> dict[str, Any] | None:
+        """The customer, its deleted stub, or None if unknown."""
+        with self._lock:
+            if customer_id in self._store.deleted:
+                return obj.deleted_customer(customer_id)
+            return copy.deepcopy(self._store.customers.get(customer_id))
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Delete like Stripe does: the customer's subscriptions are canceled too."""
+        with self._lock:
+            if self._store.live_customer(customer_id) is None:
+                raise KeyError(f"No such customer: {customer_id!r}")
+            self._store.delete_customer(customer_id)
+
+    def create_subscription(
+        self, *, customer: str, status: str = "active", price_id: str = "price_standin_monthly",
+        product: str = "prod_standin", product_name: str | None = None, nickname: str | None = None,
+        unit_amount: int = 1000, currency: str = "usd", interval: str = "month", quantity: int = 1,
+        current_period_start: int | None = None, current_period_end: int | None = None,
+        cancel_at_period_end: bool = False, trial_end: int | None = None, canceled_at: int | None = None,
+        created: int | None = None, metadata: dict[str, str] | None = None, id: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a one-item subscription for an existing customer (KeyError if unknown).
+
+        Periods default to "started now, one ``interval`` long"; a "canceled"
+        status without ``canceled_at`` gets canceled_at=now.
+        """
+        start = current_period_start or created or obj.now()
+        spec: dict[str, Any] = {
+            "customer": customer, "status": status, "price_id": price_id, "product": product,
+            "product_name": product_name, "nickname": nickname, "unit_amount": unit_amount,
+            "currency": currency, "interval": interval, "quantity": quantity,
+            "current_period_start": start,
+            "current_period_end": current_period_end or start + (365 if interval == "year" else 30) * _DAY,
+            "cancel_at_period_end": cancel_at_period_end, "trial_end": trial_end,
+            "canceled_at": canceled_at, "created": created or start,
+            "metadata": {k: str(v) for k, v in (metadata or {}).items()},
+            "id": id or obj.new_id("sub", 24), "item_id": obj.new_id("si"),
+        }
+        with self._lock:
+            return copy.deepcopy(self._store.put_subscription(spec))
+
+    def update_subscription(self, id: str, **fields: Any) -> dict[str, Any]:
+        """Change fields accepted by create_subscription, e.g. ``status="canceled"``."""
+        with self._lock:
+            return copy.deepcopy(self._store.update_subscription(id, fields))
+
+    # ---- the /v1/ request pipeline -------------------------------------------
+
+    def _handle_api(
+        self, method: str, path: str, raw_query: str, body: bytes, headers: dict[str, str]
+    ) -> _Answer | None:
+        """Answer one /v1/ request; None means "drop the connection"."""
+        form_error: FormError | None = None
+        query: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        try:
+            query = parse_form(raw_query)
+            params = _decode_body(body, headers.get("content-type", ""))
+        except FormError as err:
+            form_error = err
+        route, args = match_route(method, path)
+        record = RecordedRequest(method, path, query, params, headers, time.time(), obj.new_id("req"))
+        with self._lock:
+            self._record(record, route.label if route else f"{method} {path}")
+            faults, delay_ms = self._take_faults(method, path)
+        error_fault = next((f.kind for f in faults if f.kind != "latency"), None)
+        record.fault = error_fault
+
+        api_key = _api_key(headers.get("authorization", ""))
+        host = headers.get("host")
+        call = Call(method, path, query, params, api_key or "",
+                    f"http://{host}" if host else self.url, record.request_id, args)
+        decided: _Answer | _Execute | None = None  # None: drop the connection
+        try:
+            if form_error is not None:
+                raise ApiError(400, str(form_error), param=form_error.param, saved=False)
+            if error_fault == "drop":
+                pass
+            elif error_fault is not None:
+                raise _fault_error(error_fault, call)
+            elif not api_key or not obj.API_KEY.match(api_key):
+                raise obj.authentication_error(api_key)
+            elif route is None:
+                raise obj.unrecognized_url(method, path)
+            else:
+                decided = self._check_idempotency(route, call, headers.get("idempotency-key"), record)
+        except ApiError as err:
+            decided = _error_answer(err)
+
+        if delay_ms > 0:
+            time.sleep(delay_ms / 1000)  # lock not held; an idempotency claim is
+        answer = self._execute(decided) if isinstance(decided, _Execute) else decided
+        if answer is not None:
+            extra = {"Request-Id": record.request_id,
+                     "Stripe-Version": headers.get("stripe-version", DEFAULT_STRIPE_VERSION)}
+            if method == "POST" and "idempotency-key" in headers:
+                extra["Idempotency-Key"] = headers["idempotency-key"]
+            answer = answer._replace(headers={**answer.headers, **extra})
+        with self._lock:
+            record.status = answer.status if answer is not None else None
+            key = str(record.status or "dropped")
+            self._by_status[key] = self._by_status.get(key, 0) + 1
+        return answer
+
+    def _record(self, record: RecordedRequest, label: str) -> None:
+        self._request_count += 1
+        self._by_path[label] = self._by_path.get(label, 0) + 1
+        self._requests.append(record)
+        if len(self._requests) > self._max_recorded:
+            del self._requests[: max(1, self._max_recorded // 10)]
+
+    def _take_faults(self, method: str, path: str) -> tuple[list[Fault], float]:
+        """Consume the faults that apply to this request; returns them and the total delay."""
+        matching = [f for f in self._faults if f.matches(method, path)]
+        error = next((f for f in matching if f.kind != "latency"), None)
+        applied = [f for f in matching if f.kind == "latency" or f is error]
+        for fault in applied:
+            fault.hits += 1
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times == 0:  # used up; the caller's Fault object keeps its hits
+                    self._faults.remove(fault)
+        return applied, self._latency_ms + sum(f.latency_ms or 0 for f in applied)
+
+    def _check_idempotency(self, route: Route, call: Call, key: str | None,
+                           record: RecordedRequest) -> _Answer | _Execute:
+        """For a POST with an Idempotency-Key: claim the key, or answer from what it holds."""
+        if call.method != "POST" or not key:
+            return _Execute(route, call)
+        scope = (call.api_key, key)
+        endpoint = f"{call.method} {call.path}"
+        with self._lock:
+            entry = self._idempotency.get(scope)
+            if entry is None:
+                entry = self._idempotency[scope] = _Idempotency(endpoint, call.params)
+                return _Execute(route, call, (scope, entry))
+            if entry.endpoint != endpoint:
+                raise obj.idempotency_endpoint_mismatch(key, entry.endpoint, endpoint)
+            if entry.params != call.params:
+                raise obj.idempotency_mismatch(key)
+            if not entry.done:
+                raise obj.idempotency_in_progress(key)
+            record.replayed = True
+            return _Answer(entry.status, entry.body, headers={
+                "Idempotent-Replayed": "true", "Original-Request": entry.request_id,
+            })
+
+    def _execute(self, plan: _Execute) -> _Answer:
+        """Run the endpoint, then settle its Idempotency-Key (store or release it)."""
+        answer: _Answer | None = None
+        saved = False
+        try:
+            try:
+                with self._lock:  # serialize under the lock: objects may change later
+                    answer = _Answer(200, _json(plan.route.endpoint(self._store, plan.call)))
+                saved = True
+            except ApiError as err:
+                answer, saved = _error_answer(err), err.saved
+        finally:
+            if plan.idempotency is not None:
+                scope, entry = plan.idempotency
+                with self._lock:
+                    if saved and answer is not None:
+                        entry.status, entry.body = answer.status, answer.body
+                        entry.request_id, entry.done = plan.call.request_id, True
+                        while len(self._idempotency) > self._max_idempotency_keys:
+                            del self._idempotency[next(iter(self._idempotency))]  # the oldest
+                    elif self._idempotency.get(scope) is entry:
+                        del self._idempotency[scope]  # not saved: the key may be used again
+        return answer
+
+    # ---- portal page, control endpoints, connection tracking -------------------
+
+    def _handle_portal_page(self, token: str) -> _Answer:
+        with self._lock:
+            session = self._store.portal_sessions.get(token)
+            self._portal_visits.append(PortalVisit(
+                token, session["id"] if session else None, session["customer"] if session else None,
+                time.time()))
+            page = self._store.portal_page(token)
+        if page is None:
+            return _Answer(404, b"<!doctype html><title>Not found</title><h1>No such portal session</h1>",
+                           "text/html; charset=utf-8")
+        return _Answer(200, page.encode(), "text/html; charset=utf-8")
+
+    def _handle_control(self, method: str, path: str, raw_query: str, body: bytes) -> _Answer:
+        try:
+            data = json.loads(body) if body.strip() else {}
+            query = parse_form(raw_query)
+            for verb, pattern, action in _CONTROL:
+                if verb == method and (match := re.match(pattern, path)):
+                    return _Answer(200, _json(action(self, data, query, *match.groups())))
+            message = f"unknown control endpoint {method} {path}"
+            return _Answer(404, _json({"error": {"message": message}}))
+        except (KeyError, TypeError, ValueError) as err:
+            message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+            return _Answer(400, _json({"error": {"message": message, "type": type(err).__name__}}))
+
+    def _connection_opened(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._connections_opened += 1
+            self._sockets.add(sock)
+
+    def _api_connection_opened(self) -> None:
+        with self._lock:
+            self._api_connections_opened += 1
+
+    def _connection_closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+
+# Out-of-process controls: (method, path regex, action(standin, json_body, query, *path_args)).
+# Answers are JSON; bad input gets 400 {"error": {"message": ...}}.
+_CONTROL: list[tuple[str, str, Callable[..., Any]]] = [
+    ("POST", r"^/_standin/reset$", lambda s, d, q: (s.reset(), {"ok": True})[1]),
+    ("GET", r"^/_standin/requests$", lambda s, d, q: _requests_report(s, q)),
+    ("GET", r"^/_standin/stats$", lambda s, d, q: s.stats()),
+    ("GET", r"^/_standin/faults$", lambda s, d, q: s.stats()["faults"]),
+    ("POST", r"^/_standin/faults$", lambda s, d, q: s.add_fault(**d).to_dict()),
+    ("DELETE", r"^/_standin/faults$", lambda s, d, q: (s.clear_faults(), {"ok": True})[1]),
+    ("POST", r"^/_standin/latency$", lambda s, d, q: (s.set_latency(d["ms"]), {"ms": d["ms"]})[1]),
+    ("POST", r"^/_standin/portal_configured$",
+     lambda s, d, q: (s.set_portal_configured(d["value"]), {"value": bool(d["value"])})[1]),
+    ("GET", r"^/_standin/customers$", lambda s, d, q: s.customers),
+    ("POST", r"^/_standin/customers$", lambda s, d, q: s.create_customer(**d)),
+    ("DELETE", r"^/_standin/customers/([^/]+)$",
+     lambda s, d, q, cid: (s.delete_customer(cid), obj.deleted_customer(cid))[1]),
+    ("GET", r"^/_standin/subscriptions$", lambda s, d, q: s.subscriptions),
+    ("POST", r"^/_standin/subscriptions$", lambda s, d, q: s.create_subscription(**d)),
+    ("POST", r"^/_standin/subscriptions/([^/]+)$", lambda s, d, q, sid: s.update_subscription(sid, **d)),
+]
+
+
+def _requests_report(standin: StripeStandIn, query: dict[str, Any]) -> dict[str, Any]:
+    """GET /_standin/requests[?method=POST][&path_prefix=/v1/customers]"""
+    method, prefix = str(query.get("method", "")).upper(), str(query.get("path_prefix", ""))
+    return {
+        "requests": [r.to_dict() for r in standin.requests
+                     if (not method or r.method == method) and r.path.startswith(prefix)],
+        "portal_visits": [v.to_dict() for v in standin.portal_visits],
+    }
+
+
+def _decode_body(body: bytes, content_type: str) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            decoded = json.loads(text)
+            if not isinstance(decoded, dict):
+                raise ValueError("expected a JSON object")
+            return decoded
+    except ValueError as err:  # includes UnicodeDecodeError and JSONDecodeError
+        raise FormError(f"Invalid request body: {err}", "body") from err
+    return parse_form(text)
+
+
+def _api_key(authorization: str) -> str | None:
+    """The key from "Bearer sk_..." (what the SDK sends) or Basic auth (curl -u sk_...:)."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(credentials).decode().partition(":")[0] or None
+        except ValueError:
+            return credentials
+    return authorization.strip() or None
+
+
+def _fault_error(kind: str, call: Call) -> ApiError:
+    if kind == "500":
+        return obj.internal_error()
+    if kind == "429":
+        return obj.rate_limited()
+    if kind == "401":
+        return obj.authentication_error(call.api_key or None)
+    if kind == "portal_not_configured":
+        return obj.portal_not_configured(call.livemode)
+    # no_such_customer, shaped like that endpoint's own answer for a missing customer
+    if call.path.startswith("/v1/customers/"):
+        return obj.no_such("customer", call.path.split("/")[3], param="id", status=404)
+    customer = call.params.get("customer") or call.query.get("customer") or "cus_unknown"
+    return obj.no_such("customer", str(customer), param="customer", status=400)
+
+
+# ---- HTTP plumbing ----------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], standin: StripeStandIn) -> None:
+        self.standin = standin
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind() looks up the FQDN, which can stall offline.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.standin._connection_opened(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.standin._connection_closed(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            BaseServer.handle_error(self, request, client_address)  # clients hanging up are fine
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "stripe-standin"
+    disable_nagle_algorithm = True
+    server: _Server
+    _api_seen = False  # one handler instance serves one connection
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_DELETE = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _dispatch(self) -> None:
+        path, _, query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        standin = self.server.standin
+        answer: _Answer | None
+        try:
+            if path.startswith("/v1/"):
+                if not self._api_seen:
+                    self._api_seen = True
+                    standin._api_connection_opened()
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                answer = standin._handle_api(self.command, path, query, body, headers)
+            elif path.startswith("/_standin/"):
+                answer = standin._handle_control(self.command, path, query, body)
+            elif path.startswith("/p/session/") and self.command == "GET":
+                answer = standin._handle_portal_page(path[len("/p/session/"):])
+            else:
+                answer = _error_answer(obj.unrecognized_url(self.command, path))
+        except Exception as err:  # a bug in the stand-in: say so loudly, Stripe-style
+            traceback.print_exc()
+            answer = _error_answer(ApiError(500, f"stripe-standin internal error: {err!r}", type="api_error"))
+        if answer is None:  # "drop" fault: hang up without answering
+            self.close_connection = True
+            return
+        reason = self.responses.get(answer.status, ("",))[0]
+        head = [
+            f"HTTP/1.1 {answer.status} {reason}",
+            f"Content-Type: {answer.content_type}",
+            f"Content-Length: {len(answer.body)}",
+            "Cache-Control: no-cache, no-store",
+            f"Server: {self.server_version}",
+            f"Connection: {'close' if self.close_connection else 'keep-alive'}",
+            *(f"{name}: {value}" for name, value in answer.headers.items()),
+        ]
+        # One write per response: no Nagle/delayed-ACK stalls on keep-alive connections.
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + answer.body)
