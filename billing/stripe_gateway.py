@@ -159,7 +159,9 @@ def _stripe_errors(call: str) -> Iterator[None]:
         raise BillingUnavailable() from e
     except stripe.StripeError as e:
         status = e.http_status or 0
-        if status >= 500 or status == 429:
+        # 409: the same idempotency key is still in flight (a retry after a timeout). The SDK
+        # raises it as a plain APIError, not IdempotencyError, once its retries are spent.
+        if status >= 500 or status in (409, 429):
             logger.warning(
                 "billing.stripe_unavailable",
                 extra={"call": call, "error": type(e).__name__, "status": status},

@@ -118,8 +118,10 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            # Django's file cache, except that it never culls live entries (rate counters).
+            "BACKEND": "config.cache.FileBasedCache",
             "LOCATION": env.str("DJANGO_CACHE_DIR", default=str(BASE_DIR / ".cache" / "django")),
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
 
@@ -133,6 +135,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "billing:page"
 LOGOUT_REDIRECT_URL = "login"
+# Every password check (login form, POST /auth/token/, admin login) counts against two
+# sliding-window limits kept in the shared cache: per email address and per client address
+# (REMOTE_ADDR: behind a proxy that is the proxy's, so raise LOGIN_IP_RATE there).
+AUTHENTICATION_BACKENDS = ["accounts.backends.RateLimitedModelBackend"]
+LOGIN_RATE: str = env.str("LOGIN_RATE", default="5/min")
+LOGIN_IP_RATE: str = env.str("LOGIN_IP_RATE", default="30/min")
 
 # --- Internationalization -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -190,6 +198,9 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # The login rate limit, and a refresh rotation that lets one request per token through.
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billing service API",

@@ -1,0 +1,116 @@
+"""Fixtures of the reliability suite (issue 7): real processes, log capture, figures.
+
+Every test under tests/reliability/ is marked `reliability` (run just this suite with
+`pytest -m reliability`). The suite's figures are printed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import PASSWORD
+from tests.reliability import figures, infra, logscan
+
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.reliability)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if not figures.FIGURES:
+        return
+    terminalreporter.write_sep("=", "reliability figures (issue 7)")
+    for line in figures.lines():
+        terminalreporter.write_line(line)
+    figures.dump()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _capture_every_log_line() -> Iterator[None]:
+    """Keep every log record of the test process for the secrets scan (test_zz_secrets.py)."""
+    handler = logscan.CaptureHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    logscan.KNOWN_SECRETS.update(
+        {
+            PASSWORD,
+            settings.SECRET_KEY,
+            settings.STRIPE_SECRET_KEY,
+            settings.STRIPE_WEBHOOK_SECRET,
+            infra.SERVER_STRIPE_KEY,
+            infra.SERVER_WEBHOOK_SECRET,
+        }
+    )
+    yield
+    root.removeHandler(handler)
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reliability-logs")
+
+
+@pytest.fixture(scope="module")
+def standin_process(log_dir: Path) -> Iterator[infra.StandinProcess]:
+    """The Stripe stand-in as a process of its own (`python -m stripe_standin`)."""
+    standin = infra.StandinProcess(log_dir)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(log_dir: Path) -> Iterator[str]:
+    """CI's Redis (TEST_REDIS_URL), else a redis-server of our own; skip without either."""
+    url = os.environ.get("TEST_REDIS_URL", "")
+    if url:
+        yield url
+        return
+    try:
+        server = infra.RedisProcess(log_dir)
+    except FileNotFoundError:
+        pytest.skip("no Redis: set TEST_REDIS_URL or install redis-server")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[infra.PgCluster]:
+    """A throwaway PostgreSQL cluster of the suite's own, which tests may stop and start."""
+    bin_dir = infra.pg_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl): set TEST_PG_BIN or install postgresql")
+    # Straight under the system temp dir: pytest's own is private to this user, and the
+    # cluster runs as `postgres` when the suite runs as root.
+    base = Path(tempfile.mkdtemp(prefix="reliability-pg-"))
+    started = time.monotonic()
+    cluster = infra.PgCluster(bin_dir, base)
+    cluster.start()
+    figures.record("setup", throwaway_postgresql_seconds=round(time.monotonic() - started, 1))
+    yield cluster
+    cluster.stop("immediate")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster_or_leg(request: pytest.FixtureRequest) -> str:
+    """A PostgreSQL server URL: this leg's (DATABASE_URL) when it is PostgreSQL, else the
+    suite's throwaway cluster."""
+    leg = infra.leg_database_url()
+    if leg:
+        return leg
+    cluster: infra.PgCluster = request.getfixturevalue("pg_cluster")
+    return cluster.server_url
