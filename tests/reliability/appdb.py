@@ -8,7 +8,7 @@ Run with the app's own environment (DJANGO_SETTINGS_MODULE=config.settings, DATA
 so it sees exactly the database the gunicorn servers use.
 
 A seed spec: {"password": "...", "organizations": [{"name": ..., "billing_email": ...,
-"users": [{"email": ..., "role": "owner"}]}], "loners": [{"email": ...}]}.
+"stripe_customer_id": ..., "users": [{"email": ..., "role": "owner"}]}], "loners": [{"email": ...}]}.
 Every user gets the same password hash (hashing once keeps seeding fast).
 """
 
@@ -37,7 +37,9 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
     with transaction.atomic():
         for org_spec in spec.get("organizations", []):
             org = Organization.objects.create(
-                name=org_spec["name"], billing_email=org_spec.get("billing_email", "")
+                name=org_spec["name"],
+                billing_email=org_spec.get("billing_email", ""),
+                stripe_customer_id=org_spec.get("stripe_customer_id"),
             )
             users = []
             for user_spec in org_spec.get("users", []):
@@ -52,10 +54,21 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def report() -> dict[str, Any]:
-    from billing.models import PortalSession
+    from billing.models import PortalSession, Subscription, WebhookEvent
     from organizations.models import Organization
 
     return {
+        "subscriptions": [
+            {
+                "id": sub.stripe_subscription_id,
+                "organization_id": sub.organization_id,
+                "status": sub.status,
+                "quantity": sub.quantity,
+                "state_at": int(sub.state_at.timestamp()),
+            }
+            for sub in Subscription.objects.order_by("pk")
+        ],
+        "webhook_events": list(WebhookEvent.objects.order_by("pk").values_list("stripe_event_id", flat=True)),
         "organizations": {
             str(pk): customer for pk, customer in Organization.objects.values_list("pk", "stripe_customer_id")
         },
