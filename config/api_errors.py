@@ -11,6 +11,7 @@ import logging
 import math
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -90,6 +91,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         status_code = exc.status_code
         code = str(exc.default_code).upper()
         message = str(exc.detail)
+    elif isinstance(exc, RequestDataTooBig):
+        # Raised while DRF reads a body over DATA_UPLOAD_MAX_MEMORY_SIZE: the client's doing.
+        status_code, code, message = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
+    elif isinstance(exc, SuspiciousOperation):
+        status_code, code, message = 400, "BAD_REQUEST", "Bad request"  # as Django answers it
     else:
         # An unexpected failure: logged with its traceback, answered without details.
         logger.exception("api.unhandled_error", extra={"path": context["request"].path})

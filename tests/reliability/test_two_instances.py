@@ -16,12 +16,15 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.reliability import figures, infra
+from tests.reliability import figures, infra, logscan
 from tests.reliability.tokens import access_token
 
 pytestmark = pytest.mark.reliability
 
 RATE = 5  # per user per minute
+LOGIN_RATE = 4  # per email per minute
+PASSWORD = "two-instances-Password-0f7c2a"
+logscan.KNOWN_SECRETS.add(PASSWORD)
 RACING_ORGS = 4
 USERS_PER_ORG = 6
 RATE_USERS = 4
@@ -45,6 +48,7 @@ def two_servers(
             cache_dir=tmp_path / "unused-cache",
             redis_url=redis_url,
             BILLING_PORTAL_RATE=f"{RATE}/min",
+            LOGIN_RATE=f"{LOGIN_RATE}/min",
             GUNICORN_WORKERS="2",
         )
         infra.manage(env, "-m", "tests.reliability.appdb", "migrate")
@@ -52,7 +56,7 @@ def two_servers(
         seeded = infra.seed(
             env,
             {
-                "password": "",
+                "password": PASSWORD,
                 "organizations": [
                     {
                         "name": f"Two Instances Org {i}",
@@ -186,3 +190,51 @@ def test_per_user_rate_holds_across_two_instances(
     for user in users:
         assert rows[user["id"]] == RATE
     assert all(1 <= s <= 60 for s in retry_after), retry_after
+
+
+def test_login_rate_holds_across_two_instances(
+    two_servers: tuple[dict[str, Any], list[infra.AppServer]],
+) -> None:
+    """POST /auth/token/ for one account, 12 at once split across both: LOGIN_RATE get through
+    (right or wrong password), the rest are 429 RATE_LIMITED, and no token is minted for them."""
+    seeded, servers = two_servers
+    email = seeded["organizations"][0]["users"][1]["email"]
+    attempts = 12
+    barrier = threading.Barrier(attempts)
+    answers: list[tuple[int, dict[str, Any], str]] = []
+    lock = threading.Lock()
+
+    def attempt(n: int) -> None:
+        http = infra.http_session()
+        try:
+            barrier.wait()
+            password = PASSWORD if n % 3 == 0 else "wrong-guess"
+            response = http.post(
+                servers[n % 2].url + "/auth/token/", json={"email": email, "password": password}, timeout=60
+            )
+            with lock:
+                answers.append(
+                    (response.status_code, response.json(), response.headers.get("Retry-After", ""))
+                )
+        finally:
+            http.close()
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    statuses = Counter(status for status, _, _ in answers)
+    figures.record(
+        "two instances: login rate across both",
+        rate=f"{LOGIN_RATE}/min per email",
+        attempts=attempts,
+        responses_by_status=dict(statuses),
+    )
+    assert len(answers) == attempts
+    assert statuses[429] == attempts - LOGIN_RATE, statuses
+    assert set(statuses) <= {200, 401, 429}, statuses
+    for status, body, retry_after in answers:
+        if status == 429:
+            assert body["error_code"] == "RATE_LIMITED" and "access" not in body, body
+            assert retry_after.isdigit() and int(retry_after) >= 1
