@@ -19,3 +19,16 @@ graceful_timeout = 30
 # Load the app once in the master: less memory per worker, and import errors fail start-up.
 preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+
+if os.environ.get("BENCH_STATS_DIR"):
+    # Set only by `python -m bench`: count requests and database queries in each worker
+    # (bench/instrument.py). Production never sets it, and then there are no hooks at all.
+    def post_fork(server, worker):  # type: ignore[no-untyped-def]
+        from bench import instrument
+
+        instrument.post_fork(server, worker)
+
+    def post_request(worker, req, environ, resp):  # type: ignore[no-untyped-def]
+        from bench import instrument
+
+        instrument.post_request(worker, req, environ, resp)

@@ -1,0 +1,416 @@
+"""`python -m bench` (`make bench`): the portal endpoint against its floor, under production gunicorn.
+
+One run: start the Stripe stand-in; measure the load generator against a trivial app; then for
+each database (a SQLite file in a temporary directory; PostgreSQL too when its binaries are
+here), prepare a fresh database and, for each scenario, start the floor and the app (both
+`gunicorn -c config/gunicorn.py ...`, as the README tells operators), warm both up, drive them
+in turns (floor, app, app, floor, ...) and collect the figures; finally check that the app's
+peak memory does not grow between 5,000 and 20,000 requests. Prints a table (bench/README.md
+explains every column). Progress goes to stderr, the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import runpy
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench import instrument, loadgen
+from bench.procs import ROOT, Postgres, Server, StandIn, tree_cpu_seconds, tree_rss_kib
+from bench.report import MemoryCheck, Run, Scenario, ScenarioResult, ServerFigures, X, table
+
+PORTAL = "/subscriptions/portal"
+USERS = 200
+# Per user and second: the limiter still runs (its lock, read and write) on every request, but
+# never refuses one; its window stays short, so each user's history stays as small as at 10/min.
+BENCH_PORTAL_RATE = "1000/s"
+SCENARIOS = {"0ms": (0, 16), "300ms": (300, 64)}
+DEFAULT_REQUESTS = {0: 5000, 300: 3000}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_scenario(text: str) -> tuple[int, int]:
+    """`0ms`, `300ms`, or `<latency ms>x<clients>` such as `150x32`."""
+    if text in SCENARIOS:
+        return SCENARIOS[text]
+    match = re.fullmatch(r"(\d+)(?:ms)?x(\d+)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected 0ms, 300ms or <ms>x<clients>, not {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def server_config() -> dict[str, Any]:
+    """config/gunicorn.py as the servers will read it (GUNICORN_* in this environment apply)."""
+    config = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    return {key: config.get(key) for key in ("worker_class", "workers", "threads", "preload_app")}
+
+
+# From this environment, only what a server needs to run at all, and the server settings an
+# operator may override (GUNICORN_WORKERS, GUNICORN_THREADS): nothing else of the caller's
+# leaks into the figures (the requests library reads every variable on each Stripe call).
+_PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+_SERVER_KNOBS = ("GUNICORN_WORKERS", "GUNICORN_THREADS")
+
+
+def base_env(standin_url: str, customer: str) -> dict[str, str]:
+    """What the README tells operators to set, with the stand-in as Stripe."""
+    env = {key: os.environ[key] for key in (*_PASSED, *_SERVER_KNOBS) if key in os.environ}
+    env.update(
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        STRIPE_SECRET_KEY="sk_test_bench_" + secrets.token_hex(8),
+        STRIPE_API_BASE=standin_url,
+        BILLING_PORTAL_RATE=BENCH_PORTAL_RATE,
+        BENCH_FLOOR_CUSTOMER=customer,
+    )
+    return env
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.config = server_config()
+        self.max_connections = int(self.config["workers"]) * int(self.config["threads"])
+        self.loadgen = args.loadgen or ("wrk" if loadgen.wrk_path() else "asyncio")
+        self.stack = contextlib.ExitStack()
+        self.standin = StandIn(workdir / "standin.log")
+        self.stack.callback(self.standin.stop)
+        self.customer = self.standin.create_customer(
+            name="Bench Inc", email="billing@bench.example.com", metadata={"organization_id": "bench"}
+        )
+        self.env = base_env(self.standin.url, self.customer)
+        self.tokens: Path | None = None  # the current database's users' tokens
+
+    def close(self) -> None:
+        self.stack.close()
+
+    # ---- pieces ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def server(self, name: str, module: str, env: dict[str, str]) -> Iterator[Server]:
+        server = Server(name, module, env, self.workdir)
+        try:
+            server.wait_ready()
+            yield server
+        finally:
+            server.stop()
+
+    def drive(self, server: Server, clients: int, requests: int) -> loadgen.LoadResult:
+        return loadgen.run(
+            self.loadgen,
+            server.url + PORTAL,
+            clients=clients,
+            requests=requests,
+            tokens_file=self.tokens,
+        )
+
+    def _settled_totals(self, server: Server) -> dict[str, int]:
+        """The server's counters once requests abandoned by the load generator have finished."""
+        previous = instrument.read_totals(server.stats_dir)
+        while True:
+            time.sleep(0.2)
+            current = instrument.read_totals(server.stats_dir)
+            if current == previous:
+                return current
+            previous = current
+
+    def measured_run(
+        self, server: Server, scenario: Scenario, pg: tuple[Postgres, str] | None
+    ) -> tuple[Run, int]:
+        """One run, with the server-side counts over it; and the stand-in's new connections."""
+        before = self._settled_totals(server)
+        cpu_before = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
+        stripe_before = self.standin.stats()
+        pg_before = pg[0].statements(pg[1]) if pg else None
+        load = self.drive(server, scenario.clients, scenario.requests)
+        time.sleep(scenario.latency_ms / 1000)  # abandoned requests are still with Stripe
+        after = self._settled_totals(server)
+        cpu_after = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
+        stripe_after = self.standin.stats()
+        pg_after = pg[0].statements(pg[1]) if pg else None
+        run = Run(
+            load=load,
+            server_requests=after["requests"] - before["requests"],
+            queries=after["queries"] - before["queries"],
+            stripe_requests=stripe_after["requests"] - stripe_before["requests"],
+            server_cpu_s=cpu_after[0] - cpu_before[0],
+            standin_cpu_s=cpu_after[1] - cpu_before[1],
+            pg_statements=(pg_after - pg_before) if pg_after is not None and pg_before is not None else None,
+        )
+        return run, stripe_after["connections_opened"] - stripe_before["connections_opened"]
+
+    def warm_up(self, server: Server, figures: ServerFigures, scenario: Scenario) -> None:
+        connections_before = self.standin.stats()["connections_opened"]
+        # Enough for every thread that the load will use to open its connections.
+        load = self.drive(server, scenario.clients, scenario.clients * (4 if self.args.quick else 8))
+        figures.warmup_errors = load.errors
+        figures.new_connections += self.standin.stats()["connections_opened"] - connections_before
+
+    # ---- the parts of a run ------------------------------------------------------------
+
+    def loadgen_capacity(self) -> dict[str, Any]:
+        clients, requests = 16, (500 if self.args.quick else 5000)
+        log(f"load generator capacity: {loadgen.describe(self.loadgen)} against a trivial app")
+        with self.server("trivial", "bench.floor:trivial", self.env) as server:
+            self.drive(server, clients, requests // 5)
+            results = [self.drive(server, clients, requests) for _ in range(1 if self.args.quick else 3)]
+        rps = sorted(r.rps for r in results)[len(results) // 2]
+        log(f"  {rps:,.0f} req/s")
+        return {"rps": round(rps, 1), "clients": clients, "requests": requests}
+
+    def prepare_database(self, label: str, database_url: str) -> dict[str, str]:
+        env = {
+            **self.env,
+            "DATABASE_URL": database_url,
+            "DJANGO_CACHE_DIR": str(self.workdir / f"cache-{label}"),
+        }
+        log(f"{label}: migrating a fresh database, {USERS} users, tokens")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.prepare",
+                "--tokens",
+                str(self.workdir / f"tokens-{label}"),
+                "--customer",
+                self.customer,
+                "--users",
+                str(USERS),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        self.tokens = self.workdir / f"tokens-{label}"
+        return env
+
+    def scenario(
+        self, scenario: Scenario, database: str, env: dict[str, str], pg: tuple[Postgres, str] | None
+    ) -> ScenarioResult:
+        self.standin.set_latency(scenario.latency_ms)
+        floor = ServerFigures("floor", None)
+        app = ServerFigures("app", database)
+        log(f"{database}, Stripe at {scenario.latency_ms} ms, {scenario.clients} clients: starting servers")
+        with (
+            self.server("floor", "bench.floor:application", env) as floor_server,
+            self.server("app", "config.wsgi", env) as app_server,
+        ):
+            pairs = [(floor_server, floor), (app_server, app)]
+            for server, figures in pairs:
+                self.warm_up(server, figures, scenario)
+            for index in range(self.args.runs):
+                for server, figures in pairs if index % 2 == 0 else pairs[::-1]:
+                    run, connections = self.measured_run(server, scenario, pg if figures is app else None)
+                    figures.runs.append(run)
+                    figures.new_connections += connections
+                    log(
+                        f"  run {index + 1}/{self.args.runs} {figures.kind:5}: {run.load.rps:7,.0f} req/s, "
+                        f"p99 {run.load.latency_ms['p99']:6.1f} ms, errors {run.load.errors or 0}"
+                    )
+            floor.peak_rss_mib = floor_server.peak_rss_kib / 1024
+            app.peak_rss_mib = app_server.peak_rss_kib / 1024
+        return ScenarioResult(scenario, database, floor, app)
+
+    def memory_check(self, env: dict[str, str]) -> MemoryCheck:
+        scenario = Scenario(0, 16, 5000)
+        log("memory: the app on SQLite, peak RSS after 5,000 and after 20,000 requests")
+        errors: dict[str, int] = {}
+        self.standin.set_latency(0)
+        with self.server("app", "config.wsgi", env) as server:
+            peaks = []
+            for requests in (5000, 15000):
+                load = self.drive(server, scenario.clients, requests)
+                for key, n in load.errors.items():
+                    errors[key] = errors.get(key, 0) + n
+                time.sleep(0.3)
+                peaks.append(max(server.peak_rss_kib, tree_rss_kib(server.process.pid)) / 1024)
+                log(f"  after {sum((5000, 15000)[: len(peaks)]):,} requests: {peaks[-1]:.1f} MiB")
+        return MemoryCheck("SQLite", scenario, peaks[0], peaks[1], errors)
+
+    def database_block(
+        self, label: str, database: str, url: str, scenarios: list[Scenario], pg: Postgres | None
+    ) -> tuple[list[ScenarioResult], dict[str, str]]:
+        env = self.prepare_database(label, url)
+        results = [self.scenario(s, database, env, (pg, url) if pg else None) for s in scenarios]
+        return results, env
+
+
+def build_scenarios(args: argparse.Namespace) -> list[Scenario]:
+    chosen = args.scenario or (["0ms"] if args.quick else ["0ms", "300ms"])
+    scenarios = []
+    for text in chosen:
+        latency, clients = parse_scenario(text)
+        requests = args.requests or (300 if args.quick else DEFAULT_REQUESTS.get(latency, 3000))
+        scenarios.append(Scenario(latency, clients, requests))
+    return scenarios
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark POST /subscriptions/portal against a bare Stripe-calling floor.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a few hundred requests, one run, one scenario (smoke test)"
+    )
+    parser.add_argument("--requests", type=int, help="requests per measured run (default 5,000 / 3,000)")
+    parser.add_argument("--runs", type=int, help="measured runs per server and scenario (default 3)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        help="0ms (16 clients), 300ms (64 clients) or <ms>x<clients>; repeatable (default: 0ms and 300ms)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-memory-check", action="store_true", help="skip the 5,000 vs 20,000 check")
+    parser.add_argument("--loadgen", choices=("wrk", "asyncio"), help="default: wrk when installed")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="also write the figures as JSON to FILE (no FILE: JSON on stdout, the table on stderr)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, databases)")
+    args = parser.parse_args(argv)
+    if args.runs is None:
+        args.runs = 1 if args.quick else 3
+    return args
+
+
+def header(
+    bench: Bench, args: argparse.Namespace, capacity: dict[str, Any], scenarios: list[Scenario]
+) -> str:
+    import gunicorn
+
+    config = bench.config
+    load = os.getloadavg()
+    return "\n".join(
+        [
+            f"Portal benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, gunicorn {gunicorn.__version__} "
+            f"{config['worker_class']} {config['workers']} workers {X} {config['threads']} threads"
+            f"{', preload' if config['preload_app'] else ''}",
+            f"Load: {loadgen.describe(bench.loadgen)}, Connection: close, {USERS} users' tokens in turn; "
+            f"{args.runs} measured run(s) per server after a warm-up, medians; requests per run: "
+            + ", ".join(f"{s.requests:,} ({s.name})" for s in scenarios),
+            f"Load generator capacity: {capacity['rps']:,.0f} req/s against a trivial WSGI app under the "
+            f"same gunicorn settings ({capacity['clients']} clients); load average now "
+            f"{load[0]:.2f} (other work on this machine shares the cores)",
+        ]
+    )
+
+
+def footer(results: list[ScenarioResult], memory: MemoryCheck | None, max_connections: int) -> str:
+    lines = [
+        f"Targets (issue 6): 0 ms ÷ floor ≥ 0.5; 300 ms {X} 64: ≥ 180 req/s, ÷ floor ≥ 0.9, "
+        "p99 < 450 ms, "
+        f"0 errors; DB q/req ≤ 3; Stripe/req = 1; new conns ≤ {max_connections} (worker threads).",
+    ]
+    pg = [r for r in results if r.app.pg_statements_per_request is not None]
+    if pg:
+        django_counts = ", ".join(f"{r.scenario.name}: {r.app.queries_per_request:.2f}" for r in pg)
+        lines.append(
+            "PostgreSQL DB q/req is the server's own count (pg_stat_statements), health checks "
+            f"(CONN_HEALTH_CHECKS' SELECT 1) included; Django's own queries: {django_counts}."
+        )
+    if memory is not None:
+        lines.append(
+            f"Memory ({memory.database}, {memory.scenario.name}): peak RSS "
+            f"{memory.peak_after_5k_mib:.1f} MiB after 5,000 requests, "
+            f"{memory.peak_after_20k_mib:.1f} MiB after 20,000 "
+            f"({memory.growth_mib:+.1f} MiB){' ✓' if memory.ok else ' ✗'}"
+        )
+    warmup = [(r, f) for r in results for f in (r.floor, r.app) if f.warmup_errors]
+    for result, figures in warmup:
+        lines.append(
+            f"Warm-up errors ({result.scenario.name}, {result.database}, {figures.kind}): "
+            f"{figures.warmup_errors}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scenarios = build_scenarios(args)
+    pg_reason = "--no-postgres" if args.no_postgres else Postgres.unavailable_reason()
+    if pg_reason:
+        log(f"PostgreSQL scenarios skipped: {pg_reason}")
+    workdir = Path(tempfile.mkdtemp(prefix="billing-bench-"))
+    bench = Bench(args, workdir)
+    results: list[ScenarioResult] = []
+    memory: MemoryCheck | None = None
+    try:
+        capacity = bench.loadgen_capacity()
+        sqlite_results, sqlite_env = bench.database_block(
+            "sqlite", "SQLite", f"sqlite:///{workdir / 'bench.sqlite3'}", scenarios, None
+        )
+        results += sqlite_results
+        if not (args.quick or args.no_memory_check):
+            memory = bench.memory_check(sqlite_env)
+        if not pg_reason:
+            bin_dir = Postgres.find_bin()
+            assert bin_dir is not None
+            log(f"PostgreSQL: a throwaway cluster from {bin_dir}")
+            pg = Postgres(bin_dir)
+            try:
+                url = pg.create_database("bench")
+                pg_results, _ = bench.database_block("postgres", "PostgreSQL", url, scenarios, pg)
+                results += pg_results
+            finally:
+                pg.stop(keep=args.keep)
+                if args.keep:
+                    log(f"kept {pg.dir}")
+    finally:
+        bench.close()
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    text = "\n\n".join(
+        [
+            header(bench, args, capacity, scenarios),
+            table(results, bench.max_connections),
+            footer(results, memory, bench.max_connections),
+        ]
+    )
+    document = {
+        "server": bench.config,
+        "loadgen": {"kind": bench.loadgen, "version": loadgen.describe(bench.loadgen), "capacity": capacity},
+        "runs": args.runs,
+        "users": USERS,
+        "billing_portal_rate": BENCH_PORTAL_RATE,
+        "postgres_skipped": pg_reason,
+        "scenarios": [r.to_dict(bench.max_connections) for r in results],
+        "memory": memory.to_dict() if memory else None,
+    }
+    if args.json == "-":
+        print(text, file=sys.stderr)
+        print(json.dumps(document, indent=2))
+    else:
+        print(text)
+        if args.json:
+            Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Bench-only counters inside each gunicorn worker: requests served and database queries run.
+
+Enabled by `config/gunicorn.py` only when `BENCH_STATS_DIR` is set (`python -m bench` sets it;
+production never does), so the server under test is still started exactly as operators start
+it. In each worker, `post_fork` adds a counting wrapper (`connection.execute_wrapper`'s kind)
+to every database connection Django opens, and `post_request` counts requests; a daemon
+thread writes the totals to `$BENCH_STATS_DIR/<pid>.json` every 50 ms when they changed.
+The bench sums those files before and after a run: queries per request is the difference
+of the two totals, on the server's side, for exactly the requests of that run.
+
+What it counts: every statement Django runs through a cursor (the app's own queries). It
+does not see what a driver runs on its own: the `SELECT 1` of a PostgreSQL health check
+(`CONN_HEALTH_CHECKS`), or the set-up of a new connection. On PostgreSQL the bench counts
+statements on the server too (pg_stat_statements), which sees those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+_lock = threading.Lock()
+_counts = {"requests": 0, "queries": 0}
+_WRITE_EVERY_SECONDS = 0.05
+
+
+def _count_query(execute: Any, sql: Any, params: Any, many: bool, context: Any) -> Any:
+    with _lock:
+        _counts["queries"] += 1
+    return execute(sql, params, many, context)
+
+
+def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # Sent on every (re)connect of a thread's connection object: add the wrapper once.
+    if _count_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_query)
+
+
+def _writer(path: Path) -> None:
+    last: dict[str, int] = {}
+    stop = threading.Event()
+    while not stop.wait(_WRITE_EVERY_SECONDS):
+        with _lock:
+            now = dict(_counts)
+        if now != last:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(now))
+            tmp.replace(path)  # atomic: a reader never sees half a file
+            last = now
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """gunicorn hook (in the new worker): start counting."""
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_on_connection_created, dispatch_uid="bench.instrument")
+    path = Path(os.environ["BENCH_STATS_DIR"]) / f"{os.getpid()}.json"
+    threading.Thread(target=_writer, args=(path,), name="bench-counters", daemon=True).start()
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """gunicorn hook (in the request's thread, once the response is sent and closed)."""
+    with _lock:
+        _counts["requests"] += 1
+
+
+def read_totals(directory: Path) -> dict[str, int]:
+    """The sum over every worker of a server (the bench's side)."""
+    totals = {"requests": 0, "queries": 0}
+    for path in directory.glob("*.json"):
+        with contextlib.suppress(OSError, ValueError):  # a worker replacing its file right now
+            counts = json.loads(path.read_text())
+            for key in totals:
+                totals[key] += int(counts.get(key, 0))
+    return totals

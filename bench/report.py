@@ -1,0 +1,300 @@
+"""The figures of a run, the issue's targets, the table and the JSON."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.loadgen import LoadResult
+
+X = "\N{MULTIPLICATION SIGN}"
+
+# Issue 6's targets.
+RATIO_AT_0_MS = 0.5
+RATIO_AT_300_MS = 0.9
+RPS_AT_300_MS = 180.0
+P99_AT_300_MS = 450.0
+MAX_QUERIES_PER_REQUEST = 3.0
+# Peak memory "no growth beyond noise" between 5,000 and 20,000 requests: within this much.
+MEMORY_GROWTH_NOISE = 0.05
+MEMORY_GROWTH_NOISE_MIB = 4.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    latency_ms: int
+    clients: int
+    requests: int  # per measured run
+
+    @property
+    def name(self) -> str:
+        return f"{self.latency_ms} ms {X} {self.clients}"
+
+    @property
+    def slow(self) -> bool:
+        """The scenario with Stripe's latency, where the throughput targets are absolute."""
+        return self.latency_ms >= 300
+
+
+@dataclass
+class Run:
+    """One load-generator run against one server, and the server-side counts over it."""
+
+    load: LoadResult
+    server_requests: int  # requests the server finished over the run (abandoned ones too)
+    queries: int  # statements Django ran (bench/instrument.py)
+    stripe_requests: int  # /v1/ requests the stand-in received
+    server_cpu_s: float = 0.0  # CPU time of the server's processes (master and workers) over the run
+    standin_cpu_s: float = 0.0  # the same for the Stripe stand-in
+    pg_statements: int | None = None  # statements PostgreSQL ran (pg_stat_statements)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "load": self.load.to_dict(),
+            "server_requests": self.server_requests,
+            "queries": self.queries,
+            "stripe_requests": self.stripe_requests,
+            "server_cpu_s": round(self.server_cpu_s, 3),
+            "standin_cpu_s": round(self.standin_cpu_s, 3),
+            "pg_statements": self.pg_statements,
+        }
+
+
+@dataclass
+class ServerFigures:
+    """One server (the floor or the app) over one scenario: its measured runs and lifetime."""
+
+    kind: str  # "floor" | "app"
+    database: str | None  # "SQLite" | "PostgreSQL" | None (the floor has none)
+    runs: list[Run] = field(default_factory=list)
+    warmup_errors: dict[str, int] = field(default_factory=dict)
+    new_connections: int = 0  # to the stand-in, over the server's whole life (warm-up included)
+    peak_rss_mib: float = 0.0
+
+    def _median(self, values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    @property
+    def rps(self) -> float:
+        return self._median([r.load.rps for r in self.runs])
+
+    def latency(self, key: str) -> float:
+        return self._median([r.load.latency_ms[key] for r in self.runs])
+
+    @property
+    def errors(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for run in self.runs:
+            for key, n in run.load.errors.items():
+                total[key] = total.get(key, 0) + n
+        return total
+
+    @property
+    def answered(self) -> int:
+        return sum(r.load.requests for r in self.runs)
+
+    @property
+    def server_requests(self) -> int:
+        return sum(r.server_requests for r in self.runs)
+
+    def _per_request(self, total: float) -> float | None:
+        return total / self.server_requests if self.server_requests else None
+
+    @property
+    def queries_per_request(self) -> float | None:
+        return self._per_request(sum(r.queries for r in self.runs))
+
+    @property
+    def pg_statements_per_request(self) -> float | None:
+        if any(r.pg_statements is None for r in self.runs):
+            return None
+        return self._per_request(sum(r.pg_statements or 0 for r in self.runs))
+
+    @property
+    def stripe_per_request(self) -> float | None:
+        return self._per_request(sum(r.stripe_requests for r in self.runs))
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        """The server's CPU time per request: what other work on the machine does not change."""
+        per = self._per_request(sum(r.server_cpu_s for r in self.runs))
+        return None if per is None else per * 1000
+
+    @property
+    def standin_cpu_ms_per_request(self) -> float | None:
+        per = self._per_request(sum(r.standin_cpu_s for r in self.runs))
+        return None if per is None else per * 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "database": self.database,
+            "rps_median": round(self.rps, 1),
+            "latency_ms_median": {k: round(self.latency(k), 2) for k in ("p50", "p95", "p99")},
+            "errors": self.errors,
+            "warmup_errors": self.warmup_errors,
+            "queries_per_request": self.queries_per_request,
+            "pg_statements_per_request": self.pg_statements_per_request,
+            "stripe_requests_per_request": self.stripe_per_request,
+            "server_cpu_ms_per_request": self.cpu_ms_per_request,
+            "standin_cpu_ms_per_request": self.standin_cpu_ms_per_request,
+            "new_stripe_connections": self.new_connections,
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "runs": [r.to_dict() for r in self.runs],
+        }
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    database: str
+    floor: ServerFigures
+    app: ServerFigures
+
+    @property
+    def ratio(self) -> float:
+        """Median over the interleaved pairs of runs of app req/s / floor req/s."""
+        pairs = [
+            a.load.rps / f.load.rps
+            for a, f in zip(self.app.runs, self.floor.runs, strict=False)
+            if f.load.rps
+        ]
+        return statistics.median(pairs) if pairs else 0.0
+
+    def checks(self, max_connections: int) -> dict[str, bool]:
+        """Each of the issue's targets that applies to this scenario: met or not."""
+        app = self.app
+        queries = max(app.queries_per_request or 0.0, app.pg_statements_per_request or 0.0)
+        checks = {
+            "ratio": self.ratio >= (RATIO_AT_300_MS if self.scenario.slow else RATIO_AT_0_MS),
+            "errors": not app.errors and app.answered > 0,
+            "queries": app.queries_per_request is not None and queries <= MAX_QUERIES_PER_REQUEST,
+            # Exactly one: every request the server finished made one Stripe call, no retries.
+            "stripe": sum(r.stripe_requests for r in app.runs) == app.server_requests > 0,
+            "connections": app.new_connections <= max_connections,
+        }
+        if self.scenario.slow:
+            checks["rps"] = app.rps >= RPS_AT_300_MS
+            checks["p99"] = app.latency("p99") < P99_AT_300_MS
+        return checks
+
+    def to_dict(self, max_connections: int) -> dict[str, Any]:
+        return {
+            "scenario": {
+                "stripe_latency_ms": self.scenario.latency_ms,
+                "clients": self.scenario.clients,
+                "requests_per_run": self.scenario.requests,
+            },
+            "database": self.database,
+            "ratio_to_floor": round(self.ratio, 3),
+            "floor": self.floor.to_dict(),
+            "app": self.app.to_dict(),
+            "targets_met": self.checks(max_connections),
+        }
+
+
+@dataclass
+class MemoryCheck:
+    database: str
+    scenario: Scenario
+    peak_after_5k_mib: float
+    peak_after_20k_mib: float
+    errors: dict[str, int]
+
+    @property
+    def growth_mib(self) -> float:
+        return self.peak_after_20k_mib - self.peak_after_5k_mib
+
+    @property
+    def ok(self) -> bool:
+        limit = max(MEMORY_GROWTH_NOISE_MIB, MEMORY_GROWTH_NOISE * self.peak_after_5k_mib)
+        return self.growth_mib <= limit and not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "stripe_latency_ms": self.scenario.latency_ms,
+            "clients": self.scenario.clients,
+            "peak_rss_mib_after_5000": round(self.peak_after_5k_mib, 1),
+            "peak_rss_mib_after_20000": round(self.peak_after_20k_mib, 1),
+            "growth_mib": round(self.growth_mib, 1),
+            "errors": self.errors,
+            "ok": self.ok,
+        }
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else (" ✓" if ok else " ✗")
+
+
+def _errors_text(errors: dict[str, int]) -> str:
+    return ", ".join(f"{n}{X}{key}" for key, n in sorted(errors.items())) if errors else "0"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+COLUMNS = [
+    ("scenario", "<"),
+    ("database", "<"),
+    ("server", "<"),
+    ("req/s", ">"),
+    ("p50 ms", ">"),
+    ("p95 ms", ">"),
+    ("p99 ms", ">"),
+    ("errors", "<"),
+    ("CPU ms/req", ">"),
+    ("÷ floor", ">"),
+    ("DB q/req", ">"),
+    ("Stripe/req", ">"),
+    ("new conns", ">"),
+    ("peak RSS", ">"),
+]
+
+
+def _server_row(result: ScenarioResult, figures: ServerFigures, max_connections: int) -> list[str]:
+    is_app = figures.kind == "app"
+    checks: dict[str, bool] = result.checks(max_connections) if is_app else {}
+    queries: float | None = None
+    if is_app:
+        queries = figures.queries_per_request
+        if figures.pg_statements_per_request is not None:
+            queries = figures.pg_statements_per_request  # the server's count sees more
+    return [
+        result.scenario.name,
+        result.database if is_app else "(none)",
+        figures.kind,
+        f"{figures.rps:,.0f}{_mark(checks.get('rps'))}",
+        f"{figures.latency('p50'):.1f}",
+        f"{figures.latency('p95'):.1f}",
+        f"{figures.latency('p99'):.1f}{_mark(checks.get('p99'))}",
+        _errors_text(figures.errors) + _mark(checks.get("errors")),
+        _num(figures.cpu_ms_per_request),
+        f"{result.ratio:.2f}{_mark(checks['ratio'])}" if is_app else "1",
+        (_num(queries) + _mark(checks.get("queries"))) if is_app else "0",
+        _num(figures.stripe_per_request) + _mark(checks.get("stripe")),
+        f"{figures.new_connections}{_mark(checks.get('connections'))}",
+        f"{figures.peak_rss_mib:.0f} MiB",
+    ]
+
+
+def table(results: list[ScenarioResult], max_connections: int) -> str:
+    rows = [[name for name, _ in COLUMNS]]
+    for result in results:
+        rows.append(_server_row(result, result.floor, max_connections))
+        rows.append(_server_row(result, result.app, max_connections))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            f"{cell:{align}{width}}" for cell, (_, align), width in zip(row, COLUMNS, widths, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
