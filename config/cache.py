@@ -11,15 +11,21 @@ directory grows, and each write pays for a scan; size MAX_ENTRIES for that, or u
 from __future__ import annotations
 
 import contextlib
+import os
 
 from django.core.cache.backends import filebased
 
 
 class FileBasedCache(filebased.FileBasedCache):
     def _cull(self) -> None:
-        filelist = self._list_cache_files()  # type: ignore[attr-defined]
-        if len(filelist) < self._max_entries:  # type: ignore[attr-defined]
+        # Runs on every write (each portal request's rate hit): count with one scandir, not
+        # Django's glob + fnmatch over every file (bench/: ~0.8 ms of CPU per portal request
+        # with 200 users' files, under the rate limiter's lock that every request waits for).
+        with os.scandir(self._dir) as entries:  # type: ignore[attr-defined]
+            count = sum(1 for entry in entries if entry.name.endswith(self.cache_suffix))
+        if count < self._max_entries:  # type: ignore[attr-defined]
             return
+        filelist = self._list_cache_files()  # type: ignore[attr-defined]
         for fname in filelist:
             with contextlib.suppress(FileNotFoundError), open(fname, "rb") as f:
                 self._is_expired(f)  # type: ignore[attr-defined]  # deletes the file if expired
