@@ -223,6 +223,19 @@ def subscription_state_apply(
         if row is None:
             if organization is None:
                 return False
+            # A new row only while the organization still holds this customer, checked under
+            # the organization's row lock: `customer_forget` takes it too, so a concurrent
+            # deletion either ran first (no row: the customer is no longer ours) or waits for
+            # this row and then cancels it. Unlocked, the deletion could commit in between and
+            # miss the uncommitted row, leaving a live subscription without a customer.
+            holds_customer = (
+                Organization.objects.select_for_update()
+                .filter(pk=organization.pk, stripe_customer_id=data.customer_id)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if holds_customer is None:
+                return False
             try:
                 with transaction.atomic():
                     Subscription.objects.create(

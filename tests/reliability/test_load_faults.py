@@ -265,8 +265,19 @@ def _run_and_check(server: infra.AppServer, standin: infra.StandinProcess, seede
 
     # Every portal URL handed out opens the caller's own customer (the stand-in records visits).
     url_owner = {url: c for c in clients for url in c.urls}
+    local = threading.local()
+    sessions: list[requests.Session] = []
+
+    def open_portal(url: str) -> int:
+        if not hasattr(local, "http"):  # one kept-alive connection per visiting thread
+            local.http = infra.http_session()
+            sessions.append(local.http)
+        return int(local.http.get(url, timeout=30).status_code)
+
     with ThreadPoolExecutor(16) as pool:
-        visit_statuses = list(pool.map(lambda url: infra.get(url, timeout=30).status_code, list(url_owner)))
+        visit_statuses = list(pool.map(open_portal, list(url_owner)))
+    for session in sessions:
+        session.close()
     recorded = standin.requests_report()
     visits = {v["token"]: v for v in recorded["portal_visits"]}
     stripe_requests = recorded["requests"]
