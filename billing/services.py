@@ -330,7 +330,9 @@ class SubscriptionSyncResult:
     customer_cleared: bool
 
 
-def subscriptions_sync(*, organization: Organization, check_customer: bool = True) -> SubscriptionSyncResult:
+def subscriptions_sync(
+    *, organization: Organization, check_customer: bool = True, quick: bool = False
+) -> SubscriptionSyncResult:
     """Pull the organization's subscriptions from Stripe and store them (missed webhooks).
 
     A fetch is Stripe's state of the moment, so it wins over anything older, but not over a
@@ -345,7 +347,7 @@ def subscriptions_sync(*, organization: Organization, check_customer: bool = Tru
     started = timezone.now()
     state_at = _fetch_state_at(started)
     try:
-        fetched = stripe_gateway.subscription_list(customer_id=customer_id)
+        fetched = stripe_gateway.subscription_list(customer_id=customer_id, quick=quick)
     except CustomerMissing:
         fetched, gone = [], True
     else:
@@ -390,7 +392,7 @@ def subscription_refresh_after_portal(*, organization: Organization) -> None:
     ).exists():
         return
     try:
-        subscriptions_sync(organization=organization, check_customer=False)
+        subscriptions_sync(organization=organization, check_customer=False, quick=True)
     except BillingError as e:
         logger.warning(
             "billing.subscription_refresh_failed",

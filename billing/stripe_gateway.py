@@ -47,6 +47,9 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # Connect timeout is short (an unreachable Stripe should fail fast); the read timeout leaves
 # room for Stripe's own slow answers while a person waits.
 _CONNECT_TIMEOUT_SECONDS = 3.0
+# A call made on the side of a page view (the refresh after the portal) must not hold the
+# page for the full timeout and retries while Stripe is down: it gets one short try.
+_QUICK_READ_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -102,16 +105,16 @@ def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: i
 _client_lock = threading.Lock()
 
 
-def client() -> stripe.StripeClient:
+def client(*, quick: bool = False) -> stripe.StripeClient:
+    """The configured client; `quick`: one short try, for calls a page view makes on the side."""
     if not settings.STRIPE_SECRET_KEY:
         raise BillingNotConfigured("Billing is not configured: no Stripe key is set")
+    read_timeout = settings.STRIPE_TIMEOUT_SECONDS
+    retries = settings.STRIPE_MAX_NETWORK_RETRIES
+    if quick:
+        read_timeout, retries = min(read_timeout, _QUICK_READ_TIMEOUT_SECONDS), 0
     with _client_lock:
-        return _client_for(
-            settings.STRIPE_SECRET_KEY,
-            settings.STRIPE_API_BASE,
-            settings.STRIPE_TIMEOUT_SECONDS,
-            settings.STRIPE_MAX_NETWORK_RETRIES,
-        )
+        return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, read_timeout, retries)
 
 
 def is_test_mode() -> bool:
@@ -218,10 +221,12 @@ def customer_is_gone(*, customer_id: str) -> bool:
     return bool(getattr(customer, "deleted", False))
 
 
-def subscription_list(*, customer_id: str) -> list[StripeSubscription]:
+def subscription_list(*, customer_id: str, quick: bool = False) -> list[StripeSubscription]:
     """Every subscription of the customer, canceled ones included, newest first (all pages)."""
     with _stripe_errors("subscriptions.list"):
-        page = client().v1.subscriptions.list({"customer": customer_id, "status": "all", "limit": 100})
+        page = client(quick=quick).v1.subscriptions.list(
+            {"customer": customer_id, "status": "all", "limit": 100}
+        )
         return [subscription_from_dict(s.to_dict()) for s in page.auto_paging_iter()]
 
 

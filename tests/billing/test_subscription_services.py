@@ -88,6 +88,19 @@ def test_a_stripe_failure_is_swallowed_and_retried_on_the_next_view(
     assert Subscription.objects.count() == 1
 
 
+def test_the_refresh_makes_one_short_try_while_stripe_is_down(
+    organization, owner, customer_id, stripe_standin, settings
+):
+    """A page view must not wait through the full timeout and every retry of the API calls."""
+    settings.STRIPE_MAX_NETWORK_RETRIES = 3
+    portal_visit(organization, owner)
+    stripe_standin.add_fault("500", method="GET", path_prefix="/v1/subscriptions")
+
+    services.subscription_refresh_after_portal(organization=organization)
+
+    assert lists(stripe_standin) == 1  # no retries on the page's side call
+
+
 def test_no_customer_no_fetch(organization, owner, stripe_standin):
     portal_visit(organization, owner)
 
