@@ -30,8 +30,23 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def totals() -> dict[str, int]:
+    """Sums over every section: HTTP requests the suite sent to app servers, and so on."""
+    sums: Counter[str] = Counter()
+    for values in FIGURES.values():
+        for key in ("requests_sent", "deliveries_sent", "rows_lost", "worker_restarts", "findings"):
+            if isinstance(values.get(key), int):
+                sums[key] += values[key]
+        faults = values.get("faults_injected")
+        if isinstance(faults, dict):
+            sums["faults_injected"] += sum(faults.values())
+    return dict(sums)
+
+
 def lines() -> list[str]:
     out = []
+    if FIGURES:
+        out.append(f"[totals] {_format(totals())}")
     for section, values in FIGURES.items():
         out.append(f"[{section}]")
         out.extend(f"  {key}: {_format(value)}" for key, value in values.items())

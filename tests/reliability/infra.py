@@ -266,13 +266,28 @@ class RedisProcess:
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server")
+        self.binary = binary
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.log_path = log_dir / f"redis-{self.port}.log"
         LOG_FILES.append(self.log_path)
-        self._log = self.log_path.open("wb")
+        self._log = self.log_path.open("ab")
+        self.start()
+
+    def start(self) -> None:
+        """(Re)start on the same port, empty."""
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -283,6 +298,9 @@ class RedisProcess:
                 return sock.recv(16).startswith(b"+PONG")
 
         wait_until(ready, timeout=20, what="redis-server")
+
+    def kill(self) -> None:
+        _stop(self.proc, signal.SIGKILL)
 
     def stop(self) -> None:
         _stop(self.proc)

@@ -133,10 +133,11 @@ def test_postgresql_stopped_mid_run_then_back(
         load.start()
         time.sleep(3)
 
-        load.phase = "down"
+        load.phase = "stopping"  # requests started now may still finish before it is down
         down_at = time.monotonic()
         pg_cluster.stop("fast")
-        time.sleep(0.5)  # let requests that were in flight when it stopped finish
+        load.phase = "down"
+        time.sleep(0.5)
         health_down = http.get(server.url + "/healthz", timeout=30)
         # The other API doors, while the database is down.
         others = {
