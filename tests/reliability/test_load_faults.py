@@ -168,6 +168,8 @@ def app_env(
             STRIPE_TIMEOUT_SECONDS=str(STRIPE_TIMEOUT_SECONDS),
             STRIPE_MAX_NETWORK_RETRIES="2",
             GUNICORN_WORKERS=str(WORKERS),
+            # Every logger at its most talkative, for the secrets scan (test_zz_secrets.py).
+            DJANGO_LOG_LEVEL="DEBUG",
         )
         infra.manage(env, "-m", "tests.reliability.appdb", "migrate")
         yield env
