@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import resource
 import runpy
 import secrets
 import shutil
@@ -30,7 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import instrument, loadgen
-from bench.procs import ROOT, Postgres, Server, StandIn, tree_cpu_seconds, tree_rss_kib
+from bench.procs import (
+    ROOT,
+    Postgres,
+    Server,
+    StandIn,
+    busy_cores,
+    machine_cpu_seconds,
+    tree_cpu_seconds,
+    tree_rss_kib,
+)
 from bench.report import MemoryCheck, Run, Scenario, ScenarioResult, ServerFigures, X, table
 
 PORTAL = "/subscriptions/portal"
@@ -40,6 +50,14 @@ USERS = 200
 BENCH_PORTAL_RATE = "1000/s"
 SCENARIOS = {"0ms": (0, 16), "300ms": (300, 64)}
 DEFAULT_REQUESTS = {0: 5000, 300: 3000}
+# Before each measured run, wait (up to --quiet-wait s) until other work keeps fewer cores busy.
+QUIET_CORES = 0.3
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's finished children (the load generator's runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def log(message: str) -> None:
@@ -132,18 +150,37 @@ class Bench:
                 return current
             previous = current
 
+    def wait_for_quiet(self) -> None:
+        """Wait (up to --quiet-wait seconds) until other work leaves the machine's cores idle."""
+        deadline = time.monotonic() + self.args.quiet_wait
+        said = False
+        while time.monotonic() < deadline:
+            busy = busy_cores(0.5)
+            if busy < QUIET_CORES:
+                return
+            if not said:
+                log(f"  other work keeps {busy:.1f} cores busy: waiting up to {self.args.quiet_wait:.0f} s")
+                said = True
+        log("  still busy: measuring anyway")
+
     def measured_run(
         self, server: Server, scenario: Scenario, pg: tuple[Postgres, str] | None
     ) -> tuple[Run, int]:
         """One run, with the server-side counts over it; and the stand-in's new connections."""
+        self.wait_for_quiet()
         before = self._settled_totals(server)
-        cpu_before = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
         stripe_before = self.standin.stats()
         pg_before = pg[0].statements(pg[1]) if pg else None
+        started = time.monotonic()
+        machine_before, loadgen_before = machine_cpu_seconds(), _children_cpu_seconds()
+        cpu_before = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
         load = self.drive(server, scenario.clients, scenario.requests)
+        loadgen_cpu = _children_cpu_seconds() - loadgen_before
         time.sleep(scenario.latency_ms / 1000)  # abandoned requests are still with Stripe
         after = self._settled_totals(server)
         cpu_after = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
+        machine_cpu, window = machine_cpu_seconds() - machine_before, time.monotonic() - started
+        ours = (cpu_after[0] - cpu_before[0]) + (cpu_after[1] - cpu_before[1]) + loadgen_cpu
         stripe_after = self.standin.stats()
         pg_after = pg[0].statements(pg[1]) if pg else None
         run = Run(
@@ -153,6 +190,8 @@ class Bench:
             stripe_requests=stripe_after["requests"] - stripe_before["requests"],
             server_cpu_s=cpu_after[0] - cpu_before[0],
             standin_cpu_s=cpu_after[1] - cpu_before[1],
+            loadgen_cpu_s=loadgen_cpu,
+            other_cores=max(0.0, machine_cpu - ours) / window,
             pg_statements=(pg_after - pg_before) if pg_after is not None and pg_before is not None else None,
         )
         return run, stripe_after["connections_opened"] - stripe_before["connections_opened"]
@@ -223,7 +262,8 @@ class Bench:
                     figures.new_connections += connections
                     log(
                         f"  run {index + 1}/{self.args.runs} {figures.kind:5}: {run.load.rps:7,.0f} req/s, "
-                        f"p99 {run.load.latency_ms['p99']:6.1f} ms, errors {run.load.errors or 0}"
+                        f"p99 {run.load.latency_ms['p99']:6.1f} ms, errors {run.load.errors or 0}, "
+                        f"other work {run.other_cores:.1f} cores"
                     )
             floor.peak_rss_mib = floor_server.peak_rss_kib / 1024
             app.peak_rss_mib = app_server.peak_rss_kib / 1024
@@ -288,6 +328,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help="also write the figures as JSON to FILE (no FILE: JSON on stdout, the table on stderr)",
     )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="before each run, wait up to this long for other work on the machine to stop (default 30)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, databases)")
     args = parser.parse_args(argv)
     if args.runs is None:
@@ -337,6 +384,13 @@ def footer(results: list[ScenarioResult], memory: MemoryCheck | None, max_connec
             f"{memory.peak_after_5k_mib:.1f} MiB after 5,000 requests, "
             f"{memory.peak_after_20k_mib:.1f} MiB after 20,000 "
             f"({memory.growth_mib:+.1f} MiB){' ✓' if memory.ok else ' ✗'}"
+        )
+    others = sorted(run.other_cores for r in results for f in (r.floor, r.app) for run in f.runs)
+    if others:
+        lines.append(
+            f"Other work on this machine during the measured runs: median {others[len(others) // 2]:.1f} "
+            f"cores busy, at most {others[-1]:.1f} (of {os.cpu_count()}); CPU ms/req is the least "
+            "sensitive figure to it."
         )
     warmup = [(r, f) for r in results for f in (r.floor, r.app) if f.warmup_errors]
     for result, figures in warmup:

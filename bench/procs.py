@@ -176,14 +176,17 @@ class Postgres:
         return f"{self.server_url}/{name}"
 
     def statements(self, url: str) -> int:
-        """Statements the server ran in that database so far (pg_stat_statements; ours excluded)."""
+        """Statements clients sent to that database so far (pg_stat_statements; ours excluded)."""
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as conn:
             row = conn.execute(
                 "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s "
                 "JOIN pg_database d ON d.oid = s.dbid "
-                "WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'"
+                "WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%' "
+                # PostgreSQL's own foreign-key checks, run at commit (Django's constraints are
+                # deferred): statements of the server's, not round trips of the app's
+                "AND s.query NOT LIKE '%FOR KEY SHARE OF x%'"
             ).fetchone()
         return int(row[0]) if row else 0
 
@@ -227,6 +230,22 @@ def _cpu_seconds(pid: int) -> float:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and its children."""
     return sum(_cpu_seconds(p) for p in [pid, *_children(pid)])
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every core of the machine has spent busy since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    # guest time is already counted in user and nice
+    return (sum(ticks[:8]) - idle) / _TICKS
+
+
+def busy_cores(interval_s: float = 0.5) -> float:
+    """How many cores the machine keeps busy, on average over the next `interval_s`."""
+    before = machine_cpu_seconds()
+    time.sleep(interval_s)
+    return (machine_cpu_seconds() - before) / interval_s
 
 
 def tree_rss_kib(pid: int) -> int:

@@ -47,6 +47,8 @@ class Run:
     stripe_requests: int  # /v1/ requests the stand-in received
     server_cpu_s: float = 0.0  # CPU time of the server's processes (master and workers) over the run
     standin_cpu_s: float = 0.0  # the same for the Stripe stand-in
+    loadgen_cpu_s: float = 0.0  # the same for the load generator
+    other_cores: float = 0.0  # cores kept busy by everything else on the machine, on average
     pg_statements: int | None = None  # statements PostgreSQL ran (pg_stat_statements)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +59,8 @@ class Run:
             "stripe_requests": self.stripe_requests,
             "server_cpu_s": round(self.server_cpu_s, 3),
             "standin_cpu_s": round(self.standin_cpu_s, 3),
+            "loadgen_cpu_s": round(self.loadgen_cpu_s, 3),
+            "other_cores": round(self.other_cores, 2),
             "pg_statements": self.pg_statements,
         }
 
