@@ -335,7 +335,7 @@ def app_env(
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "STRIPE_", "GUNICORN_", "BILLING_", "JWT_"))
+        if not key.startswith(("DJANGO_", "STRIPE_", "GUNICORN_", "BILLING_", "JWT_", "BENCH_"))
         and key not in {"DATABASE_URL", "REDIS_URL", "SITE_URL", "LOGIN_RATE", "LOGIN_IP_RATE"}
     }
     env.update(
