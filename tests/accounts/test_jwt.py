@@ -81,3 +81,11 @@ def test_inactive_users_token_is_refused(auth_client, owner):
     response = client.post("/subscriptions/portal")
     assert response.status_code == 401, response.content
     assert response.json()["error_code"] == "USER_INACTIVE"
+
+
+@pytest.mark.django_db
+def test_token_paths_answer_without_the_trailing_slash_too(api_client, owner):
+    pair = api_client.post("/auth/token", {"email": owner.email, "password": PASSWORD}, format="json")
+    assert pair.status_code == 200, pair.content
+    rotated = api_client.post("/auth/token/refresh", {"refresh": pair.json()["refresh"]}, format="json")
+    assert rotated.status_code == 200, rotated.content
