@@ -57,6 +57,19 @@ def _error(description: str, *codes: str) -> OpenApiResponse:
     )
 
 
+# Who is calling, and from which organization: the same answers on every JWT endpoint.
+_CALLER_ERRORS = {
+    400: _error("The user belongs to no organization.", "NO_ORGANIZATION"),
+    401: _error(
+        "Missing, invalid or expired token, or inactive user.",
+        "UNAUTHORIZED",
+        "INVALID_TOKEN",
+        "USER_INACTIVE",
+    ),
+    404: _error("The user or the organization no longer exists.", "USER_NOT_FOUND", "ORG_NOT_FOUND"),
+}
+
+
 class PortalSessionCreateApi(BaseApi):
     """POST /subscriptions/portal: a Stripe billing portal URL for the caller's organization."""
 
@@ -88,15 +101,8 @@ class PortalSessionCreateApi(BaseApi):
                     )
                 ],
             ),
-            400: _error("The user belongs to no organization.", "NO_ORGANIZATION"),
-            401: _error(
-                "Missing, invalid or expired token, or inactive user.",
-                "UNAUTHORIZED",
-                "INVALID_TOKEN",
-                "USER_INACTIVE",
-            ),
+            **_CALLER_ERRORS,
             403: _error("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
-            404: _error("The user or the organization no longer exists.", "USER_NOT_FOUND", "ORG_NOT_FOUND"),
             405: _error("Any method but POST.", "METHOD_NOT_ALLOWED"),
             429: _error("Per-user rate exceeded; see `Retry-After`.", "RATE_LIMITED"),
             500: _error(
@@ -187,14 +193,7 @@ class SubscriptionCurrentApi(BaseApi):
                     ),
                 ],
             ),
-            400: _error("The user belongs to no organization.", "NO_ORGANIZATION"),
-            401: _error(
-                "Missing, invalid or expired token, or inactive user.",
-                "UNAUTHORIZED",
-                "INVALID_TOKEN",
-                "USER_INACTIVE",
-            ),
-            404: _error("The user or the organization no longer exists.", "USER_NOT_FOUND", "ORG_NOT_FOUND"),
+            **_CALLER_ERRORS,
             405: _error("Any method but GET.", "METHOD_NOT_ALLOWED"),
             500: _error("An unexpected failure.", "INTERNAL_ERROR"),
         },

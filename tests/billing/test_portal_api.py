@@ -14,18 +14,9 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from billing.models import PortalSession
 from organizations.models import Organization
+from tests.assertions import assert_error
 
 URL = "/subscriptions/portal"
-
-
-def assert_error(response, status: int, error_code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json", response.content
-    body = response.json()
-    assert body["success"] is False, body
-    assert body["error_code"] == error_code, body
-    assert isinstance(body["message"], str) and body["message"], body
-    return body
 
 
 def bearer(token: str) -> APIClient:

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from billing.models import Subscription
 from organizations.models import Organization
+from tests.assertions import assert_error
 from tests.conftest import access_token_for
 
 pytestmark = pytest.mark.django_db
@@ -37,16 +38,6 @@ def make_subscription(
         synced_at=created,
         **{**defaults, **fields},
     )
-
-
-def assert_error(response, status: int, error_code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json", response.content
-    body = response.json()
-    assert body["success"] is False, body
-    assert body["error_code"] == error_code, body
-    assert body["message"], body
-    return body
 
 
 def get(user) -> Any:

@@ -14,6 +14,7 @@ from django.test import Client, RequestFactory
 from billing import apis, webhooks
 from billing.models import Subscription, WebhookEvent
 from organizations.models import Organization
+from tests.assertions import assert_error
 from tests.billing.stripe_events import WEBHOOK_URL, deliver, event, give_customer, sign
 
 pytestmark = pytest.mark.django_db
@@ -23,16 +24,6 @@ T0 = int(time.time()) - 3600  # an hour ago: Stripe time of the first state in t
 
 def at(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
-
-
-def assert_error(response, status: int, error_code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json", response.content
-    body = response.json()
-    assert body["success"] is False, body
-    assert body["error_code"] == error_code, body
-    assert body["message"], body
-    return body
 
 
 def assert_ok(response, outcome: str) -> None:
