@@ -174,13 +174,15 @@ class Bench:
         started = time.monotonic()
         machine_before, loadgen_before = machine_cpu_seconds(), _children_cpu_seconds()
         cpu_before = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
+        db_before = pg[0].cpu_seconds() if pg else 0.0
         load = self.drive(server, scenario.clients, scenario.requests)
         loadgen_cpu = _children_cpu_seconds() - loadgen_before
         time.sleep(scenario.latency_ms / 1000)  # abandoned requests are still with Stripe
         after = self._settled_totals(server)
         cpu_after = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
+        db_cpu = (pg[0].cpu_seconds() - db_before) if pg else 0.0
         machine_cpu, window = machine_cpu_seconds() - machine_before, time.monotonic() - started
-        ours = (cpu_after[0] - cpu_before[0]) + (cpu_after[1] - cpu_before[1]) + loadgen_cpu
+        ours = (cpu_after[0] - cpu_before[0]) + (cpu_after[1] - cpu_before[1]) + loadgen_cpu + db_cpu
         stripe_after = self.standin.stats()
         pg_after = pg[0].statements(pg[1]) if pg else None
         run = Run(
@@ -191,6 +193,7 @@ class Bench:
             server_cpu_s=cpu_after[0] - cpu_before[0],
             standin_cpu_s=cpu_after[1] - cpu_before[1],
             loadgen_cpu_s=loadgen_cpu,
+            db_cpu_s=db_cpu,
             other_cores=max(0.0, machine_cpu - ours) / window,
             pg_statements=(pg_after - pg_before) if pg_after is not None and pg_before is not None else None,
         )
@@ -319,6 +322,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="0ms (16 clients), 300ms (64 clients) or <ms>x<clients>; repeatable (default: 0ms and 300ms)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only (no memory check)")
     parser.add_argument("--no-memory-check", action="store_true", help="skip the 5,000 vs 20,000 check")
     parser.add_argument("--loadgen", choices=("wrk", "asyncio"), help="default: wrk when installed")
     parser.add_argument(
@@ -374,9 +378,11 @@ def footer(results: list[ScenarioResult], memory: MemoryCheck | None, max_connec
     pg = [r for r in results if r.app.pg_statements_per_request is not None]
     if pg:
         django_counts = ", ".join(f"{r.scenario.name}: {r.app.queries_per_request:.2f}" for r in pg)
+        db_cpu = ", ".join(f"{r.scenario.name}: {r.app.db_cpu_ms_per_request or 0:.2f} ms" for r in pg)
         lines.append(
             "PostgreSQL DB q/req is the server's own count (pg_stat_statements), health checks "
-            f"(CONN_HEALTH_CHECKS' SELECT 1) included; Django's own queries: {django_counts}."
+            f"(CONN_HEALTH_CHECKS' SELECT 1) included; Django's own queries: {django_counts}. "
+            f"PostgreSQL's own CPU per request (not in CPU ms/req): {db_cpu}."
         )
     if memory is not None:
         lines.append(
@@ -413,12 +419,13 @@ def main(argv: list[str] | None = None) -> int:
     memory: MemoryCheck | None = None
     try:
         capacity = bench.loadgen_capacity()
-        sqlite_results, sqlite_env = bench.database_block(
-            "sqlite", "SQLite", f"sqlite:///{workdir / 'bench.sqlite3'}", scenarios, None
-        )
-        results += sqlite_results
-        if not (args.quick or args.no_memory_check):
-            memory = bench.memory_check(sqlite_env)
+        if not args.no_sqlite:
+            sqlite_results, sqlite_env = bench.database_block(
+                "sqlite", "SQLite", f"sqlite:///{workdir / 'bench.sqlite3'}", scenarios, None
+            )
+            results += sqlite_results
+            if not (args.quick or args.no_memory_check):
+                memory = bench.memory_check(sqlite_env)
         if not pg_reason:
             bin_dir = Postgres.find_bin()
             assert bin_dir is not None

@@ -175,6 +175,13 @@ class Postgres:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         return f"{self.server_url}/{name}"
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the cluster's processes (the postmaster and its backends) so far."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+            return tree_cpu_seconds(pid)
+        return 0.0
+
     def statements(self, url: str) -> int:
         """Statements clients sent to that database so far (pg_stat_statements; ours excluded)."""
         import psycopg

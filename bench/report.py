@@ -48,6 +48,7 @@ class Run:
     server_cpu_s: float = 0.0  # CPU time of the server's processes (master and workers) over the run
     standin_cpu_s: float = 0.0  # the same for the Stripe stand-in
     loadgen_cpu_s: float = 0.0  # the same for the load generator
+    db_cpu_s: float = 0.0  # the same for PostgreSQL (0 on SQLite: it runs inside the server)
     other_cores: float = 0.0  # cores kept busy by everything else on the machine, on average
     pg_statements: int | None = None  # statements PostgreSQL ran (pg_stat_statements)
 
@@ -60,6 +61,7 @@ class Run:
             "server_cpu_s": round(self.server_cpu_s, 3),
             "standin_cpu_s": round(self.standin_cpu_s, 3),
             "loadgen_cpu_s": round(self.loadgen_cpu_s, 3),
+            "db_cpu_s": round(self.db_cpu_s, 3),
             "other_cores": round(self.other_cores, 2),
             "pg_statements": self.pg_statements,
         }
@@ -126,6 +128,11 @@ class ServerFigures:
         return None if per is None else per * 1000
 
     @property
+    def db_cpu_ms_per_request(self) -> float | None:
+        per = self._per_request(sum(r.db_cpu_s for r in self.runs))
+        return None if per is None else per * 1000
+
+    @property
     def standin_cpu_ms_per_request(self) -> float | None:
         per = self._per_request(sum(r.standin_cpu_s for r in self.runs))
         return None if per is None else per * 1000
@@ -143,6 +150,7 @@ class ServerFigures:
             "stripe_requests_per_request": self.stripe_per_request,
             "server_cpu_ms_per_request": self.cpu_ms_per_request,
             "standin_cpu_ms_per_request": self.standin_cpu_ms_per_request,
+            "postgres_cpu_ms_per_request": self.db_cpu_ms_per_request,
             "new_stripe_connections": self.new_connections,
             "peak_rss_mib": round(self.peak_rss_mib, 1),
             "runs": [r.to_dict() for r in self.runs],
