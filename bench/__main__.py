@@ -37,8 +37,9 @@ from bench.procs import (
     Server,
     StandIn,
     busy_cores,
+    cpu_between,
     machine_cpu_seconds,
-    tree_cpu_seconds,
+    tree_cpu,
     tree_rss_kib,
 )
 from bench.report import MemoryCheck, Run, Scenario, ScenarioResult, ServerFigures, X, table
@@ -173,16 +174,18 @@ class Bench:
         pg_before = pg[0].statements(pg[1]) if pg else None
         started = time.monotonic()
         machine_before, loadgen_before = machine_cpu_seconds(), _children_cpu_seconds()
-        cpu_before = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
-        db_before = pg[0].cpu_seconds() if pg else 0.0
+        cpu_before = tree_cpu(server.process.pid), tree_cpu(self.standin.process.pid)
+        db_before = pg[0].cpu() if pg else {}
         load = self.drive(server, scenario.clients, scenario.requests)
         loadgen_cpu = _children_cpu_seconds() - loadgen_before
         time.sleep(scenario.latency_ms / 1000)  # abandoned requests are still with Stripe
         after = self._settled_totals(server)
-        cpu_after = tree_cpu_seconds(server.process.pid), tree_cpu_seconds(self.standin.process.pid)
-        db_cpu = (pg[0].cpu_seconds() - db_before) if pg else 0.0
+        cpu_after = tree_cpu(server.process.pid), tree_cpu(self.standin.process.pid)
+        db_cpu = cpu_between(db_before, pg[0].cpu()) if pg else 0.0
         machine_cpu, window = machine_cpu_seconds() - machine_before, time.monotonic() - started
-        ours = (cpu_after[0] - cpu_before[0]) + (cpu_after[1] - cpu_before[1]) + loadgen_cpu + db_cpu
+        server_cpu = cpu_between(cpu_before[0], cpu_after[0])
+        standin_cpu = cpu_between(cpu_before[1], cpu_after[1])
+        ours = server_cpu + standin_cpu + loadgen_cpu + db_cpu
         stripe_after = self.standin.stats()
         pg_after = pg[0].statements(pg[1]) if pg else None
         run = Run(
@@ -190,8 +193,8 @@ class Bench:
             server_requests=after["requests"] - before["requests"],
             queries=after["queries"] - before["queries"],
             stripe_requests=stripe_after["requests"] - stripe_before["requests"],
-            server_cpu_s=cpu_after[0] - cpu_before[0],
-            standin_cpu_s=cpu_after[1] - cpu_before[1],
+            server_cpu_s=server_cpu,
+            standin_cpu_s=standin_cpu,
             loadgen_cpu_s=loadgen_cpu,
             db_cpu_s=db_cpu,
             other_cores=max(0.0, machine_cpu - ours) / window,
@@ -347,12 +350,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def header(
-    bench: Bench, args: argparse.Namespace, capacity: dict[str, Any], scenarios: list[Scenario]
+    bench: Bench,
+    args: argparse.Namespace,
+    capacity: dict[str, Any],
+    scenarios: list[Scenario],
+    results: list[ScenarioResult],
 ) -> str:
     import gunicorn
 
     config = bench.config
     load = os.getloadavg()
+    fastest = max([f.rps for r in results for f in (r.floor, r.app)] or [1.0])
+    headroom = capacity["rps"] / fastest if fastest else 0.0
     return "\n".join(
         [
             f"Portal benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores, "
@@ -363,7 +372,8 @@ def header(
             f"{args.runs} measured run(s) per server after a warm-up, medians; requests per run: "
             + ", ".join(f"{s.requests:,} ({s.name})" for s in scenarios),
             f"Load generator capacity: {capacity['rps']:,.0f} req/s against a trivial WSGI app under the "
-            f"same gunicorn settings ({capacity['clients']} clients); load average now "
+            f"same gunicorn settings ({capacity['clients']} clients), {headroom:.1f}{X} the fastest rate "
+            "measured below; load average now "
             f"{load[0]:.2f} (other work on this machine shares the cores)",
         ]
     )
@@ -448,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
 
     text = "\n\n".join(
         [
-            header(bench, args, capacity, scenarios),
+            header(bench, args, capacity, scenarios, results),
             table(results, bench.max_connections),
             footer(results, memory, bench.max_connections),
         ]

@@ -175,12 +175,12 @@ class Postgres:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         return f"{self.server_url}/{name}"
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the cluster's processes (the postmaster and its backends) so far."""
+    def cpu(self) -> dict[int, float]:
+        """`tree_cpu` of the cluster: the postmaster and its backends."""
         with contextlib.suppress(OSError, ValueError, IndexError):
             pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
-            return tree_cpu_seconds(pid)
-        return 0.0
+            return tree_cpu(pid)
+        return {}
 
     def statements(self, url: str) -> int:
         """Statements clients sent to that database so far (pg_stat_statements; ours excluded)."""
@@ -234,9 +234,18 @@ def _cpu_seconds(pid: int) -> float:
     return 0.0
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its children."""
-    return sum(_cpu_seconds(p) for p in [pid, *_children(pid)])
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU time (user + system) used so far by a process and each of its children, by pid."""
+    return {p: _cpu_seconds(p) for p in [pid, *_children(pid)]}
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU time a process tree used between two `tree_cpu` snapshots.
+
+    A child that exited in between (a PostgreSQL backend whose connection Django closed)
+    loses its last stretch; one that started counts in full.
+    """
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def machine_cpu_seconds() -> float:
