@@ -379,12 +379,16 @@ def header(
     )
 
 
-def footer(results: list[ScenarioResult], memory: MemoryCheck | None, max_connections: int) -> str:
+def footer(
+    results: list[ScenarioResult], memory: MemoryCheck | None, max_connections: int, pg_reason: str | None
+) -> str:
     lines = [
         f"Targets (issue 6): 0 ms ÷ floor ≥ 0.5; 300 ms {X} 64: ≥ 180 req/s, ÷ floor ≥ 0.9, "
         "p99 < 450 ms, "
         f"0 errors; DB q/req ≤ 3; Stripe/req = 1; new conns ≤ {max_connections} (worker threads).",
     ]
+    if pg_reason:
+        lines.append(f"PostgreSQL: not measured ({pg_reason}).")
     pg = [r for r in results if r.app.pg_statements_per_request is not None]
     if pg:
         django_counts = ", ".join(f"{r.scenario.name}: {r.app.queries_per_request:.2f}" for r in pg)
@@ -460,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             header(bench, args, capacity, scenarios, results),
             table(results, bench.max_connections),
-            footer(results, memory, bench.max_connections),
+            footer(results, memory, bench.max_connections, pg_reason),
         ]
     )
     document = {
