@@ -3,6 +3,12 @@
 The count must hold across every worker process (and, on Redis, every instance), so the
 read-modify-write of a key's history happens under a lock that spans processes: Redis's
 own lock when the cache is Redis, an `flock` on a file beside the cache otherwise.
+
+On the file cache, keys are spread over 64 locks (lock files), not one: the read-modify-write
+is a dozen file system calls, each a chance for another thread to take the GIL, and with one
+lock for every key all portal requests of all workers queued behind whichever held it
+(bench/: on PostgreSQL at Stripe's 300 ms, 151 -> 177-192 requests/s, p50 418 -> 320-340 ms).
+Hits for the same key still exclude each other.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import fcntl
 import os
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +26,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.filebased import FileBasedCache
 
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-_thread_lock = threading.Lock()
+_STRIPES = 64
+_thread_locks = [threading.Lock() for _ in range(_STRIPES)]
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -39,13 +47,14 @@ def _cache_lock(key: str) -> Iterator[None]:
         with cache.lock(f"lock:{key}", timeout=5, blocking_timeout=5):
             yield
         return
+    stripe = zlib.crc32(key.encode()) % _STRIPES  # the same for a key in every process
     backend = caches["default"]
     if isinstance(backend, FileBasedCache):
         directory = Path(backend._dir)  # type: ignore[attr-defined]
         directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / "ratelimit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(directory / f"ratelimit-{stripe}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            with _thread_lock:  # flock is per open file description; threads need their own
+            with _thread_locks[stripe]:  # flock is per open file description; threads need their own
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 try:
                     yield
@@ -54,7 +63,7 @@ def _cache_lock(key: str) -> Iterator[None]:
         finally:
             os.close(fd)
         return
-    with _thread_lock:  # a per-process cache: a process lock is all there is to hold
+    with _thread_locks[stripe]:  # a per-process cache: a process lock is all there is to hold
         yield
 
 
