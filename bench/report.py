@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -281,13 +282,13 @@ def _server_row(result: ScenarioResult, figures: ServerFigures, max_connections:
         result.scenario.name,
         result.database if is_app else "(none)",
         figures.kind,
-        f"{figures.rps:,.0f}{_mark(checks.get('rps'))}",
+        f"{math.floor(figures.rps):,}{_mark(checks.get('rps'))}",  # floor: 179.6 is not 180
         f"{figures.latency('p50'):.1f}",
         f"{figures.latency('p95'):.1f}",
         f"{figures.latency('p99'):.1f}{_mark(checks.get('p99'))}",
         _errors_text(figures.errors) + _mark(checks.get("errors")),
         _num(figures.cpu_ms_per_request),
-        f"{result.ratio:.2f}{_mark(checks['ratio'])}" if is_app else "1",
+        f"{math.floor(result.ratio * 1000) / 1000:.3f}{_mark(checks['ratio'])}" if is_app else "1",
         (_num(queries) + _mark(checks.get("queries"))) if is_app else "0",
         _num(figures.stripe_per_request) + _mark(checks.get("stripe")),
         f"{figures.new_connections}{_mark(checks.get('connections'))}",
