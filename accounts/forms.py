@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -8,6 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from accounts.services import LoginRateLimited
+from core.errors import retry_after_seconds
 
 
 class _RateLimitedLogin:
@@ -20,7 +20,7 @@ class _RateLimitedLogin:
             return super().clean()  # type: ignore[misc]
         except LoginRateLimited as e:
             self.rate_limited = e
-            seconds = max(1, math.ceil(e.retry_after))
+            seconds = retry_after_seconds(e.retry_after)
             raise ValidationError(
                 "Too many login attempts. Please wait %(seconds)s seconds and try again.",
                 code="rate_limited",

@@ -1,26 +1,17 @@
-"""simplejwt's serializers, with the login rate limit and a refresh rotation that holds under
-concurrency (SIMPLE_JWT's TOKEN_OBTAIN_SERIALIZER and TOKEN_REFRESH_SERIALIZER)."""
+"""simplejwt's refresh serializer, with a rotation that holds under concurrency
+(SIMPLE_JWT's TOKEN_REFRESH_SERIALIZER). The login rate limit needs no serializer: the
+authentication backend raises `LoginRateLimited`, which the API's exception handler answers."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from rest_framework import exceptions
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts.models import User
-from accounts.services import LoginRateLimited
-
-
-class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
-    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        try:
-            return super().validate(attrs)
-        except LoginRateLimited as e:  # the envelope's 429 RATE_LIMITED with Retry-After
-            raise exceptions.Throttled(wait=e.retry_after) from e
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):

@@ -11,17 +11,14 @@ import hashlib
 
 from django.conf import settings
 
-# The sliding-window limiter the portal uses: shared by every worker (file lock) and, with
-# REDIS_URL, by every instance. It lives in billing/ for now; it is not billing-specific.
-from billing import ratelimit
+from core import ratelimit
+from core.errors import RateLimited
 
 
-class LoginRateLimited(Exception):
+class LoginRateLimited(RateLimited):
     """Too many login attempts for this email address or from this client address."""
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("Too many login attempts")
-        self.retry_after = retry_after
+    message = "Too many login attempts; try again later"
 
 
 def _email_key(email: str) -> str:
@@ -40,7 +37,7 @@ def login_attempt_register(*, email: str, ip: str | None) -> None:
     if ip:
         retry_after = ratelimit.hit(key=f"login:ip:{ip}", rate=settings.LOGIN_IP_RATE)
         if retry_after is not None:
-            raise LoginRateLimited(retry_after)
+            raise LoginRateLimited(retry_after=retry_after)
     retry_after = ratelimit.hit(key=_email_key(email), rate=settings.LOGIN_RATE)
     if retry_after is not None:
-        raise LoginRateLimited(retry_after)
+        raise LoginRateLimited(retry_after=retry_after)

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 
 from accounts.forms import LoginForm
-from config.api_errors import retry_after_header
+from core.api_errors import retry_after_header
 
 
 class LoginView(auth_views.LoginView):

@@ -1,9 +1,10 @@
 """Bench-only counters inside each gunicorn worker: requests served and database queries run.
 
-Enabled by `config/gunicorn.py` only when `BENCH_STATS_DIR` is set (`python -m bench` sets it;
-production never does), so the server under test is still started exactly as operators start
-it. In each worker, `post_fork` adds a counting wrapper (`connection.execute_wrapper`'s kind)
-to every database connection Django opens, and `post_request` counts requests; a daemon
+Enabled by `bench/gunicorn.py` (the production settings plus these hooks) when
+`BENCH_STATS_DIR` is set (`python -m bench` sets it; production never does), so the server
+under test runs the production settings. In each worker, `post_fork` adds a counting
+wrapper (`connection.execute_wrapper`'s kind) to every database connection Django opens, and
+`post_request` counts requests; a daemon
 thread writes the totals to `$BENCH_STATS_DIR/<pid>.json` every 50 ms when they changed.
 The bench sums those files before and after a run: queries per request is the difference
 of the two totals, on the server's side, for exactly the requests of that run.

@@ -273,7 +273,8 @@ def tree_rss_kib(pid: int) -> int:
 
 
 class Server:
-    """`gunicorn -c config/gunicorn.py <module>` on a free port, with its peak memory sampled."""
+    """gunicorn with the production settings plus the bench's counters (`bench/gunicorn.py`) on a
+    free port, with its peak memory sampled."""
 
     def __init__(self, name: str, module: str, env: dict[str, str], workdir: Path) -> None:
         self.name = name
@@ -286,7 +287,7 @@ class Server:
         command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [*command, "-c", "config/gunicorn.py", module],
+            [*command, "-c", "bench/gunicorn.py", module],
             cwd=ROOT,
             env={
                 **env,

@@ -9,10 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
+from billing import stripe_gateway
 from billing.models import PortalSession, Subscription, WebhookEvent
-from organizations.admin import stripe_customer_link
+from organizations.admin import OrganizationAdmin
+from organizations.models import Organization
+
+
+def stripe_customer_link(customer_id: str | None) -> str:
+    """The customer id, linked to Stripe's dashboard (test or live by the key's mode)."""
+    if not customer_id:
+        return "—"
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
+        stripe_gateway.customer_dashboard_url(customer_id),
+        customer_id,
+    )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -81,3 +98,85 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     list_filter = ("type",)
     search_fields = ("stripe_event_id", "type")
     date_hierarchy = "received_at"
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    """Rows written only by the billing services (or Stripe's webhooks): shown, never edited here."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SubscriptionInline(_ReadOnlyInline):
+    model = Subscription
+    fields = (
+        "stripe_subscription_id",
+        "status",
+        "product",
+        "price_id",
+        "quantity",
+        "current_period_end",
+        "cancel_at_period_end",
+        "trial_end",
+        "synced_at",
+    )
+    readonly_fields = fields
+    ordering = ("-stripe_created", "-pk")
+
+
+class RecentFirstFormSet(BaseInlineFormSet):
+    """Only the most recent rows: an organization's audit trail grows without bound, and the
+    change page must load all the same. The full trail is one link away (`portal_sessions`)."""
+
+    limit = 20
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset()[: self.limit]
+        return self._recent
+
+
+class PortalSessionInline(_ReadOnlyInline):
+    model = PortalSession
+    formset = RecentFirstFormSet
+    verbose_name_plural = f"portal sessions (the {RecentFirstFormSet.limit} most recent)"
+    fields = ("created_at", "user", "source", "stripe_session_id", "stripe_customer_id")
+    readonly_fields = fields
+    ordering = ("-created_at", "-pk")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PortalSession]:
+        return super().get_queryset(request).select_related("user")
+
+
+# The organization admin of organizations, with its billing: organizations knows nothing of
+# billing, so the Stripe link, subscriptions and portal sessions are added here.
+admin.site.unregister(Organization)
+
+
+@admin.register(Organization)
+class BillingOrganizationAdmin(OrganizationAdmin):
+    list_display = ("name", "billing_email", "stripe_customer", "is_active", "created_at")
+    fields = ("name", "billing_email", "is_active", "stripe_customer", "portal_sessions", "created_at")
+    readonly_fields = ("stripe_customer", "portal_sessions", "created_at")
+    inlines = (*OrganizationAdmin.inlines, SubscriptionInline, PortalSessionInline)  # type: ignore[misc]
+
+    @admin.display(description="Stripe customer", ordering="stripe_customer_id")
+    def stripe_customer(self, obj: Organization) -> str:
+        return stripe_customer_link(obj.stripe_customer_id)
+
+    @admin.display(description="Portal sessions")
+    def portal_sessions(self, obj: Organization) -> str:
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:billing_portalsession_changelist") + f"?organization__id__exact={obj.pk}"
+        return format_html('<a href="{}">All portal sessions of this organization</a>', url)

@@ -1,36 +1,18 @@
-"""The project's billing errors: what the API and the page both speak.
+"""The billing errors: what the API and the page both speak.
 
-Stripe's exceptions never leave `billing.stripe_gateway`; they become one of these.
-Each carries the contract's `error_code`, its HTTP status and a message fit for a person.
+Stripe's exceptions never leave `billing.stripe_gateway`; they become one of these. Each
+carries its public `error_code`, its HTTP status and a message fit for a person; the API's
+exception handler maps them (they are `ApplicationError`s), the page shows a sentence for each.
 """
 
 from __future__ import annotations
 
+from core.errors import ApplicationError
+from core.errors import RateLimited as _RateLimited
 
-class BillingError(Exception):
-    error_code = "INTERNAL_ERROR"
-    status_code = 500
+
+class BillingError(ApplicationError):
     message = "Failed to create billing portal session"
-    retry_after: float | None = None
-
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
-        if message is not None:
-            self.message = message
-        if retry_after is not None:
-            self.retry_after = retry_after
-        super().__init__(self.message)
-
-
-class NoOrganization(BillingError):
-    error_code = "NO_ORGANIZATION"
-    status_code = 400
-    message = "User must belong to an organization"
-
-
-class OrganizationNotFound(BillingError):
-    error_code = "ORG_NOT_FOUND"
-    status_code = 404
-    message = "Organization not found"
 
 
 class BillingPermissionDenied(BillingError):
@@ -39,9 +21,7 @@ class BillingPermissionDenied(BillingError):
     message = "Only an organization's owner, admins and billing managers can manage billing"
 
 
-class RateLimited(BillingError):
-    error_code = "RATE_LIMITED"
-    status_code = 429
+class RateLimited(_RateLimited, BillingError):
     message = "Too many billing portal requests; try again in a moment"
 
 
@@ -91,3 +71,11 @@ class WebhookPayloadInvalid(BillingError):
     error_code = "INVALID_PAYLOAD"
     status_code = 400
     message = "The webhook payload is not a valid Stripe event"
+
+
+class WebhookPayloadTooLarge(BillingError):
+    """A webhook delivery over the size cap: not Stripe's (its events are far smaller)."""
+
+    error_code = "PAYLOAD_TOO_LARGE"
+    status_code = 413
+    message = "Webhook payload exceeds 1 MiB"

@@ -100,8 +100,8 @@ def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: i
 
 # lru_cache holds no lock while it builds a value: the first requests of a fresh worker, on
 # all its threads at once, would each build a client, and every thread would later open a
-# second connection to Stripe through the one that stayed cached (bench/: 25 clients in a
-# worker of 64 threads). With the lock, one client per configuration, one connection a thread.
+# second connection to Stripe through the one that stayed cached (bench/README.md). With the
+# lock, one client per configuration, one connection a thread.
 _client_lock = threading.Lock()
 
 

@@ -6,7 +6,6 @@ error into a message on the page, rendered with that error's status code (never 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +19,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from accounts.models import User
-from billing import selectors, services
-from billing.errors import BillingError
+from billing import selectors
 from billing.models import PortalSession
-from config.api_errors import retry_after_header
+from billing.services.access import billing_membership_get
+from billing.services.portal import portal_session_create
+from billing.services.sync import subscription_refresh_after_portal
+from core.api_errors import retry_after_header
+from core.errors import ApplicationError, retry_after_seconds
+from organizations.selectors import membership_for_user, organization_membership_get
 
 # What a person reads for each billing error. The API keeps the errors' own messages (the
 # contract fixes some of them); a page can say what to do next.
@@ -53,21 +56,21 @@ _GENERIC_MESSAGE = (
 _WRONG_METHOD = "To open the billing portal, use the “Manage billing” button."
 
 
-def page_message(error: BillingError) -> str:
+def page_message(error: ApplicationError) -> str:
     """The sentence shown on the page for a billing error."""
     message = _PAGE_MESSAGES.get(error.error_code, _GENERIC_MESSAGE)
     if "{wait}" in message:
-        seconds = max(1, math.ceil(error.retry_after or 1))
+        seconds = retry_after_seconds(error.retry_after)
         wait = f"Please wait {seconds} second{'s' if seconds != 1 else ''} and try again."
         message = message.format(wait=wait)
     return message
 
 
-def _refusal(check: Callable[..., object], user: User) -> BillingError | None:
+def _refusal(check: Callable[..., object], user: User) -> ApplicationError | None:
     """The billing error `check` raises for `user`, or None when it lets them through."""
     try:
         check(user=user)
-    except BillingError as e:
+    except ApplicationError as e:
         return e
     return None
 
@@ -76,22 +79,22 @@ def _page(
     request: HttpRequest,
     *,
     status: int = 200,
-    error: BillingError | None = None,
+    error: ApplicationError | None = None,
     notice: str = "",
     refresh: bool = False,
 ) -> HttpResponse:
     """The billing page for the logged-in user, with `error` shown above it when given."""
     user: User = request.user  # type: ignore[assignment]
-    membership = selectors.membership_for_user(user=user)
+    membership = membership_for_user(user=user)
     # The services' own checks, so the page and the API never disagree: any member of an
     # active organization sees its subscription (as GET /subscriptions/my); only the billing
     # roles get the button, and the others read why not.
-    outsider = _refusal(services.organization_membership_get, user)
-    blocked = outsider or _refusal(services.billing_membership_get, user)
+    outsider = _refusal(organization_membership_get, user)
+    blocked = outsider or _refusal(billing_membership_get, user)
     subscription = None
     if membership is not None and outsider is None:
         if refresh:
-            services.subscription_refresh_after_portal(organization=membership.organization)
+            subscription_refresh_after_portal(organization=membership.organization)
         subscription = selectors.subscription_current_get(organization=membership.organization)
     # The button's reason already says why when the error is the same refusal.
     show_error = error is not None and (blocked is None or blocked.error_code != error.error_code)
@@ -137,8 +140,8 @@ def portal_redirect(request: HttpRequest) -> HttpResponse:
         return response
     try:
         # The plain value: the event log writes fields with repr(), and should say 'web'.
-        url = services.portal_session_create(user=request.user, source=PortalSession.Source.WEB.value)  # type: ignore[arg-type]
-    except BillingError as e:
+        url = portal_session_create(user=request.user, source=PortalSession.Source.WEB.value)  # type: ignore[arg-type]
+    except ApplicationError as e:
         return _page(request, status=e.status_code, error=e)
     # The URL is a bearer credential for the customer's billing: never cached, never logged.
     response = HttpResponseRedirect(url, status=303)

@@ -14,9 +14,11 @@ from enum import StrEnum
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import services, stripe_gateway
+from billing import stripe_gateway
 from billing.errors import WebhookPayloadInvalid
 from billing.models import Subscription, WebhookEvent
+from billing.services.customers import customer_forget
+from billing.services.subscriptions import subscription_state_apply
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ def _subscription_changed(event: stripe_gateway.StripeEvent) -> Outcome:
     except (KeyError, TypeError, ValueError) as e:
         raise WebhookPayloadInvalid() from e
     organization = Organization.objects.filter(stripe_customer_id=data.customer_id).first()
-    written = services.subscription_state_apply(
+    written = subscription_state_apply(
         organization=organization, data=data, state_at=event.created, refetch_on_tie=True
     )
     if written:
@@ -57,7 +59,7 @@ def _customer_deleted(event: stripe_gateway.StripeEvent) -> Outcome:
     customer_id = event.object.get("id")
     if not isinstance(customer_id, str) or not customer_id:
         raise WebhookPayloadInvalid()
-    organization = services.customer_forget(customer_id=customer_id, at=event.created)
+    organization = customer_forget(customer_id=customer_id, at=event.created)
     return Outcome.UNKNOWN_CUSTOMER if organization is None else Outcome.PROCESSED
 
 

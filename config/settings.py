@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "organizations",
     "billing",
@@ -97,7 +98,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 # Persistent connections (one per gunicorn thread) with a health check: a request does not
 # pay for a new connection, and one broken by a database restart is replaced. On SQLite too:
 # opening the file and running the PRAGMAs above cost more than the portal request's own two
-# queries (bench/: about 1 ms of CPU per request; the health check is free there).
+# queries (bench/README.md; the health check is free there).
 _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 
@@ -120,7 +121,7 @@ else:
     CACHES = {
         "default": {
             # Django's file cache, except that it never culls live entries (rate counters).
-            "BACKEND": "config.cache.FileBasedCache",
+            "BACKEND": "core.cache.FileBasedCache",
             "LOCATION": env.str("DJANGO_CACHE_DIR", default=str(BASE_DIR / ".cache" / "django")),
             "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
@@ -187,7 +188,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SIMPLE_JWT = {
@@ -199,8 +200,7 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
-    # The login rate limit, and a refresh rotation that lets one request per token through.
-    "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainPairSerializer",
+    # A refresh rotation that lets one request per token through.
     "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializer",
 }
 SPECTACULAR_SETTINGS = {
@@ -230,7 +230,7 @@ BILLING_PORTAL_RATE: str = env.str("BILLING_PORTAL_RATE", default="10/min")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"event": {"()": "config.logging.EventFormatter"}},
+    "formatters": {"event": {"()": "core.logging.EventFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "event"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import urls as accounts_urls
 from billing import urls as billing_urls
-from config import views
+from core import urls as core_urls
 
 urlpatterns = [
     *accounts_urls.api_urlpatterns,
@@ -12,12 +12,12 @@ urlpatterns = [
     path("accounts/", include(accounts_urls.urlpatterns)),
     path("billing/", include((billing_urls.urlpatterns, "billing"))),
     path("admin/", admin.site.urls),
-    path("healthz", views.healthz, name="healthz"),
+    *core_urls.urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-handler400 = "config.api_errors.handler400"
-handler403 = "config.api_errors.handler403"
-handler404 = "config.api_errors.handler404"
-handler500 = "config.api_errors.handler500"
+handler400 = "core.api_errors.handler400"
+handler403 = "core.api_errors.handler403"
+handler404 = "core.api_errors.handler404"
+handler500 = "core.api_errors.handler500"

@@ -1,28 +1,18 @@
+"""Organizations and memberships in the admin; billing adds its own parts in `billing.admin`."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html
 
-from billing import stripe_gateway
-from billing.models import PortalSession, Subscription
+from accounts.admin import UserAdmin
+from accounts.models import User
 from organizations.models import Membership, Organization
-
-
-def stripe_customer_link(customer_id: str | None) -> str:
-    """The customer id, linked to Stripe's dashboard (test or live by the key's mode)."""
-    if not customer_id:
-        return "—"
-    return format_html(
-        '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
-        stripe_gateway.customer_dashboard_url(customer_id),
-        customer_id,
-    )
+from organizations.selectors import membership_for_user
 
 
 class MembershipInline(admin.TabularInline):
@@ -31,64 +21,6 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ("user",)
     fields = ("user", "role", "created_at")
     readonly_fields = ("created_at",)
-
-
-class _ReadOnlyInline(admin.TabularInline):
-    """Rows written only by the billing services (or Stripe's webhooks): shown, never edited here."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class SubscriptionInline(_ReadOnlyInline):
-    model = Subscription
-    fields = (
-        "stripe_subscription_id",
-        "status",
-        "product",
-        "price_id",
-        "quantity",
-        "current_period_end",
-        "cancel_at_period_end",
-        "trial_end",
-        "synced_at",
-    )
-    readonly_fields = fields
-    ordering = ("-stripe_created", "-pk")
-
-
-class RecentFirstFormSet(BaseInlineFormSet):
-    """Only the most recent rows: an organization's audit trail grows without bound, and the
-    change page must load all the same. The full trail is one link away (`portal_sessions`)."""
-
-    limit = 20
-
-    def get_queryset(self) -> QuerySet[Any]:
-        if not hasattr(self, "_recent"):
-            self._recent = super().get_queryset()[: self.limit]
-        return self._recent
-
-
-class PortalSessionInline(_ReadOnlyInline):
-    model = PortalSession
-    formset = RecentFirstFormSet
-    verbose_name_plural = f"portal sessions (the {RecentFirstFormSet.limit} most recent)"
-    fields = ("created_at", "user", "source", "stripe_session_id", "stripe_customer_id")
-    readonly_fields = fields
-    ordering = ("-created_at", "-pk")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[PortalSession]:
-        return super().get_queryset(request).select_related("user")
 
 
 class HasStripeCustomerFilter(admin.SimpleListFilter):
@@ -108,25 +40,20 @@ class HasStripeCustomerFilter(admin.SimpleListFilter):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "billing_email", "stripe_customer", "is_active", "created_at")
+    list_display: tuple[str, ...] = ("name", "billing_email", "stripe_customer_id", "is_active", "created_at")
     list_filter = ("is_active", HasStripeCustomerFilter)
     search_fields = ("name", "billing_email", "stripe_customer_id", "memberships__user__email")
-    fields = ("name", "billing_email", "is_active", "stripe_customer", "portal_sessions", "created_at")
+    fields: ClassVar[tuple[str, ...]] = (
+        "name",
+        "billing_email",
+        "is_active",
+        "stripe_customer_id",
+        "created_at",
+    )
     # The customer id is written only by the billing services (and cleared by Stripe's
     # customer.deleted): editing it here would point the organization at someone else's billing.
-    readonly_fields = ("stripe_customer", "portal_sessions", "created_at")
-    inlines = (MembershipInline, SubscriptionInline, PortalSessionInline)
-
-    @admin.display(description="Stripe customer", ordering="stripe_customer_id")
-    def stripe_customer(self, obj: Organization) -> str:
-        return stripe_customer_link(obj.stripe_customer_id)
-
-    @admin.display(description="Portal sessions")
-    def portal_sessions(self, obj: Organization) -> str:
-        if obj.pk is None:
-            return "—"
-        url = reverse("admin:billing_portalsession_changelist") + f"?organization__id__exact={obj.pk}"
-        return format_html('<a href="{}">All portal sessions of this organization</a>', url)
+    readonly_fields: ClassVar[tuple[str, ...]] = ("stripe_customer_id", "created_at")
+    inlines: tuple[type[InlineModelAdmin[Any, Any]], ...] = (MembershipInline,)  # type: ignore[misc]
 
 
 @admin.register(Membership)
@@ -136,3 +63,41 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "organization__name")
     autocomplete_fields = ("user", "organization")
     list_select_related = ("user", "organization")
+
+
+class UserMembershipInline(admin.StackedInline):
+    """The user's one organization and role (a user belongs to at most one)."""
+
+    model = Membership
+    extra = 0
+    max_num = 1
+    autocomplete_fields = ("organization",)
+    fields = ("organization", "role")
+
+
+# The user admin of accounts, with the user's organization and role: accounts knows nothing
+# of organizations, so they are added here.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class OrganizationUserAdmin(UserAdmin):
+    list_display = ("email", "full_name", "organization", "role", "is_active", "is_staff", "date_joined")
+    list_filter = (*UserAdmin.list_filter, "membership__role")
+    search_fields = (*UserAdmin.search_fields, "membership__organization__name")
+    list_select_related = ("membership__organization",)
+    inlines = (UserMembershipInline,)
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[InlineModelAdmin[Any, Any]]:
+        # The add form stays Django's two-password form; the organization is set once the user exists.
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    @admin.display(description="Organization", ordering="membership__organization__name")
+    def organization(self, obj: User) -> str:
+        membership = membership_for_user(user=obj)
+        return membership.organization.name if membership else "—"
+
+    @admin.display(description="Role", ordering="membership__role")
+    def role(self, obj: User) -> str:
+        membership = membership_for_user(user=obj)
+        return membership.get_role_display() if membership else "—"

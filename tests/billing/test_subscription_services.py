@@ -1,11 +1,11 @@
-"""billing.services.subscription_refresh_after_portal: once after a portal visit, never failing the page."""
+"""subscription_refresh_after_portal: once after a portal visit, never failing the page."""
 
 from __future__ import annotations
 
 import pytest
 
-from billing import services
 from billing.models import PortalSession, Subscription
+from billing.services.sync import subscription_refresh_after_portal
 from tests.billing.stripe_events import give_customer
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def lists(stripe_standin) -> int:
 
 
 def test_nothing_is_fetched_without_a_portal_visit(organization, customer_id, stripe_standin):
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
 
     assert stripe_standin.requests == []
 
@@ -40,7 +40,7 @@ def test_fetched_once_after_a_portal_visit(organization, owner, customer_id, str
     sub = stripe_standin.create_subscription(customer=customer_id, status="active", quantity=4)
     visit = portal_visit(organization, owner)
 
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
 
     assert lists(stripe_standin) == 1
     assert stripe_standin.requests_to("GET", "/v1/customers") == []  # one call only
@@ -49,8 +49,8 @@ def test_fetched_once_after_a_portal_visit(organization, owner, customer_id, str
     visit.refresh_from_db()
     assert visit.subscriptions_synced_at is not None
 
-    services.subscription_refresh_after_portal(organization=organization)
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
 
     assert lists(stripe_standin) == 1
 
@@ -58,11 +58,11 @@ def test_fetched_once_after_a_portal_visit(organization, owner, customer_id, str
 def test_a_new_portal_visit_fetches_again(organization, owner, customer_id, stripe_standin):
     sub = stripe_standin.create_subscription(customer=customer_id, status="active")
     portal_visit(organization, owner)
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
     stripe_standin.update_subscription(sub["id"], cancel_at_period_end=True)  # done in the portal
     portal_visit(organization, owner)
 
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
 
     assert lists(stripe_standin) == 2
     assert Subscription.objects.get().cancel_at_period_end is True
@@ -75,7 +75,7 @@ def test_a_stripe_failure_is_swallowed_and_retried_on_the_next_view(
     visit = portal_visit(organization, owner)
     stripe_standin.add_fault("500", method="GET", path_prefix="/v1/subscriptions")
 
-    services.subscription_refresh_after_portal(organization=organization)  # does not raise
+    subscription_refresh_after_portal(organization=organization)  # does not raise
 
     assert "billing.subscription_refresh_failed" in caplog.messages
     assert not Subscription.objects.exists()
@@ -83,7 +83,7 @@ def test_a_stripe_failure_is_swallowed_and_retried_on_the_next_view(
     assert visit.subscriptions_synced_at is None
 
     stripe_standin.clear_faults()
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
 
     assert Subscription.objects.count() == 1
 
@@ -96,7 +96,7 @@ def test_the_refresh_makes_one_short_try_while_stripe_is_down(
     portal_visit(organization, owner)
     stripe_standin.add_fault("500", method="GET", path_prefix="/v1/subscriptions")
 
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
 
     assert lists(stripe_standin) == 1  # no retries on the page's side call
 
@@ -104,11 +104,11 @@ def test_the_refresh_makes_one_short_try_while_stripe_is_down(
 def test_no_customer_no_fetch(organization, owner, stripe_standin):
     portal_visit(organization, owner)
 
-    services.subscription_refresh_after_portal(organization=organization)
+    subscription_refresh_after_portal(organization=organization)
 
     assert stripe_standin.requests == []
 
 
 def test_one_query_when_nothing_is_due(organization, customer_id, django_assert_num_queries):
     with django_assert_num_queries(1):
-        services.subscription_refresh_after_portal(organization=organization)
+        subscription_refresh_after_portal(organization=organization)

@@ -441,10 +441,11 @@ def test_error_page_still_shows_what_the_app_knows(owner, organization, stripe_s
 
 def test_every_billing_error_has_a_page_message():
     from billing import errors
+    from organizations.errors import NoOrganization, OrganizationNotFound
 
     for cls in (
-        errors.NoOrganization,
-        errors.OrganizationNotFound,
+        NoOrganization,
+        OrganizationNotFound,
         errors.BillingPermissionDenied,
         errors.RateLimited,
         errors.BillingUnavailable,
@@ -467,7 +468,7 @@ def test_unknown_page_is_an_html_404(owner):
 
 
 def test_server_error_page_is_self_contained_html(rf):
-    from config.api_errors import handler500
+    from core.api_errors import handler500
 
     response = handler500(rf.get("/billing/"))
     assert response.status_code == 500

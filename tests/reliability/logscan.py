@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.logging import EventFormatter
+from core.logging import EventFormatter
 
 CAPTURED: list[str] = []
 _lock = threading.Lock()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from billing import ratelimit
+from core import ratelimit
 from tests.reliability import figures
 
 pytestmark = pytest.mark.reliability

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import services
-from billing.errors import BillingError
+from billing.services.sync import subscriptions_sync
+from core.errors import ApplicationError
 from organizations.models import Organization
 
 
@@ -29,8 +29,8 @@ class Command(BaseCommand):
         for index, organization in enumerate(organizations, start=1):
             label = f"[{index}/{total}] {organization.name} (#{organization.pk})"
             try:
-                result = services.subscriptions_sync(organization=organization)
-            except BillingError as e:
+                result = subscriptions_sync(organization=organization)
+            except ApplicationError as e:
                 failed += 1
                 self.stderr.write(self.style.ERROR(f"{label}: failed: {e.error_code}: {e.message}"))
                 continue

@@ -7,7 +7,7 @@ own lock when the cache is Redis, an `flock` on a file beside the cache otherwis
 On the file cache, keys are spread over 64 locks (lock files), not one: the read-modify-write
 is a dozen file system calls, each a chance for another thread to take the GIL, and with one
 lock for every key all portal requests of all workers queued behind whichever held it
-(bench/: on PostgreSQL at Stripe's 300 ms, 151 -> 177-192 requests/s, p50 418 -> 320-340 ms).
+(bench/README.md has the figures).
 Hits for the same key still exclude each other.
 """
 

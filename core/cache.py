@@ -19,8 +19,9 @@ from django.core.cache.backends import filebased
 class FileBasedCache(filebased.FileBasedCache):
     def _cull(self) -> None:
         # Runs on every write (each portal request's rate hit): count with one scandir, not
-        # Django's glob + fnmatch over every file (bench/: ~0.8 ms of CPU per portal request
-        # with 200 users' files, under the rate limiter's lock that every request waits for).
+        # Django's glob + fnmatch over every file, which is measurable CPU per portal request
+        # once there are a few hundred files (bench/README.md), spent under the rate
+        # limiter's lock that every request waits for.
         with os.scandir(self._dir) as entries:  # type: ignore[attr-defined]
             count = sum(1 for entry in entries if entry.name.endswith(self.cache_suffix))
         if count < self._max_entries:  # type: ignore[attr-defined]

@@ -8,7 +8,6 @@ which answer JSON for API paths and HTML elsewhere).
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -18,28 +17,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.errors import ApplicationError, retry_after_seconds
+
 logger = logging.getLogger(__name__)
 
 # Paths whose errors are answered in JSON even when Django itself raised them.
 API_PATH_PREFIXES = ("/subscriptions/", "/subscriptions", "/auth/", "/api/")
-
-
-class ApiError(exceptions.APIException):
-    """An error with its own code, status and message, raised by API views."""
-
-    def __init__(
-        self,
-        *,
-        status_code: int,
-        error_code: str,
-        message: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail=message, code=error_code)
-        self.status_code = status_code
-        self.error_code = error_code
-        self.message = message
-        self.headers = headers or {}
 
 
 def error_body(error_code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -47,8 +30,7 @@ def error_body(error_code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def retry_after_header(seconds: float | None) -> str:
-    """`Retry-After` in whole seconds, at least 1."""
-    return str(max(1, math.ceil(seconds or 1)))
+    return str(retry_after_seconds(seconds))
 
 
 def _auth_failure(exc: exceptions.APIException) -> tuple[int, str, str]:
@@ -72,9 +54,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's EXCEPTION_HANDLER: map every exception to the envelope."""
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, ApiError):
+    if isinstance(exc, ApplicationError):
         status_code, code, message = exc.status_code, exc.error_code, exc.message
-        headers.update(exc.headers)
+        if exc.retry_after is not None:
+            headers["Retry-After"] = retry_after_header(exc.retry_after)
+        if code == "INTERNAL_ERROR":
+            # A failure the app raised itself (and logged where it happened): the view's own
+            # sentence for it, as for an unexpected exception.
+            message = getattr(context.get("view"), "internal_error_message", message)
     elif isinstance(exc, exceptions.NotAuthenticated):
         status_code, code, message = 401, "UNAUTHORIZED", "Authentication credentials were not provided"
     elif isinstance(exc, exceptions.AuthenticationFailed):

@@ -1,0 +1,176 @@
+"""The OpenAPI description of the billing endpoints (drf-spectacular), kept apart from the views.
+
+Each constant decorates one view method in `billing.apis`; every status and error code the
+endpoint can answer is listed here.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
+
+from billing.models import Subscription
+from billing.webhooks import Outcome
+from core.openapi import CALLER_ERRORS, error_response
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    # Times are ISO 8601 in UTC ("2026-01-31T00:00:00Z"): TIME_ZONE is UTC.
+    class Meta:
+        model = Subscription
+        fields = (
+            "stripe_subscription_id",
+            "status",
+            "price_id",
+            "product",
+            "quantity",
+            "current_period_end",
+            "cancel_at_period_end",
+            "canceled_at",
+            "trial_end",
+        )
+
+
+PORTAL_SESSION_CREATE = extend_schema(
+    operation_id="createBillingPortal",
+    summary="Create Billing Portal Session",
+    description=(
+        "Create a Stripe billing portal session for the authenticated user's organization "
+        "to manage their subscription, billing information, and payment methods. Takes no "
+        "query parameters or request body. The URL is a bearer credential: use it at once."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="CreateBillingPortalResponse",
+                fields={"success": serializers.BooleanField(), "url": serializers.URLField()},
+            ),
+            examples=[
+                OpenApiExample(
+                    "Portal session",
+                    value={
+                        "success": True,
+                        "url": "https://billing.stripe.com/p/session_1234567890abcdef",
+                    },
+                )
+            ],
+        ),
+        **CALLER_ERRORS,
+        403: error_response("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
+        405: error_response("Any method but POST.", "METHOD_NOT_ALLOWED"),
+        429: error_response("Per-user rate exceeded; see `Retry-After`.", "RATE_LIMITED"),
+        500: error_response(
+            "Billing is not configured, or an unexpected failure.",
+            "BILLING_NOT_CONFIGURED",
+            "INTERNAL_ERROR",
+        ),
+        503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+    },
+)
+
+SUBSCRIPTION_CURRENT = extend_schema(
+    operation_id="getMySubscription",
+    summary="Get My Subscription",
+    description=(
+        "The current subscription of the authenticated user's organization, as last synced "
+        "from Stripe (webhooks, the sync command, the billing page after a portal visit). "
+        "Where there are several: the most recently created one that is not `canceled` or "
+        "`incomplete_expired`, else the most recent. Any member of the organization may read it."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="MySubscriptionResponse",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "data": SubscriptionSerializer(allow_null=True),
+                    "message": serializers.CharField(required=False),
+                },
+            ),
+            examples=[
+                OpenApiExample(
+                    "Subscription",
+                    value={
+                        "success": True,
+                        "data": {
+                            "stripe_subscription_id": "sub_1PqrStUvWxYz",
+                            "status": "active",
+                            "price_id": "price_1PqrStUvWxYz",
+                            "product": "prod_PqrStUvWxYz",
+                            "quantity": 5,
+                            "current_period_end": "2026-12-31T00:00:00Z",
+                            "cancel_at_period_end": False,
+                            "canceled_at": None,
+                            "trial_end": None,
+                        },
+                    },
+                ),
+                OpenApiExample(
+                    "No subscription",
+                    value={"success": True, "data": None, "message": "No subscription found"},
+                ),
+            ],
+        ),
+        **CALLER_ERRORS,
+        405: error_response("Any method but GET.", "METHOD_NOT_ALLOWED"),
+        500: error_response("An unexpected failure.", "INTERNAL_ERROR"),
+    },
+)
+
+STRIPE_WEBHOOK = extend_schema(
+    operation_id="receiveStripeWebhook",
+    summary="Receive Stripe Webhook",
+    description=(
+        "Stripe event delivery, verified with `STRIPE_WEBHOOK_SECRET` over the raw body "
+        "(`Stripe-Signature`, 300 s tolerance). Handles `customer.subscription.created`, "
+        "`.updated`, `.deleted`, `.paused`, `.resumed` and `customer.deleted`; other types are "
+        "acknowledged and ignored, and an event id already processed is acknowledged again. "
+        "`outcome`: `processed`, `unchanged` (older than the state held), `unknown_customer`, "
+        "`duplicate` or `ignored`."
+    ),
+    auth=[],
+    parameters=[
+        OpenApiParameter(
+            "Stripe-Signature",
+            location=OpenApiParameter.HEADER,
+            required=True,
+            description='`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`',
+        )
+    ],
+    request={"application/json": {"type": "object", "description": "A Stripe event."}},
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="StripeWebhookResponse",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "outcome": serializers.ChoiceField(choices=[o.value for o in Outcome]),
+                },
+            ),
+            examples=[OpenApiExample("Processed", value={"success": True, "outcome": "processed"})],
+        ),
+        400: error_response(
+            "Missing, wrong or expired signature, or not a Stripe event.",
+            "INVALID_SIGNATURE",
+            "INVALID_PAYLOAD",
+        ),
+        405: error_response("Any method but POST.", "METHOD_NOT_ALLOWED"),
+        413: error_response("The payload exceeds 1 MiB.", "PAYLOAD_TOO_LARGE"),
+        500: error_response(
+            "No webhook secret is configured, or processing failed (Stripe retries).",
+            "BILLING_NOT_CONFIGURED",
+            "INTERNAL_ERROR",
+        ),
+        503: error_response(
+            "Stripe was needed and could not be reached (Stripe retries).", "BILLING_UNAVAILABLE"
+        ),
+    },
+)

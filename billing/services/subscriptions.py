@@ -1,0 +1,161 @@
+"""Subscription state: the ordering rule every write of it goes through.
+
+Be extremely careful changing `subscription_state_apply`: webhooks, the sync command and the
+refresh after the portal all write subscription state through it, and its ordering rule is
+what keeps a late or replayed state from overwriting a newer one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing import stripe_gateway
+from billing.errors import SubscriptionMissing
+from billing.models import Subscription
+from organizations.models import Organization
+
+logger = logging.getLogger(__name__)
+
+# Every write of subscription state carries the Stripe time of that state (`state_at`): an
+# event's `created`, or for a fetch the moment the request left (minus a margin, below).
+# The ordering rule (`_verdict`) compares it with the row's under a row lock:
+#   - a canceled/incomplete_expired subscription never comes back (Stripe never revives
+#     one), so a non-ended state never overwrites an ended one;
+#   - a newer state is applied, an older one ignored;
+#   - a tie (Stripe's times are whole seconds, and e.g. `created` and `updated` often share
+#     one) is settled by Stripe itself: an ended state is applied as is (it is final),
+#     otherwise the webhook re-fetches the subscription and stores what Stripe says now;
+#     a fetch applies (it is Stripe's state of that moment).
+
+# A fetch reflects Stripe at some moment after the request left. Its state time is taken a
+# margin *before* that, on our clock: if our clock runs ahead of Stripe's, a state time that
+# is too late would make the event of a change that happened after the fetch look older and
+# be ignored for good; a state time that is too early only lets an event already reflected
+# in the fetch be applied again, and the events after it then put the row right.
+FETCH_STATE_MARGIN = timedelta(seconds=2)
+
+
+class _Verdict(StrEnum):
+    APPLY = "apply"
+    STALE = "stale"
+    REFETCH = "refetch"
+
+
+def fetch_state_at(started: datetime) -> datetime:
+    return started.replace(microsecond=0) - FETCH_STATE_MARGIN
+
+
+def _verdict(row: Subscription, *, status: str, state_at: datetime, on_tie: _Verdict) -> _Verdict:
+    incoming_ended = status in Subscription.ENDED_STATUSES
+    if row.status in Subscription.ENDED_STATUSES and not incoming_ended:
+        return _Verdict.STALE
+    if state_at > row.state_at:
+        return _Verdict.APPLY
+    if state_at < row.state_at:
+        return _Verdict.STALE
+    return _Verdict.APPLY if incoming_ended else on_tie
+
+
+def _subscription_fields(data: stripe_gateway.StripeSubscription) -> dict[str, Any]:
+    return {
+        "status": data.status,
+        "price_id": data.price_id,
+        "product": data.product,
+        "quantity": data.quantity,
+        "current_period_end": data.current_period_end,
+        "cancel_at_period_end": data.cancel_at_period_end,
+        "canceled_at": data.canceled_at,
+        "trial_end": data.trial_end,
+        "stripe_created": data.created,
+    }
+
+
+def subscription_state_apply(
+    *,
+    organization: Organization | None,
+    data: stripe_gateway.StripeSubscription,
+    state_at: datetime,
+    refetch_on_tie: bool,
+) -> bool:
+    """Store `data` as the subscription's state at `state_at`, unless the row holds newer state.
+
+    An existing row keeps its organization (events keep reaching it after the organization's
+    customer id was cleared); a new one is created for `organization`, or not at all when
+    that is None (a customer we do not know). Returns whether anything was written.
+    Raises billing errors only when `refetch_on_tie` and Stripe cannot be reached.
+    """
+    with transaction.atomic():
+        row = Subscription.objects.select_for_update().filter(stripe_subscription_id=data.id).first()
+        if row is None:
+            if organization is None:
+                return False
+            # A new row only while the organization still holds this customer, checked under
+            # the organization's row lock: `customer_forget` takes it too, so a concurrent
+            # deletion either ran first (no row: the customer is no longer ours) or waits for
+            # this row and then cancels it. Unlocked, the deletion could commit in between and
+            # miss the uncommitted row, leaving a live subscription without a customer.
+            holds_customer = (
+                Organization.objects.select_for_update()
+                .filter(pk=organization.pk, stripe_customer_id=data.customer_id)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if holds_customer is None:
+                return False
+            try:
+                with transaction.atomic():
+                    Subscription.objects.create(
+                        organization=organization,
+                        stripe_subscription_id=data.id,
+                        state_at=state_at,
+                        synced_at=timezone.now(),
+                        **_subscription_fields(data),
+                    )
+            except IntegrityError:  # created concurrently: it is ordered against that one
+                row = Subscription.objects.select_for_update().get(stripe_subscription_id=data.id)
+            else:
+                logger.info(
+                    "billing.subscription_created",
+                    extra={
+                        "organization_id": organization.pk,
+                        "subscription_id": data.id,
+                        "status": data.status,
+                    },
+                )
+                return True
+
+        on_tie = _Verdict.REFETCH if refetch_on_tie else _Verdict.APPLY
+        verdict = _verdict(row, status=data.status, state_at=state_at, on_tie=on_tie)
+        if verdict is _Verdict.REFETCH:
+            # Holding the row lock across a Stripe call: rare (ties only), and it is what
+            # stops a concurrent older write from slipping in between.
+            started = timezone.now()
+            try:
+                data = stripe_gateway.subscription_retrieve(subscription_id=data.id)
+                state_at = max(state_at, fetch_state_at(started))
+            except SubscriptionMissing:
+                pass  # gone from Stripe: the event's own state is the best there is
+            verdict = _verdict(row, status=data.status, state_at=state_at, on_tie=_Verdict.APPLY)
+        log_fields = {
+            "organization_id": row.organization_id,
+            "subscription_id": data.id,
+            "status": data.status,
+            "state_at": state_at.isoformat(),
+            "row_state_at": row.state_at.isoformat(),
+        }
+        if verdict is _Verdict.STALE:
+            logger.info("billing.subscription_stale_state_ignored", extra=log_fields)
+            return False
+        for name, value in _subscription_fields(data).items():
+            setattr(row, name, value)
+        row.state_at = state_at
+        row.synced_at = timezone.now()
+        row.save()
+    logger.info("billing.subscription_updated", extra=log_fields)
+    return True
