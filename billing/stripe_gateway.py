@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.db import connection
 
 from billing.errors import (
     BillingError,
@@ -33,6 +35,7 @@ from billing.errors import (
     WebhookPayloadInvalid,
     WebhookSignatureInvalid,
 )
+from core.resilience import Bulkhead, CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,10 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # room for Stripe's own slow answers while a person waits.
 _CONNECT_TIMEOUT_SECONDS = 3.0
 # A call made on the side of a page view (the refresh after the portal) must not hold the
-# page for the full timeout and retries while Stripe is down: it gets one short try.
-_QUICK_READ_TIMEOUT_SECONDS = 2.0
+# page for the full deadline while Stripe is down: it gets one short try.
+_QUICK_DEADLINE_SECONDS = 2.0
+# No try starts with less time left than this: it could only time out.
+_MIN_TRY_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,50 @@ class StripeEvent:
     object: dict[str, Any]
 
 
+class _DeadlineHTTPClient(stripe.RequestsClient):
+    """Stripe's requests client, bounded by the calling thread's deadline (`request_deadline`).
+
+    Each try's connect and read timeouts are cut to the time left, no retry starts once too
+    little is left, and the back-off never sleeps past it: all the tries of one call, and all
+    the calls of one request, end by the deadline.
+    """
+
+    def __init__(self, *, connect: float, read: float) -> None:
+        self._base_timeout = (connect, read)
+        super().__init__(timeout=(connect, read))
+
+    @property  # type: ignore[override]
+    def _timeout(self) -> tuple[float, float]:
+        connect, read = self._base_timeout
+        left = _time_left()
+        if left is None:
+            return connect, read
+        return min(connect, left), min(read, left)
+
+    @_timeout.setter
+    def _timeout(self, value: Any) -> None:  # the base class sets it once, in __init__
+        pass
+
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None, **kwargs: Any) -> Any:
+        left = _time_left()
+        if left is not None and left <= 0:
+            raise stripe.APIConnectionError("The request's time for Stripe ran out", should_retry=False)
+        return super().request(method, url, headers, post_data, **kwargs)
+
+    def _should_retry(
+        self, response: Any, api_connection_error: Any, num_retries: int, max_network_retries: Any
+    ) -> bool:
+        left = _time_left()
+        if getattr(_state, "single_try", False) or (left is not None and left < _MIN_TRY_SECONDS):
+            return False
+        return bool(super()._should_retry(response, api_connection_error, num_retries, max_network_retries))
+
+    def _sleep_time_seconds(self, num_retries: int) -> float:
+        left = _time_left()
+        sleep = float(super()._sleep_time_seconds(num_retries))
+        return sleep if left is None else max(0.0, min(sleep, left - _MIN_TRY_SECONDS))
+
+
 @functools.lru_cache(maxsize=4)
 def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: int) -> stripe.StripeClient:
     # One client per configuration, shared by every thread of the process: its requests
@@ -94,7 +143,7 @@ def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: i
         stripe_version=STRIPE_API_VERSION,
         base_addresses={"api": api_base} if api_base else None,  # type: ignore[typeddict-item]
         max_network_retries=max_retries,
-        http_client=stripe.RequestsClient(timeout=(_CONNECT_TIMEOUT_SECONDS, read_timeout)),
+        http_client=_DeadlineHTTPClient(connect=_CONNECT_TIMEOUT_SECONDS, read=read_timeout),
     )
 
 
@@ -105,16 +154,110 @@ def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: i
 _client_lock = threading.Lock()
 
 
-def client(*, quick: bool = False) -> stripe.StripeClient:
-    """The configured client; `quick`: one short try, for calls a page view makes on the side."""
+def client() -> stripe.StripeClient:
+    """The configured client (calls go through `_call`, which bounds and maps them)."""
     if not settings.STRIPE_SECRET_KEY:
         raise BillingNotConfigured("Billing is not configured: no Stripe key is set")
-    read_timeout = settings.STRIPE_TIMEOUT_SECONDS
-    retries = settings.STRIPE_MAX_NETWORK_RETRIES
-    if quick:
-        read_timeout, retries = min(read_timeout, _QUICK_READ_TIMEOUT_SECONDS), 0
     with _client_lock:
-        return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, read_timeout, retries)
+        return _client_for(
+            settings.STRIPE_SECRET_KEY,
+            settings.STRIPE_API_BASE,
+            settings.STRIPE_TIMEOUT_SECONDS,
+            settings.STRIPE_MAX_NETWORK_RETRIES,
+        )
+
+
+# --- Bounded waiting ----------------------------------------------------------------------
+#
+# While Stripe hangs, every thread that calls it waits: without bounds, a hung Stripe takes
+# every thread of a worker, and logins, the health check and pages that never call Stripe
+# queue behind them. Three bounds, per process:
+#   - a deadline for a request's Stripe work, all tries and calls together;
+#   - a bulkhead: at most STRIPE_MAX_CONCURRENT_CALLS calls in flight, the next refused at once;
+#   - a circuit breaker: after a run of timeouts and 5xx, calls are refused without trying
+#     for a short while, then one trial call decides.
+
+_state = threading.local()
+
+
+def _time_left() -> float | None:
+    deadline = getattr(_state, "deadline", None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def deadline_seconds() -> float:
+    """The seconds left for Stripe work in this request (the configured deadline outside one)."""
+    left = _time_left()
+    return settings.STRIPE_DEADLINE_SECONDS if left is None else max(0.0, left)
+
+
+@contextmanager
+def request_deadline(seconds: float | None = None) -> Iterator[None]:
+    """Every Stripe call inside shares one deadline, `seconds` from now (or an outer, earlier one)."""
+    previous = getattr(_state, "deadline", None)
+    at = time.monotonic() + (settings.STRIPE_DEADLINE_SECONDS if seconds is None else seconds)
+    _state.deadline = at if previous is None else min(previous, at)
+    try:
+        yield
+    finally:
+        _state.deadline = previous
+
+
+@functools.lru_cache(maxsize=4)
+def _bulkhead(size: int) -> Bulkhead:
+    return Bulkhead(size)
+
+
+@functools.lru_cache(maxsize=4)
+def _breaker(failures: int, reset_seconds: float) -> CircuitBreaker:
+    return CircuitBreaker(failures=failures, reset_seconds=reset_seconds)
+
+
+def _current_breaker() -> CircuitBreaker:
+    return _breaker(settings.STRIPE_BREAKER_FAILURES, settings.STRIPE_BREAKER_SECONDS)
+
+
+def resilience_reset() -> None:
+    """Close the circuit breaker (tests, and an operator's shell after a fix)."""
+    _current_breaker().reset()
+
+
+def _release_database_connection() -> None:
+    # A pooled connection held while waiting on Stripe is one fewer for every other request:
+    # hand it back to the pool first (when no transaction needs it; there should be none).
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
+@contextmanager
+def _call(call: str, *, quick: bool = False) -> Iterator[None]:
+    """One Stripe call: bounded (deadline, bulkhead, breaker) and its errors mapped."""
+    breaker = _current_breaker()
+    wait = breaker.allow()
+    if wait is not None:
+        logger.warning("billing.stripe_circuit_open", extra={"call": call})
+        raise BillingUnavailable(retry_after=wait)
+    bulkhead = _bulkhead(settings.STRIPE_MAX_CONCURRENT_CALLS)
+    if not bulkhead.try_enter():
+        breaker.record(ok=True)  # not Stripe's failure; frees a half-open trial slot
+        logger.warning("billing.stripe_bulkhead_full", extra={"call": call, "size": bulkhead.size})
+        raise BillingUnavailable()
+    _release_database_connection()
+    ok = False
+    _state.single_try = quick
+    try:
+        with request_deadline(_QUICK_DEADLINE_SECONDS if quick else None), _stripe_errors(call):
+            yield
+        ok = True
+    except BillingUnavailable:
+        raise
+    except BillingError:
+        ok = True  # Stripe answered: a refusal is not an outage
+        raise
+    finally:
+        _state.single_try = False
+        bulkhead.leave()
+        breaker.record(ok=ok)
 
 
 def is_test_mode() -> bool:
@@ -194,7 +337,7 @@ def customer_create(*, name: str, email: str, organization_id: int, idempotency_
     }
     if email:
         params["email"] = email
-    with _stripe_errors("customers.create"):
+    with _call("customers.create"):
         customer = client().v1.customers.create(
             params,  # type: ignore[arg-type]
             {"idempotency_key": idempotency_key},
@@ -206,7 +349,7 @@ def portal_session_create(*, customer_id: str, return_url: str, configuration: s
     params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
     if configuration:
         params["configuration"] = configuration
-    with _stripe_errors("billing_portal.sessions.create"):
+    with _call("billing_portal.sessions.create"):
         session = client().v1.billing_portal.sessions.create(params)  # type: ignore[arg-type]
     return PortalSession(id=session.id, url=session.url)
 
@@ -214,7 +357,7 @@ def portal_session_create(*, customer_id: str, return_url: str, configuration: s
 def customer_is_gone(*, customer_id: str) -> bool:
     """Whether Stripe says the customer was deleted (or never existed in this account)."""
     try:
-        with _stripe_errors("customers.retrieve"):
+        with _call("customers.retrieve"):
             customer = client().v1.customers.retrieve(customer_id)
     except CustomerMissing:
         return True
@@ -223,15 +366,13 @@ def customer_is_gone(*, customer_id: str) -> bool:
 
 def subscription_list(*, customer_id: str, quick: bool = False) -> list[StripeSubscription]:
     """Every subscription of the customer, canceled ones included, newest first (all pages)."""
-    with _stripe_errors("subscriptions.list"):
-        page = client(quick=quick).v1.subscriptions.list(
-            {"customer": customer_id, "status": "all", "limit": 100}
-        )
+    with _call("subscriptions.list", quick=quick):
+        page = client().v1.subscriptions.list({"customer": customer_id, "status": "all", "limit": 100})
         return [subscription_from_dict(s.to_dict()) for s in page.auto_paging_iter()]
 
 
 def subscription_retrieve(*, subscription_id: str) -> StripeSubscription:
-    with _stripe_errors("subscriptions.retrieve"):
+    with _call("subscriptions.retrieve"):
         subscription = client().v1.subscriptions.retrieve(subscription_id)
     return subscription_from_dict(subscription.to_dict())
 

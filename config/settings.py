@@ -95,12 +95,24 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-# Persistent connections (one per gunicorn thread) with a health check: a request does not
-# pay for a new connection, and one broken by a database restart is replaced. On SQLite too:
-# opening the file and running the PRAGMAs above cost more than the portal request's own two
-# queries (bench/README.md; the health check is free there).
-_db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-_db["CONN_HEALTH_CHECKS"] = True
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # A pool per process (psycopg's, through Django): an instance never holds more than
+    # workers x DATABASE_POOL_MAX_SIZE connections, whatever its threads, and a request hands
+    # its connection back before it waits on Stripe. Size it against max_connections (README).
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16),
+        # A request waits this long for a free connection, then fails (503 on the API).
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+    _db["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+else:
+    # Persistent connections (one per gunicorn thread) with a health check: a request does not
+    # pay for a new connection, and one broken by a database restart is replaced. Opening the
+    # file and running the PRAGMAs above cost more than the portal request's own two queries
+    # (bench/README.md; the health check is free there).
+    _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    _db["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -223,6 +235,14 @@ STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_PORTAL_CONFIGURATION: str = env.str("STRIPE_PORTAL_CONFIGURATION", default="")
 STRIPE_TIMEOUT_SECONDS: float = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 STRIPE_MAX_NETWORK_RETRIES: int = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Bounds on waiting for Stripe (billing/stripe_gateway.py): one deadline for a request's
+# Stripe work (all tries and calls), at most this many calls in flight per process (the rest
+# answer 503 at once), and a breaker that answers 503 without calling for a while after a run
+# of timeouts and 5xx.
+STRIPE_DEADLINE_SECONDS: float = env.float("STRIPE_DEADLINE_SECONDS", default=8.0)
+STRIPE_MAX_CONCURRENT_CALLS: int = env.int("STRIPE_MAX_CONCURRENT_CALLS", default=32)
+STRIPE_BREAKER_FAILURES: int = env.int("STRIPE_BREAKER_FAILURES", default=5)
+STRIPE_BREAKER_SECONDS: float = env.float("STRIPE_BREAKER_SECONDS", default=10.0)
 BILLING_PORTAL_RETURN_URL: str = env.str("BILLING_PORTAL_RETURN_URL", default=f"{SITE_URL}/billing/")
 BILLING_PORTAL_RATE: str = env.str("BILLING_PORTAL_RATE", default="10/min")
 

@@ -106,3 +106,13 @@ def auth_client(api_client: APIClient) -> Callable[[User], APIClient]:
         return api_client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _stripe_breaker_closed() -> Iterator[None]:
+    """Each test starts with Stripe's circuit breaker closed (it is per process, like a worker's)."""
+    from billing import stripe_gateway
+
+    stripe_gateway.resilience_reset()
+    yield
+    stripe_gateway.resilience_reset()

@@ -13,10 +13,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import stripe_gateway
+from billing.errors import BillingUnavailable
 from billing.models import Subscription
+from core.leases import lease_hold
 from organizations.models import Membership, Organization
 
 logger = logging.getLogger(__name__)
+
+# Longer than any Stripe call may take (its deadline): a live holder never loses its claim,
+# and a dead one's expires soon enough for the next request to take over.
+CUSTOMER_LEASE_SECONDS = 60
 
 
 def _customer_email(organization: Organization) -> str:
@@ -34,28 +40,34 @@ def _customer_email(organization: Organization) -> str:
 def customer_ensure(*, organization: Organization, replacing: str | None = None) -> str:
     """The organization's Stripe customer id, creating the customer on first use.
 
-    Concurrent first requests serialize on the organization's row: the first creates the
-    customer, the others find its id once they get the lock. The idempotency key is derived
-    from the row (and from the customer being replaced), so a request retried after a crash
-    between Stripe's answer and our commit gets the same customer back, not a second one.
+    Concurrent first requests take turns on the organization's customer lease (a claim row
+    committed before the Stripe call, never a transaction held across it): the holder creates
+    the customer, the others wait for the lease, then find the id it stored. The idempotency
+    key is derived from the organization (and from the customer being replaced), so a holder
+    that died between Stripe's answer and our write is replayed, not doubled, by the next one.
     `replacing` is the id Stripe said no longer exists: it is replaced once, however many
     requests noticed it.
     """
-    with transaction.atomic():
-        locked = Organization.objects.select_for_update().get(pk=organization.pk)
-        current = locked.stripe_customer_id
+    key = f"org-{organization.pk}-customer" + (f"-after-{replacing}" if replacing else "")
+    with lease_hold(key=key, ttl=CUSTOMER_LEASE_SECONDS, wait=stripe_gateway.deadline_seconds()) as held:
+        if not held:  # the holder is still waiting on Stripe: as if we were
+            raise BillingUnavailable()
+        current = (
+            Organization.objects.filter(pk=organization.pk).values_list("stripe_customer_id", flat=True).get()
+        )
         if current and current != replacing:
             organization.stripe_customer_id = current
             return current
-        key = f"org-{locked.pk}-customer" + (f"-after-{replacing}" if replacing else "")
         customer_id = stripe_gateway.customer_create(
-            name=locked.name,
-            email=_customer_email(locked),
-            organization_id=locked.pk,
+            name=organization.name,
+            email=_customer_email(organization),
+            organization_id=organization.pk,
             idempotency_key=key,
         )
-        locked.stripe_customer_id = customer_id
-        locked.save(update_fields=["stripe_customer_id"])
+        # Conditional: only over the state we read, so nothing stored meanwhile is overwritten.
+        Organization.objects.filter(pk=organization.pk, stripe_customer_id=current).update(
+            stripe_customer_id=customer_id
+        )
     organization.stripe_customer_id = customer_id
     logger.info(
         "billing.customer_created",
