@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,7 +21,7 @@ from billing import stripe_gateway
 from billing.errors import WebhookPayloadInvalid
 from billing.models import Subscription, WebhookEvent
 from billing.services.customers import customer_forget
-from billing.services.subscriptions import subscription_state_apply
+from billing.services.subscriptions import subscription_event_state, subscription_state_apply
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -32,18 +35,31 @@ class Outcome(StrEnum):
     IGNORED = "ignored"  # a type we do not handle
 
 
-Handler = Callable[[stripe_gateway.StripeEvent], Outcome]
+@dataclass(frozen=True)
+class Handler:
+    """`prepare` runs before the event's transaction and may call Stripe; `apply` runs inside it
+    (with what `prepare` returned) and must not."""
+
+    apply: Callable[[stripe_gateway.StripeEvent, Any], Outcome]
+    prepare: Callable[[stripe_gateway.StripeEvent], Any] = lambda event: None
 
 
-def _subscription_changed(event: stripe_gateway.StripeEvent) -> Outcome:
+def _subscription_state(
+    event: stripe_gateway.StripeEvent,
+) -> tuple[stripe_gateway.StripeSubscription, datetime]:
     try:
         data = stripe_gateway.subscription_from_dict(event.object)
     except (KeyError, TypeError, ValueError) as e:
         raise WebhookPayloadInvalid() from e
+    return subscription_event_state(data=data, state_at=event.created)
+
+
+def _subscription_changed(
+    event: stripe_gateway.StripeEvent, prepared: tuple[stripe_gateway.StripeSubscription, datetime]
+) -> Outcome:
+    data, state_at = prepared
     organization = Organization.objects.filter(stripe_customer_id=data.customer_id).first()
-    written = subscription_state_apply(
-        organization=organization, data=data, state_at=event.created, refetch_on_tie=True
-    )
+    written = subscription_state_apply(organization=organization, data=data, state_at=state_at)
     if written:
         return Outcome.PROCESSED
     # Nothing written either because the row holds newer state, or because the subscription
@@ -55,7 +71,7 @@ def _known(subscription_id: str) -> bool:
     return Subscription.objects.filter(stripe_subscription_id=subscription_id).exists()
 
 
-def _customer_deleted(event: stripe_gateway.StripeEvent) -> Outcome:
+def _customer_deleted(event: stripe_gateway.StripeEvent, prepared: None) -> Outcome:
     customer_id = event.object.get("id")
     if not isinstance(customer_id, str) or not customer_id:
         raise WebhookPayloadInvalid()
@@ -63,13 +79,15 @@ def _customer_deleted(event: stripe_gateway.StripeEvent) -> Outcome:
     return Outcome.UNKNOWN_CUSTOMER if organization is None else Outcome.PROCESSED
 
 
+_SUBSCRIPTION = Handler(prepare=_subscription_state, apply=_subscription_changed)
+
 HANDLERS: dict[str, Handler] = {
-    "customer.subscription.created": _subscription_changed,
-    "customer.subscription.updated": _subscription_changed,
-    "customer.subscription.deleted": _subscription_changed,
-    "customer.subscription.paused": _subscription_changed,
-    "customer.subscription.resumed": _subscription_changed,
-    "customer.deleted": _customer_deleted,
+    "customer.subscription.created": _SUBSCRIPTION,
+    "customer.subscription.updated": _SUBSCRIPTION,
+    "customer.subscription.deleted": _SUBSCRIPTION,
+    "customer.subscription.paused": _SUBSCRIPTION,
+    "customer.subscription.resumed": _SUBSCRIPTION,
+    "customer.deleted": Handler(apply=_customer_deleted),
 }
 
 
@@ -87,6 +105,10 @@ def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
         # Not recorded: nothing was processed, and the endpoint may receive every type.
         logger.info("billing.webhook_ignored", extra=log_fields)
         return Outcome.IGNORED
+    if WebhookEvent.objects.filter(stripe_event_id=event.id).exists():  # spares prepare's Stripe call
+        logger.info("billing.webhook_duplicate", extra=log_fields)
+        return Outcome.DUPLICATE
+    prepared = handler.prepare(event)  # outside the transaction: it may wait on Stripe
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -95,7 +117,7 @@ def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
             # Processed before, or right now by a concurrent delivery (whose insert we waited on).
             logger.info("billing.webhook_duplicate", extra=log_fields)
             return Outcome.DUPLICATE
-        outcome = handler(event)
+        outcome = handler.apply(event, prepared)
         record.processed_at = timezone.now()
         record.save(update_fields=["processed_at"])
     logger.info("billing.webhook_processed", extra={**log_fields, "outcome": str(outcome)})

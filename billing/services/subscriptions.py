@@ -76,19 +76,42 @@ def _subscription_fields(data: stripe_gateway.StripeSubscription) -> dict[str, A
     }
 
 
+def subscription_event_state(
+    *, data: stripe_gateway.StripeSubscription, state_at: datetime
+) -> tuple[stripe_gateway.StripeSubscription, datetime]:
+    """The state an event should store: its own, or, on a tie with the row, Stripe's of now.
+
+    Calls Stripe on a tie, so it runs before the webhook's transaction, never inside it (a
+    transaction held across the call would lock the row, and on SQLite the whole database,
+    for as long as Stripe takes). Raises billing errors when Stripe cannot be reached.
+    """
+    row = Subscription.objects.filter(stripe_subscription_id=data.id).first()
+    if row is None or _verdict(row, status=data.status, state_at=state_at, on_tie=_Verdict.REFETCH) != (
+        _Verdict.REFETCH
+    ):
+        return data, state_at
+    started = timezone.now()
+    try:
+        fetched = stripe_gateway.subscription_retrieve(subscription_id=data.id)
+    except SubscriptionMissing:
+        return data, state_at  # gone from Stripe: the event's own state is the best there is
+    # Applied as a fetch: Stripe's state of that moment wins a tie with what the row holds. A
+    # write that lands between this fetch and the apply is ordered against it as usual.
+    return fetched, max(state_at, fetch_state_at(started))
+
+
 def subscription_state_apply(
     *,
     organization: Organization | None,
     data: stripe_gateway.StripeSubscription,
     state_at: datetime,
-    refetch_on_tie: bool,
 ) -> bool:
     """Store `data` as the subscription's state at `state_at`, unless the row holds newer state.
 
     An existing row keeps its organization (events keep reaching it after the organization's
     customer id was cleared); a new one is created for `organization`, or not at all when
-    that is None (a customer we do not know). Returns whether anything was written.
-    Raises billing errors only when `refetch_on_tie` and Stripe cannot be reached.
+    that is None (a customer we do not know). Returns whether anything was written. A tie is
+    applied (an event's tie is settled by `subscription_event_state` first). No Stripe call.
     """
     with transaction.atomic():
         row = Subscription.objects.select_for_update().filter(stripe_subscription_id=data.id).first()
@@ -130,18 +153,7 @@ def subscription_state_apply(
                 )
                 return True
 
-        on_tie = _Verdict.REFETCH if refetch_on_tie else _Verdict.APPLY
-        verdict = _verdict(row, status=data.status, state_at=state_at, on_tie=on_tie)
-        if verdict is _Verdict.REFETCH:
-            # Holding the row lock across a Stripe call: rare (ties only), and it is what
-            # stops a concurrent older write from slipping in between.
-            started = timezone.now()
-            try:
-                data = stripe_gateway.subscription_retrieve(subscription_id=data.id)
-                state_at = max(state_at, fetch_state_at(started))
-            except SubscriptionMissing:
-                pass  # gone from Stripe: the event's own state is the best there is
-            verdict = _verdict(row, status=data.status, state_at=state_at, on_tie=_Verdict.APPLY)
+        verdict = _verdict(row, status=data.status, state_at=state_at, on_tie=_Verdict.APPLY)
         log_fields = {
             "organization_id": row.organization_id,
             "subscription_id": data.id,

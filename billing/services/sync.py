@@ -48,9 +48,7 @@ def subscriptions_sync(
         gone = check_customer and stripe_gateway.customer_is_gone(customer_id=customer_id)
     written = 0
     for data in fetched:
-        if subscription_state_apply(
-            organization=organization, data=data, state_at=state_at, refetch_on_tie=False
-        ):
+        if subscription_state_apply(organization=organization, data=data, state_at=state_at):
             written += 1
     if gone:
         customer_forget(customer_id=customer_id, at=state_at)

@@ -379,16 +379,23 @@ def test_a_failing_handler_answers_5xx_leaves_nothing_and_the_redelivery_applies
 ):
     real = webhooks.HANDLERS["customer.subscription.created"]
 
-    def write_then_fail(evt):
-        real(evt)  # the state is written...
+    written = []
+
+    def write_then_fail(evt, prepared):
+        written.append(real.apply(evt, prepared))  # the state is written...
         raise RuntimeError("boom")  # ...and then the handler fails
 
-    monkeypatch.setitem(webhooks.HANDLERS, "customer.subscription.created", write_then_fail)
+    monkeypatch.setitem(
+        webhooks.HANDLERS,
+        "customer.subscription.created",
+        webhooks.Handler(prepare=real.prepare, apply=write_then_fail),
+    )
     evt = event("customer.subscription.created", stripe_sub, created=T0)
 
     response = deliver(client, evt)
 
     assert_error(response, 500, "INTERNAL_ERROR")
+    assert written == [webhooks.Outcome.PROCESSED]  # it did write, inside the transaction
     assert not Subscription.objects.exists()
     assert not WebhookEvent.objects.exists()
 
