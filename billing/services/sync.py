@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from billing import stripe_gateway
-from billing.errors import BillingError, CustomerMissing
-from billing.models import PortalSession
-from billing.services.customers import customer_forget
+from billing.errors import BillingError, CustomerMissing, SubscriptionMissing
+from billing.models import PortalSession, Subscription
 from billing.services.subscriptions import fetch_state_at, subscription_state_apply
 from organizations.models import Organization
 
@@ -21,7 +20,7 @@ logger = logging.getLogger(__name__)
 class SubscriptionSyncResult:
     fetched: int  # subscriptions Stripe returned
     written: int  # of which were newer than what we had (or new)
-    customer_cleared: bool
+    customer_missing: bool  # Stripe says it knows no such customer (nothing was changed)
 
 
 def subscriptions_sync(
@@ -31,13 +30,15 @@ def subscriptions_sync(
 
     A fetch is Stripe's state of the moment, so it wins over anything older, but not over a
     webhook state newer than the fetch itself (see `FETCH_STATE_MARGIN`): running it while
-    events arrive, or twice, never rolls a row back. A customer Stripe says is gone is
-    cleared (`customer_forget`). With `check_customer`, that costs a second call (Stripe
-    lists a deleted customer's subscriptions without complaint). Raises billing errors.
+    events arrive, or twice, never rolls a row back. A customer Stripe says is missing is
+    only reported (`customer_missing`), never cleared here: with a key for another account
+    every customer is missing, and the caller must tell that apart from a deletion
+    (`customer_missing_settle`). With `check_customer`, that costs a second call (Stripe lists
+    a deleted customer's subscriptions without complaint). Raises billing errors.
     """
     customer_id = organization.stripe_customer_id
     if not customer_id:
-        return SubscriptionSyncResult(fetched=0, written=0, customer_cleared=False)
+        return SubscriptionSyncResult(fetched=0, written=0, customer_missing=False)
     started = timezone.now()
     state_at = fetch_state_at(started)
     try:
@@ -50,9 +51,6 @@ def subscriptions_sync(
     for data in fetched:
         if subscription_state_apply(organization=organization, data=data, state_at=state_at):
             written += 1
-    if gone:
-        customer_forget(customer_id=customer_id, at=state_at)
-        organization.stripe_customer_id = None
     # The portal sessions this fetch covers no longer call for a refresh.
     PortalSession.objects.filter(
         organization=organization, subscriptions_synced_at__isnull=True, created_at__lte=started
@@ -63,10 +61,41 @@ def subscriptions_sync(
             "organization_id": organization.pk,
             "fetched": len(fetched),
             "written": written,
-            "customer_cleared": gone,
+            "customer_missing": gone,
         },
     )
-    return SubscriptionSyncResult(fetched=len(fetched), written=written, customer_cleared=gone)
+    return SubscriptionSyncResult(fetched=len(fetched), written=written, customer_missing=gone)
+
+
+def customer_missing_settle(*, organization: Organization, customer_id: str) -> None:
+    """Stripe no longer knows the organization's customer, and the key is known to be right:
+    clear the id, and give each live subscription Stripe's own state of it.
+
+    A lookup miss is not proof of a cancellation: each subscription is asked for by its own
+    id (Stripe keeps a deleted customer's canceled subscriptions), and one that Stripe does
+    not know either is left as it is, for its own events to settle. Raises billing errors.
+    """
+    live = Subscription.objects.filter(organization=organization).exclude(
+        status__in=Subscription.ENDED_STATUSES
+    )
+    for row in live:
+        started = timezone.now()
+        try:
+            data = stripe_gateway.subscription_retrieve(subscription_id=row.stripe_subscription_id)
+        except SubscriptionMissing:
+            logger.warning(
+                "billing.subscription_unknown_to_stripe",
+                extra={"organization_id": organization.pk, "subscription_id": row.stripe_subscription_id},
+            )
+            continue
+        subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
+    Organization.objects.filter(pk=organization.pk, stripe_customer_id=customer_id).update(
+        stripe_customer_id=None
+    )
+    organization.stripe_customer_id = None
+    logger.warning(
+        "billing.customer_cleared", extra={"organization_id": organization.pk, "customer_id": customer_id}
+    )
 
 
 def subscription_refresh_after_portal(*, organization: Organization) -> None:

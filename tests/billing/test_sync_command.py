@@ -22,9 +22,9 @@ def at(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def sync() -> tuple[str, str]:
+def sync(*args: str) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
-    call_command("sync_subscriptions", stdout=out, stderr=err, no_color=True)
+    call_command("sync_subscriptions", *args, stdout=out, stderr=err, no_color=True)
     return out.getvalue(), err.getvalue()
 
 
@@ -117,7 +117,7 @@ def test_a_deleted_customer_is_cleared(organization, stripe_standin):
     sync()
     stripe_standin.delete_customer(customer_id)  # Stripe cancels its subscriptions too
 
-    out, _ = sync()
+    out, _ = sync("--clear-missing")  # one organization, and its customer missing: told to
 
     assert "the customer no longer exists in Stripe: cleared" in out
     assert "synced 1 organizations, 1 subscriptions, 0 failed" in out
@@ -126,7 +126,9 @@ def test_a_deleted_customer_is_cleared(organization, stripe_standin):
     assert Subscription.objects.get(stripe_subscription_id=sub["id"]).status == "canceled"
 
 
-def test_a_customer_stripe_never_heard_of_is_cleared(organization, stripe_standin):
+def test_a_customer_stripe_never_heard_of_is_cleared_but_its_subscription_is_not_canceled(
+    organization, stripe_standin
+):
     organization.stripe_customer_id = "cus_not_in_this_account"
     organization.save()
     Subscription.objects.create(
@@ -138,12 +140,72 @@ def test_a_customer_stripe_never_heard_of_is_cleared(organization, stripe_standi
         synced_at=at(T0),
     )
 
-    out, _ = sync()
+    out, _ = sync("--clear-missing")
 
     assert "cleared" in out
     organization.refresh_from_db()
     assert organization.stripe_customer_id is None
-    assert Subscription.objects.get().status == "canceled"  # nothing left could ever update it
+    # A lookup miss is no proof of a cancellation: only Stripe's own state or events end it.
+    assert Subscription.objects.get().status == "active"
+
+
+def _organizations_with_subscriptions(make_organization, stripe_standin, count):
+    organizations = []
+    for n in range(count):
+        organization = make_organization(name=f"Org {n:02}")
+        customer_id = give_customer(organization, stripe_standin)
+        stripe_standin.create_subscription(customer=customer_id, status="active", created=T0)
+        organizations.append(organization)
+    sync()
+    return organizations
+
+
+def _billing_rows():
+    from organizations.models import Organization
+
+    return (
+        sorted(Organization.objects.values_list("pk", "stripe_customer_id")),
+        sorted(Subscription.objects.values_list("stripe_subscription_id", "status", "state_at")),
+    )
+
+
+def test_a_key_for_another_account_changes_nothing_and_fails(make_organization, stripe_standin):
+    _organizations_with_subscriptions(make_organization, stripe_standin, 3)
+    before = _billing_rows()
+    stripe_standin.reset()  # the key now reaches an account that knows none of our customers
+
+    with pytest.raises(CommandError, match="Stripe does not know 3 of the 3 customers checked"):
+        sync()
+
+    assert _billing_rows() == before
+    assert not [r for r in stripe_standin.requests if r.method != "GET"]  # no write at Stripe
+
+
+def test_one_deleted_customer_among_many_is_cleared(make_organization, stripe_standin):
+    organizations = _organizations_with_subscriptions(make_organization, stripe_standin, 11)
+    gone = organizations[4]
+    stripe_standin.delete_customer(gone.stripe_customer_id)
+
+    out, _ = sync()
+
+    assert f"Org 04 (#{gone.pk}): the customer no longer exists in Stripe: cleared" in out
+    gone.refresh_from_db()
+    assert gone.stripe_customer_id is None
+    # Stripe's own state of the subscription (canceled with its customer), fetched by its id.
+    assert Subscription.objects.get(organization=gone).status == "canceled"
+    assert Subscription.objects.filter(status="active").count() == 10
+
+
+def test_two_of_eleven_missing_is_too_many_to_clear(make_organization, stripe_standin):
+    organizations = _organizations_with_subscriptions(make_organization, stripe_standin, 11)
+    for organization in organizations[:2]:
+        stripe_standin.delete_customer(organization.stripe_customer_id)
+    customers, _ = _billing_rows()
+
+    with pytest.raises(CommandError, match="Stripe does not know 2 of the 11 customers checked"):
+        sync()
+
+    assert _billing_rows()[0] == customers  # no customer cleared
 
 
 def test_failures_are_counted_and_exit_non_zero(make_organization, stripe_standin):
