@@ -1,0 +1,193 @@
+"""Waiting on Stripe is bounded, and never holds the database.
+
+The deadline (all tries of a request together), the bulkhead (calls in flight per process),
+the circuit breaker (no calls for a while after a run of failures), the customer lease (no
+transaction across customers.create), and a Stripe failure not counting toward the rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from billing.services.customers import customer_ensure
+from core.models import Lease
+from organizations.models import Organization
+from tests.assertions import assert_error
+from tests.conftest import access_token_for
+
+PORTAL = "/subscriptions/portal"
+
+
+def _client(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+    return client
+
+
+def _with_customer(organization: Organization, stripe_standin) -> str:
+    customer_id: str = stripe_standin.create_customer(name=organization.name)["id"]
+    organization.stripe_customer_id = customer_id
+    organization.save()
+    return customer_id
+
+
+@pytest.mark.django_db
+def test_the_deadline_covers_every_try_of_a_request(owner, organization, stripe_standin, settings):
+    """Three tries of a 10 s read would wait 30 s; the request's deadline stops them all."""
+    settings.STRIPE_DEADLINE_SECONDS = 1.0
+    settings.STRIPE_MAX_NETWORK_RETRIES = 2
+    _with_customer(organization, stripe_standin)
+    stripe_standin.add_fault("latency", latency_ms=5000, path_prefix="/v1/billing_portal")
+
+    started = time.monotonic()
+    response = _client(owner).post(PORTAL)
+    elapsed = time.monotonic() - started
+
+    assert_error(response, 503, "BILLING_UNAVAILABLE")
+    assert elapsed < 2.0, elapsed
+    # One try: the deadline left no time for a retry.
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 1
+
+
+@pytest.mark.django_db
+def test_a_failure_stripe_caused_does_not_count_toward_the_rate(
+    owner, organization, stripe_standin, settings
+):
+    settings.BILLING_PORTAL_RATE = "2/min"
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.STRIPE_BREAKER_FAILURES = 100
+    _with_customer(organization, stripe_standin)
+    client = _client(owner)
+    stripe_standin.add_fault("500", path_prefix="/v1/billing_portal", times=5)
+
+    outage = [client.post(PORTAL).status_code for _ in range(5)]
+    after = [client.post(PORTAL).status_code for _ in range(3)]
+
+    assert outage == [503] * 5
+    assert after == [200, 200, 429]  # the rate's two requests are both still there
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bulkhead_refuses_at_once_past_its_size(make_user, organization, stripe_standin, settings):
+    settings.STRIPE_MAX_CONCURRENT_CALLS = 1
+    _with_customer(organization, stripe_standin)
+    first_user = make_user(role="owner", organization=organization)
+    second_user = make_user(role="owner", organization=organization)
+    stripe_standin.add_fault("latency", latency_ms=1500, path_prefix="/v1/billing_portal", times=1)
+    answers: list[int] = []
+
+    def slow() -> None:
+        try:
+            answers.append(_client(first_user).post(PORTAL).status_code)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not stripe_standin.requests_to("POST", "/v1/billing_portal") and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the first call is in flight
+
+    started = time.monotonic()
+    refused = _client(second_user).post(PORTAL)
+    elapsed = time.monotonic() - started
+    thread.join(timeout=10)
+
+    assert_error(refused, 503, "BILLING_UNAVAILABLE")
+    assert elapsed < 0.5, elapsed  # refused at once, not queued behind the slow call
+    assert answers == [200]
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 1
+
+
+@pytest.mark.django_db
+def test_the_breaker_opens_after_a_run_of_failures_then_lets_one_trial_through(
+    owner, organization, stripe_standin, settings
+):
+    settings.STRIPE_BREAKER_FAILURES = 2
+    settings.STRIPE_BREAKER_SECONDS = 0.3
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.BILLING_PORTAL_RATE = "100/min"
+    _with_customer(organization, stripe_standin)
+    client = _client(owner)
+    stripe_standin.add_fault("500", path_prefix="/v1/billing_portal", times=2)
+
+    assert [client.post(PORTAL).status_code for _ in range(2)] == [503, 503]
+    open_answer = client.post(PORTAL)
+    assert_error(open_answer, 503, "BILLING_UNAVAILABLE")
+    assert int(open_answer["Retry-After"]) == 1  # 0.3 s, in whole seconds and at least 1
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 2  # not called
+
+    time.sleep(0.35)
+    assert client.post(PORTAL).status_code == 200  # the trial call, and it closed the breaker
+    assert client.post(PORTAL).status_code == 200
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_stays_writable_while_a_customer_is_being_created(
+    owner, organization, make_organization, stripe_standin
+):
+    """No transaction is open across customers.create: on SQLite one would lock every write."""
+    stripe_standin.add_fault("latency", latency_ms=1500, path_prefix="/v1/customers", times=1)
+    answers: list[int] = []
+
+    def first_request() -> None:
+        try:
+            answers.append(_client(owner).post(PORTAL).status_code)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_request)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not stripe_standin.requests_to("POST", "/v1/customers") and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    started = time.monotonic()
+    other = make_organization(name="Written meanwhile")
+    other.name = "Written meanwhile, twice"
+    other.save()
+    elapsed = time.monotonic() - started
+    thread.join(timeout=10)
+
+    assert elapsed < 0.5, elapsed
+    assert answers == [200]
+
+
+@pytest.mark.django_db
+def test_a_dead_holders_lease_is_taken_over_and_replays_its_customer(organization, stripe_standin):
+    """The holder died after Stripe created the customer and before we stored it: the next
+    request takes the expired lease and gets the same customer back (same idempotency key)."""
+    key = f"org-{organization.pk}-customer"
+    first = customer_ensure(organization=Organization.objects.get(pk=organization.pk))
+    Organization.objects.filter(pk=organization.pk).update(stripe_customer_id=None)  # the lost write
+    Lease.objects.create(key=key, token="dead", expires_at=timezone.now() - timedelta(seconds=1))
+
+    again = customer_ensure(organization=Organization.objects.get(pk=organization.pk))
+
+    assert again == first
+    assert len(stripe_standin.customers) == 1
+    creates = stripe_standin.requests_to("POST", "/v1/customers")
+    assert [r.replayed for r in creates] == [False, True]
+    assert not Lease.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_live_holders_lease_makes_the_others_wait_then_answer_503(organization, stripe_standin, settings):
+    settings.STRIPE_DEADLINE_SECONDS = 0.3
+    Lease.objects.create(
+        key=f"org-{organization.pk}-customer", token="alive", expires_at=timezone.now() + timedelta(minutes=1)
+    )
+    from billing.errors import BillingUnavailable
+
+    with pytest.raises(BillingUnavailable):
+        customer_ensure(organization=organization)
+    assert stripe_standin.requests_to("POST", "/v1/customers") == []
