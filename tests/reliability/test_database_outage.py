@@ -61,21 +61,22 @@ class Load:
     def _run(self, token: str) -> None:
         http = infra.http_session()
         while not self.stop.is_set():
-            phase = self.phase
             try:
                 response = http.post(
                     self.base_url + "/subscriptions/portal",
                     headers={"Authorization": f"Bearer {token}"},
                     timeout=60,
                 )
+                # The phase it was answered in: a request that started while the database was
+                # down may wait for a pooled connection and be served once it is back.
                 answer = (
-                    phase,
+                    self.phase,
                     response.status_code,
                     response.headers.get("Content-Type", ""),
                     response.text,
                 )
             except requests.RequestException as e:
-                answer = (phase, 0, "", type(e).__name__)
+                answer = (self.phase, 0, "", type(e).__name__)
             with self.lock:
                 self.answers.append(answer)
             time.sleep(0.02)
