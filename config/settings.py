@@ -35,7 +35,8 @@ SITE_URL: str = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, on a site whose login answers 429 when rate limited.
+    "accounts.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -137,12 +138,18 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "billing:page"
 LOGOUT_REDIRECT_URL = "login"
-# Every password check (login form, POST /auth/token/, admin login) counts against two
-# sliding-window limits kept in the shared cache: per email address and per client address
-# (REMOTE_ADDR: behind a proxy that is the proxy's, so raise LOGIN_IP_RATE there).
+# Failed password checks (login form, POST /auth/token/, admin login) count against three
+# sliding-window limits in the shared cache (accounts/services.py): per email and client
+# address together (LOGIN_RATE, the low one), per email from anywhere (LOGIN_EMAIL_RATE) and
+# per client address for any email (LOGIN_IP_RATE). A successful login never counts.
 AUTHENTICATION_BACKENDS = ["accounts.backends.RateLimitedModelBackend"]
 LOGIN_RATE: str = env.str("LOGIN_RATE", default="5/min")
+LOGIN_EMAIL_RATE: str = env.str("LOGIN_EMAIL_RATE", default="20/min")
 LOGIN_IP_RATE: str = env.str("LOGIN_IP_RATE", default="30/min")
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed: the client
+# address is the right-most one in it that is not one of these (core/client_address.py).
+# Empty: X-Forwarded-For is ignored and the client is REMOTE_ADDR.
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Internationalization -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
