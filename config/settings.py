@@ -202,15 +202,21 @@ REST_FRAMEWORK = {
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    # The absolute lifetime of a refresh token family, counted from the login that started it:
+    # rotation hands out new tokens, never more time (accounts/tokens.py).
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.float("JWT_REFRESH_MAX_DAYS", default=1)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
-    # A refresh rotation that lets one request per token through.
+    # Tokens carry the user's token version (revoked by a password change or a deactivation)
+    # and the time of the login that started their family.
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainPairSerializer",
+    # A refresh rotation that lets one request per token through, and checks both claims.
     "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializer",
+    "TOKEN_BLACKLIST_SERIALIZER": "accounts.serializers.TokenBlacklistSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billing service API",
