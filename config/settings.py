@@ -198,6 +198,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     # JSON only, whatever the query string says: `?format=xml` is ignored, not a 404.
     "URL_FORMAT_OVERRIDE": None,
+    # OPTIONS is a method like any other an endpoint does not serve: 405, not a metadata page.
+    "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": None,
 }
 SIMPLE_JWT = {

@@ -88,7 +88,7 @@ def test_a_rehash_on_login_does_not_revoke(owner, settings):
 
 @pytest.mark.django_db
 def test_a_refresh_family_ends_a_fixed_time_after_login_however_often_it_rotates(owner):
-    lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    lifetime: timedelta = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
     token = login(owner)["refresh"]
     for hours in (6, 12, 18, 23):  # rotating well within each token's own lifetime
         with shifted(timedelta(hours=hours) * lifetime.total_seconds() / 86400):
