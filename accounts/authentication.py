@@ -3,18 +3,37 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework_simplejwt.authentication import JWTAuthentication as _JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.models import User
+from accounts.tokens import token_version
 
 
 class JWTAuthentication(_JWTAuthentication):
-    """simplejwt's authentication, loading the user with membership and organization in one query.
+    """simplejwt's authentication, with
 
-    Every billing request needs all three, so this saves two queries per request.
+    - the scheme matched case-insensitively (`bearer` is `Bearer`; another scheme is no
+      credentials at all, `Bearer` without exactly one token is an invalid token);
+    - tokens issued before the user's last password change or deactivation refused;
+    - the user loaded with membership and organization in one query (every billing request
+      needs all three, so this saves two queries per request).
     """
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        parts = header.split()
+        if not parts:
+            return None
+        schemes = {t.lower().encode() for t in api_settings.AUTH_HEADER_TYPES}
+        if parts[0].lower() not in schemes:
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed(
+                "Authorization header must contain two space-delimited values",
+                code="bad_authorization_header",
+            )
+        return parts[1]
 
     def get_user(self, validated_token: Token) -> Any:
         try:
@@ -27,4 +46,10 @@ class JWTAuthentication(_JWTAuthentication):
             raise AuthenticationFailed("User not found", code="user_not_found") from e
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
+        try:
+            version = token_version(validated_token)
+        except TokenError as e:
+            raise InvalidToken("Token is invalid") from e
+        if version != user.token_version:
+            raise InvalidToken("Token was revoked")
         return user

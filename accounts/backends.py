@@ -6,15 +6,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
-from accounts.services import login_attempt_register
+from accounts.services import login_attempt
+from core.client_address import client_address
 
 
 class RateLimitedModelBackend(ModelBackend):
-    """Django's backend, counting every password check against the login rate limits first.
+    """Django's backend, with each password check held against the login rate limits.
 
     Raises `accounts.services.LoginRateLimited` (out of `authenticate()`, which only swallows
     PermissionDenied) so that each door can answer it its own way: the form with a message
     and 429, the token API with the JSON envelope. Being the backend, no door can forget it.
+    A check that succeeds does not count (`accounts.services`).
     """
 
     def authenticate(
@@ -27,6 +29,9 @@ class RateLimitedModelBackend(ModelBackend):
         email = username if username is not None else kwargs.get(get_user_model().USERNAME_FIELD)
         if email is None or password is None:
             return None
-        ip = request.META.get("REMOTE_ADDR") if request is not None else None
-        login_attempt_register(email=str(email), ip=ip)
-        return super().authenticate(request, username=email, password=password, **kwargs)
+        ip = client_address(request) if request is not None else None
+        with login_attempt(email=str(email), ip=ip) as attempt:
+            user = super().authenticate(request, username=email, password=password, **kwargs)
+            if user is not None:
+                attempt.succeeded()
+        return user

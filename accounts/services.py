@@ -2,12 +2,25 @@
 
 Every door that checks a password (the login form, `POST /auth/token/`, the admin's login)
 goes through `django.contrib.auth.authenticate`, hence through
-`accounts.backends.RateLimitedModelBackend`, which calls `login_attempt_register` first.
+`accounts.backends.RateLimitedModelBackend`, which wraps the check in `login_attempt`.
+
+Only failed checks count, against three sliding-window limits in the shared cache:
+
+- `LOGIN_RATE` per (email, client address) pair: the lock a guesser runs into;
+- `LOGIN_EMAIL_RATE` per email, from any address: a guesser spread over many addresses;
+- `LOGIN_IP_RATE` per client address, for any email: one address trying many accounts.
+
+The pair limit is the low one, so that failures from one address do not lock the account's
+owner out from another; the other two are higher, so that an office behind one address is
+not one budget. A successful login clears the failures of its pair.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -16,28 +29,57 @@ from core.errors import RateLimited
 
 
 class LoginRateLimited(RateLimited):
-    """Too many login attempts for this email address or from this client address."""
+    """Too many failed logins for this email address or from this client address."""
 
     message = "Too many login attempts; try again later"
 
 
-def _email_key(email: str) -> str:
+def _email_hash(email: str) -> str:
     # Hashed: no addresses in cache keys (or in Redis), and a bounded key length.
-    normalized = email.strip().lower().encode()
-    return "login:email:" + hashlib.sha256(normalized).hexdigest()
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def login_attempt_register(*, email: str, ip: str | None) -> None:
-    """Count one login attempt, successful or not; raise LoginRateLimited past the limits.
-
-    Two limits: `LOGIN_RATE` per email address (guessing one account's password from many
-    addresses) and `LOGIN_IP_RATE` per client address (trying many accounts from one). An
-    attempt refused by the address limit does not count against the email.
-    """
+def _limits(email: str, ip: str | None) -> list[tuple[str, str]]:
+    """(key, rate) of every limit an attempt falls under, the address's first."""
+    email_hash = _email_hash(email)
+    limits = []
     if ip:
-        retry_after = ratelimit.hit(key=f"login:ip:{ip}", rate=settings.LOGIN_IP_RATE)
+        limits.append((f"login:ip:{ip}", settings.LOGIN_IP_RATE))
+    limits.append((f"login:email:{email_hash}", settings.LOGIN_EMAIL_RATE))
+    limits.append((f"login:pair:{email_hash}:{ip or '-'}", settings.LOGIN_RATE))
+    return limits
+
+
+@dataclass
+class LoginAttempt:
+    """One password check in progress; `succeeded()` once the password was right."""
+
+    email: str
+    ip: str | None
+    _held: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def succeeded(self) -> None:
+        for key, rate, stamp in self._held:
+            ratelimit.forget(key=key, stamp=stamp, rate=rate)
+        self._held.clear()
+        ratelimit.reset(key=_limits(self.email, self.ip)[-1][0])
+
+
+@contextmanager
+def login_attempt(*, email: str, ip: str | None) -> Iterator[LoginAttempt]:
+    """Hold a place under every limit for one password check, or raise LoginRateLimited.
+
+    The place is taken before the check (so that concurrent guesses cannot all pass a limit
+    that none has reached yet) and given back if the check succeeds: only failures stay
+    counted. An attempt refused by one limit counts against none.
+    """
+    attempt = LoginAttempt(email=email, ip=ip)
+    for key, rate in _limits(email, ip):
+        retry_after, stamp = ratelimit.hit_stamped(key=key, rate=rate)
         if retry_after is not None:
+            for held_key, held_rate, held_stamp in attempt._held:
+                ratelimit.forget(key=held_key, stamp=held_stamp, rate=held_rate)
             raise LoginRateLimited(retry_after=retry_after)
-    retry_after = ratelimit.hit(key=_email_key(email), rate=settings.LOGIN_RATE)
-    if retry_after is not None:
-        raise LoginRateLimited(retry_after=retry_after)
+        assert stamp is not None
+        attempt._held.append((key, rate, stamp))
+    yield attempt

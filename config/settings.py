@@ -35,7 +35,8 @@ SITE_URL: str = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, on a site whose login answers 429 when rate limited.
+    "accounts.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -149,12 +150,18 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "billing:page"
 LOGOUT_REDIRECT_URL = "login"
-# Every password check (login form, POST /auth/token/, admin login) counts against two
-# sliding-window limits kept in the shared cache: per email address and per client address
-# (REMOTE_ADDR: behind a proxy that is the proxy's, so raise LOGIN_IP_RATE there).
+# Failed password checks (login form, POST /auth/token/, admin login) count against three
+# sliding-window limits in the shared cache (accounts/services.py): per email and client
+# address together (LOGIN_RATE, the low one), per email from anywhere (LOGIN_EMAIL_RATE) and
+# per client address for any email (LOGIN_IP_RATE). A successful login never counts.
 AUTHENTICATION_BACKENDS = ["accounts.backends.RateLimitedModelBackend"]
 LOGIN_RATE: str = env.str("LOGIN_RATE", default="5/min")
+LOGIN_EMAIL_RATE: str = env.str("LOGIN_EMAIL_RATE", default="20/min")
 LOGIN_IP_RATE: str = env.str("LOGIN_IP_RATE", default="30/min")
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed: the client
+# address is the right-most one in it that is not one of these (core/client_address.py).
+# Empty: X-Forwarded-For is ignored and the client is REMOTE_ADDR.
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Internationalization -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -198,22 +205,32 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
+    # JSON only, whatever the query string says: `?format=xml` is ignored, not a 404.
+    "URL_FORMAT_OVERRIDE": None,
+    # OPTIONS is a method like any other an endpoint does not serve: 405, not a metadata page.
+    "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": None,
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    # The absolute lifetime of a refresh token family, counted from the login that started it:
+    # rotation hands out new tokens, never more time (accounts/tokens.py).
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.float("JWT_REFRESH_MAX_DAYS", default=1)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
-    # A refresh rotation that lets one request per token through.
+    # Tokens carry the user's token version (revoked by a password change or a deactivation)
+    # and the time of the login that started their family.
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainPairSerializer",
+    # A refresh rotation that lets one request per token through, and checks both claims.
     "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializer",
+    "TOKEN_BLACKLIST_SERIALIZER": "accounts.serializers.TokenBlacklistSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billing service API",

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -71,9 +72,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, exceptions.Throttled):
         status_code, code, message = 429, "RATE_LIMITED", "Too many requests; try again later"
         headers["Retry-After"] = retry_after_header(getattr(exc, "wait", None))
+    elif isinstance(exc, exceptions.ParseError):
+        # A body that is not JSON: as much the client's invalid input as a missing field.
+        status_code, code, message = 400, "VALIDATION_ERROR", "Request body is not valid JSON"
     elif isinstance(exc, exceptions.ValidationError):
         status_code, code, message = 400, "VALIDATION_ERROR", "Invalid input"
         extra["errors"] = exc.detail
+    elif isinstance(exc, Http404 | exceptions.NotFound):
+        status_code, code, message = 404, "NOT_FOUND", "Not found"
+    elif isinstance(exc, PermissionDenied | exceptions.PermissionDenied):
+        status_code, code, message = 403, "FORBIDDEN", "Forbidden"
     elif isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
         code = str(exc.default_code).upper()
@@ -97,6 +105,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             if www and status_code == 401:
                 headers["WWW-Authenticate"] = www
     set_rollback()
+    request = context.get("request")
+    if request is not None:
+        # The envelope is JSON whichever renderer the view negotiated (the docs page's is HTML).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
     return Response(error_body(code, message, **extra), status=status_code, headers=headers)
 
 

@@ -1,4 +1,24 @@
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def _sqlite_owner_only(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """The SQLite database holds every account: readable by its owner only, whatever the
+    umask of the process that created it (the journal files follow the database's mode)."""
+    if connection.vendor != "sqlite":
+        return
+    name = str(connection.settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):  # not ours to change: leave it
+        if os.stat(name).st_mode & 0o077:
+            os.chmod(name, 0o600)
 
 
 class CoreConfig(AppConfig):
@@ -8,3 +28,6 @@ class CoreConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "core"
+
+    def ready(self) -> None:
+        connection_created.connect(_sqlite_owner_only, dispatch_uid="core.sqlite_owner_only")

@@ -79,13 +79,39 @@ def forget_last(*, key: str, rate: str) -> None:
 
 def hit(*, key: str, rate: str) -> float | None:
     """Count one hit for `key`. None if it is within `rate`, else seconds until it would be."""
+    retry_after, _ = hit_stamped(key=key, rate=rate)
+    return retry_after
+
+
+def hit_stamped(*, key: str, rate: str) -> tuple[float | None, float | None]:
+    """As `hit`, also answering the time the hit was counted at (None when it was refused), for
+    `forget` to take it back once it turns out not to count."""
     limit, window = parse_rate(rate)
     cache_key = f"ratelimit:{key}"
     with _cache_lock(cache_key):
         now = time.time()
         history = [t for t in cache.get(cache_key, []) if t > now - window]
         if len(history) >= limit:
-            return history[0] + window - now
+            return history[0] + window - now, None
         history.append(now)
         cache.set(cache_key, history, timeout=window)
-    return None
+    return None, now
+
+
+def forget(*, key: str, stamp: float, rate: str) -> None:
+    """Take back the one hit counted at `stamp` for `key` (by `hit_stamped`)."""
+    _, window = parse_rate(rate)
+    cache_key = f"ratelimit:{key}"
+    with _cache_lock(cache_key):
+        now = time.time()
+        history = [t for t in cache.get(cache_key, []) if t > now - window]
+        if stamp in history:
+            history.remove(stamp)
+            cache.set(cache_key, history, timeout=window)
+
+
+def reset(*, key: str) -> None:
+    """Forget every hit of `key`."""
+    cache_key = f"ratelimit:{key}"
+    with _cache_lock(cache_key):
+        cache.delete(cache_key)

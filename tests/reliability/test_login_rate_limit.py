@@ -1,6 +1,6 @@
-"""Login attempts are rate limited at every door that checks a password: the login form, the
-token API and the admin's login, per email address (LOGIN_RATE) and per client address
-(LOGIN_IP_RATE), together."""
+"""Failed logins are rate limited at every door that checks a password: the login form, the
+token API and the admin's login, per email and client address together (LOGIN_RATE), per email
+(LOGIN_EMAIL_RATE) and per client address (LOGIN_IP_RATE), all doors sharing the counts."""
 
 from __future__ import annotations
 
@@ -79,7 +79,10 @@ def test_form_api_and_admin_share_the_limit_and_ignore_case(owner, make_user):
     api_login(owner.email, "wrong-5")
     assert_api_rate_limited(api_login(owner.email, PASSWORD))
     assert_form_rate_limited(client, form_login(client, owner.email, PASSWORD))
-    admin = client.post("/admin/login/", {"username": owner.email, "password": PASSWORD})
+    admin = client.post(
+        "/admin/login/", {"username": owner.email, "password": PASSWORD}, REMOTE_ADDR="198.51.100.1"
+    )
+    assert admin.status_code == 429 and 1 <= int(admin["Retry-After"]) <= 60
     assert b"Too many login attempts" in admin.content
     assert "_auth_user_id" not in client.session
     # Another account is not affected.
@@ -94,6 +97,7 @@ def test_the_admin_login_is_limited_for_staff_too(make_user):
     for i in range(RATE):
         client.post("/admin/login/", {"username": staff.email, "password": f"guess-{i}"})
     response = client.post("/admin/login/", {"username": staff.email, "password": PASSWORD})
+    assert response.status_code == 429 and 1 <= int(response["Retry-After"]) <= 60
     assert b"Too many login attempts" in response.content
     assert "_auth_user_id" not in client.session
     assert client.get("/admin/").status_code == 302
@@ -121,7 +125,7 @@ def test_a_successful_login_within_the_limit_still_works(owner):
 
 @pytest.mark.django_db
 def test_the_limit_holds_when_attempts_arrive_at_once(owner):
-    """The limiter's read-modify-write is locked: 20 threads, exactly RATE attempts get through."""
+    """The limiter's read-modify-write is locked: 20 threads, exactly RATE failures get through."""
     import threading
 
     from django.db import connection
@@ -145,3 +149,21 @@ def test_the_limit_holds_when_attempts_arrive_at_once(owner):
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(statuses) == [401] * RATE + [429] * (20 - RATE), statuses
+
+
+@pytest.mark.django_db
+def test_successful_logins_never_count(owner):
+    for _ in range(RATE * 3):
+        assert api_login(owner.email, PASSWORD).status_code == 200
+    for _ in range(RATE):
+        assert api_login(owner.email, "wrong").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_success_clears_the_failures_of_its_email_and_address(owner):
+    for _ in range(RATE - 1):
+        api_login(owner.email, "wrong")
+    assert api_login(owner.email, PASSWORD).status_code == 200
+    for _ in range(RATE):
+        assert api_login(owner.email, "wrong").status_code == 401
+    assert_api_rate_limited(api_login(owner.email, PASSWORD))

@@ -44,7 +44,8 @@ def test_a_host_we_do_not_serve_is_400(path):
 @pytest.mark.parametrize(
     ("content_type", "body", "status", "code"),
     [
-        ("application/json", "{not json", 400, "PARSE_ERROR"),
+        ("application/json", "{not json", 400, "VALIDATION_ERROR"),
+        ("application/json", "[" * 100_000 + "]" * 100_000, 400, "VALIDATION_ERROR"),
         ("application/json", "[1, 2]", 400, "VALIDATION_ERROR"),
         ("text/plain", "email=a&password=b", 415, "UNSUPPORTED_MEDIA_TYPE"),
         ("multipart/form-data; boundary=zz", "--zz--", 415, "UNSUPPORTED_MEDIA_TYPE"),
