@@ -119,6 +119,9 @@ def test_redis_down_fails_closed_with_json_and_recovers(
         assert status >= 500 and code is not None, (name, status, code)
         assert seconds < 10, (name, seconds)
     assert stripe_calls_down == 0
-    assert health_down.status_code == 200  # the database is fine; the health check is about it
+    # No request that needs the shared cache can work: the health check says which part failed.
+    assert health_down.status_code == 503, health_down.text
+    assert health_down.json()["checks"]["database"] == "ok", health_down.text
+    assert health_down.json()["checks"]["cache"] != "ok", health_down.text
     assert [r.status_code for r in after] == [200, 200, 200], [r.text for r in after]
     assert alive
