@@ -94,9 +94,7 @@ def authentication_error(key: str | None) -> ApiError:
         )
     else:
         message = f"Invalid API Key provided: {mask_key(key)}"
-    return ApiError(
-        401, message, saved=False, headers={"WWW-Authenticate": 'Basic realm="Stripe"'}
-    )
+    return ApiError(401, message, saved=False, headers={"WWW-Authenticate": 'Basic realm="Stripe"'})
 
 
 def unknown_parameter(name: str) -> ApiError:
@@ -116,9 +114,7 @@ def invalid_parameter(name: str, message: str, code: str = "parameter_invalid_st
 
 
 def no_such(kind: str, object_id: str, *, param: str, status: int) -> ApiError:
-    return ApiError(
-        status, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
-    )
+    return ApiError(status, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
 
 
 def unrecognized_url(method: str, path: str) -> ApiError:
@@ -138,8 +134,7 @@ def portal_not_configured(livemode: bool) -> ApiError:
 def rate_limited() -> ApiError:
     return ApiError(
         429,
-        "Too many requests hit the API too quickly. We recommend an exponential "
-        "backoff of your requests.",
+        "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
         code="rate_limit",
         saved=False,
     )

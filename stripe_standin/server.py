@@ -160,8 +160,9 @@ class StripeStandIn:
     All shared state is guarded by one lock, never held while sleeping.
     """
 
-    def __init__(self, *, latency_ms: float = 0, max_recorded: int = 20_000,
-                 max_idempotency_keys: int = 50_000) -> None:
+    def __init__(
+        self, *, latency_ms: float = 0, max_recorded: int = 20_000, max_idempotency_keys: int = 50_000
+    ) -> None:
         """``latency_ms``: default delay for /v1/ answers (``reset()`` returns to it).
 
         Past ``max_recorded`` requests the oldest records are forgotten (counters in
@@ -185,8 +186,9 @@ class StripeStandIn:
             raise RuntimeError("stand-in already started")
         self._server = server = _Server((host, port), self)
         self._url = f"http://{server.server_name}:{server.server_port}"
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="stripe-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="stripe-standin", daemon=True
+        )
         self._thread.start()
         return self._url
 
@@ -269,8 +271,9 @@ class StripeStandIn:
     def customers(self) -> list[dict[str, Any]]:
         """Copies of the customers that are not deleted, oldest first."""
         with self._lock:
-            return copy.deepcopy([c for c in self._store.customers.values()
-                                  if c["id"] not in self._store.deleted])
+            return copy.deepcopy(
+                [c for c in self._store.customers.values() if c["id"] not in self._store.deleted]
+            )
 
     @property
     def subscriptions(self) -> list[dict[str, Any]]:
@@ -292,8 +295,15 @@ class StripeStandIn:
 
     # ---- behaviour controls --------------------------------------------------
 
-    def add_fault(self, kind: str | int, *, method: str | None = None, path_prefix: str | None = None,
-                  times: int | None = None, latency_ms: float | None = None) -> Fault:
+    def add_fault(
+        self,
+        kind: str | int,
+        *,
+        method: str | None = None,
+        path_prefix: str | None = None,
+        times: int | None = None,
+        latency_ms: float | None = None,
+    ) -> Fault:
         """Inject ``kind`` (one of FAULT_KINDS) into matching /v1/ requests.
 
         ``latency_ms`` is required for "latency"; for the other kinds it delays
@@ -326,12 +336,24 @@ class StripeStandIn:
 
     # ---- fixtures --------------------------------------------------------------
 
-    def create_customer(self, *, id: str | None = None, name: str | None = None, email: str | None = None,
-                        description: str | None = None, phone: str | None = None,
-                        metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    def create_customer(
+        self,
+        *,
+        id: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        description: str | None = None,
+        phone: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         customer = obj.customer_object(
-            id=id or obj.new_id("cus"), name=name, email=email, description=description, phone=phone,
-            metadata={k: str(v) for k, v in (metadata or {}).items()}, livemode=False,
+            id=id or obj.new_id("cus"),
+            name=name,
+            email=email,
+            description=description,
+            phone=phone,
+            metadata={k: str(v) for k, v in (metadata or {}).items()},
+            livemode=False,
         )
         with self._lock:
             return copy.deepcopy(self._store.put_customer(customer))
@@ -351,12 +373,26 @@ class StripeStandIn:
             self._store.delete_customer(customer_id)
 
     def create_subscription(
-        self, *, customer: str, status: str = "active", price_id: str = "price_standin_monthly",
-        product: str = "prod_standin", product_name: str | None = None, nickname: str | None = None,
-        unit_amount: int = 1000, currency: str = "usd", interval: str = "month", quantity: int = 1,
-        current_period_start: int | None = None, current_period_end: int | None = None,
-        cancel_at_period_end: bool = False, trial_end: int | None = None, canceled_at: int | None = None,
-        created: int | None = None, metadata: dict[str, str] | None = None, id: str | None = None,
+        self,
+        *,
+        customer: str,
+        status: str = "active",
+        price_id: str = "price_standin_monthly",
+        product: str = "prod_standin",
+        product_name: str | None = None,
+        nickname: str | None = None,
+        unit_amount: int = 1000,
+        currency: str = "usd",
+        interval: str = "month",
+        quantity: int = 1,
+        current_period_start: int | None = None,
+        current_period_end: int | None = None,
+        cancel_at_period_end: bool = False,
+        trial_end: int | None = None,
+        canceled_at: int | None = None,
+        created: int | None = None,
+        metadata: dict[str, str] | None = None,
+        id: str | None = None,
     ) -> dict[str, Any]:
         """Add a one-item subscription for an existing customer (KeyError if unknown).
 
@@ -365,15 +401,25 @@ class StripeStandIn:
         """
         start = current_period_start or created or obj.now()
         spec: dict[str, Any] = {
-            "customer": customer, "status": status, "price_id": price_id, "product": product,
-            "product_name": product_name, "nickname": nickname, "unit_amount": unit_amount,
-            "currency": currency, "interval": interval, "quantity": quantity,
+            "customer": customer,
+            "status": status,
+            "price_id": price_id,
+            "product": product,
+            "product_name": product_name,
+            "nickname": nickname,
+            "unit_amount": unit_amount,
+            "currency": currency,
+            "interval": interval,
+            "quantity": quantity,
             "current_period_start": start,
             "current_period_end": current_period_end or start + (365 if interval == "year" else 30) * _DAY,
-            "cancel_at_period_end": cancel_at_period_end, "trial_end": trial_end,
-            "canceled_at": canceled_at, "created": created or start,
+            "cancel_at_period_end": cancel_at_period_end,
+            "trial_end": trial_end,
+            "canceled_at": canceled_at,
+            "created": created or start,
             "metadata": {k: str(v) for k, v in (metadata or {}).items()},
-            "id": id or obj.new_id("sub", 24), "item_id": obj.new_id("si"),
+            "id": id or obj.new_id("sub", 24),
+            "item_id": obj.new_id("si"),
         }
         with self._lock:
             return copy.deepcopy(self._store.put_subscription(spec))
@@ -407,8 +453,16 @@ class StripeStandIn:
 
         api_key = _api_key(headers.get("authorization", ""))
         host = headers.get("host")
-        call = Call(method, path, query, params, api_key or "",
-                    f"http://{host}" if host else self.url, record.request_id, args)
+        call = Call(
+            method,
+            path,
+            query,
+            params,
+            api_key or "",
+            f"http://{host}" if host else self.url,
+            record.request_id,
+            args,
+        )
         decided: _Answer | _Execute | None = None  # None: drop the connection
         try:
             if form_error is not None:
@@ -430,8 +484,10 @@ class StripeStandIn:
             time.sleep(delay_ms / 1000)  # lock not held; an idempotency claim is
         answer = self._execute(decided) if isinstance(decided, _Execute) else decided
         if answer is not None:
-            extra = {"Request-Id": record.request_id,
-                     "Stripe-Version": headers.get("stripe-version", DEFAULT_STRIPE_VERSION)}
+            extra = {
+                "Request-Id": record.request_id,
+                "Stripe-Version": headers.get("stripe-version", DEFAULT_STRIPE_VERSION),
+            }
             if method == "POST" and "idempotency-key" in headers:
                 extra["Idempotency-Key"] = headers["idempotency-key"]
             answer = answer._replace(headers={**answer.headers, **extra})
@@ -461,8 +517,9 @@ class StripeStandIn:
                     self._faults.remove(fault)
         return applied, self._latency_ms + sum(f.latency_ms or 0 for f in applied)
 
-    def _check_idempotency(self, route: Route, call: Call, key: str | None,
-                           record: RecordedRequest) -> _Answer | _Execute:
+    def _check_idempotency(
+        self, route: Route, call: Call, key: str | None, record: RecordedRequest
+    ) -> _Answer | _Execute:
         """For a POST with an Idempotency-Key: claim the key, or answer from what it holds."""
         if call.method != "POST" or not key:
             return _Execute(route, call)
@@ -480,9 +537,14 @@ class StripeStandIn:
             if not entry.done:
                 raise obj.idempotency_in_progress(key)
             record.replayed = True
-            return _Answer(entry.status, entry.body, headers={
-                "Idempotent-Replayed": "true", "Original-Request": entry.request_id,
-            })
+            return _Answer(
+                entry.status,
+                entry.body,
+                headers={
+                    "Idempotent-Replayed": "true",
+                    "Original-Request": entry.request_id,
+                },
+            )
 
     def _execute(self, plan: _Execute) -> _Answer:
         """Run the endpoint, then settle its Idempotency-Key (store or release it)."""
@@ -513,13 +575,21 @@ class StripeStandIn:
     def _handle_portal_page(self, token: str) -> _Answer:
         with self._lock:
             session = self._store.portal_sessions.get(token)
-            self._portal_visits.append(PortalVisit(
-                token, session["id"] if session else None, session["customer"] if session else None,
-                time.time()))
+            self._portal_visits.append(
+                PortalVisit(
+                    token,
+                    session["id"] if session else None,
+                    session["customer"] if session else None,
+                    time.time(),
+                )
+            )
             page = self._store.portal_page(token)
         if page is None:
-            return _Answer(404, b"<!doctype html><title>Not found</title><h1>No such portal session</h1>",
-                           "text/html; charset=utf-8")
+            return _Answer(
+                404,
+                b"<!doctype html><title>Not found</title><h1>No such portal session</h1>",
+                "text/html; charset=utf-8",
+            )
         return _Answer(200, page.encode(), "text/html; charset=utf-8")
 
     def _handle_control(self, method: str, path: str, raw_query: str, body: bytes) -> _Answer:
@@ -559,12 +629,18 @@ _CONTROL: list[tuple[str, str, Callable[..., Any]]] = [
     ("POST", r"^/_standin/faults$", lambda s, d, q: s.add_fault(**d).to_dict()),
     ("DELETE", r"^/_standin/faults$", lambda s, d, q: (s.clear_faults(), {"ok": True})[1]),
     ("POST", r"^/_standin/latency$", lambda s, d, q: (s.set_latency(d["ms"]), {"ms": d["ms"]})[1]),
-    ("POST", r"^/_standin/portal_configured$",
-     lambda s, d, q: (s.set_portal_configured(d["value"]), {"value": bool(d["value"])})[1]),
+    (
+        "POST",
+        r"^/_standin/portal_configured$",
+        lambda s, d, q: (s.set_portal_configured(d["value"]), {"value": bool(d["value"])})[1],
+    ),
     ("GET", r"^/_standin/customers$", lambda s, d, q: s.customers),
     ("POST", r"^/_standin/customers$", lambda s, d, q: s.create_customer(**d)),
-    ("DELETE", r"^/_standin/customers/([^/]+)$",
-     lambda s, d, q, cid: (s.delete_customer(cid), obj.deleted_customer(cid))[1]),
+    (
+        "DELETE",
+        r"^/_standin/customers/([^/]+)$",
+        lambda s, d, q, cid: (s.delete_customer(cid), obj.deleted_customer(cid))[1],
+    ),
     ("GET", r"^/_standin/subscriptions$", lambda s, d, q: s.subscriptions),
     ("POST", r"^/_standin/subscriptions$", lambda s, d, q: s.create_subscription(**d)),
     ("POST", r"^/_standin/subscriptions/([^/]+)$", lambda s, d, q, sid: s.update_subscription(sid, **d)),
@@ -575,8 +651,11 @@ def _requests_report(standin: StripeStandIn, query: dict[str, Any]) -> dict[str,
     """GET /_standin/requests[?method=POST][&path_prefix=/v1/customers]"""
     method, prefix = str(query.get("method", "")).upper(), str(query.get("path_prefix", ""))
     return {
-        "requests": [r.to_dict() for r in standin.requests
-                     if (not method or r.method == method) and r.path.startswith(prefix)],
+        "requests": [
+            r.to_dict()
+            for r in standin.requests
+            if (not method or r.method == method) and r.path.startswith(prefix)
+        ],
         "portal_visits": [v.to_dict() for v in standin.portal_visits],
     }
 
@@ -687,7 +766,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif path.startswith("/_standin/"):
                 answer = standin._handle_control(self.command, path, query, body)
             elif path.startswith("/p/session/") and self.command == "GET":
-                answer = standin._handle_portal_page(path[len("/p/session/"):])
+                answer = standin._handle_portal_page(path[len("/p/session/") :])
             else:
                 answer = _error_answer(obj.unrecognized_url(self.command, path))
         except Exception as err:  # a bug in the stand-in: say so loudly, Stripe-style

@@ -20,7 +20,14 @@ from stripe_standin import objects as obj
 from stripe_standin.objects import ApiError
 
 SUBSCRIPTION_STATUSES = (
-    "incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid", "paused",
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "canceled",
+    "unpaid",
+    "paused",
 )
 _ENDED = ("canceled", "incomplete_expired")
 
@@ -87,15 +94,27 @@ class Store:
             spec["canceled_at"] = obj.now()
         self.put_product(spec["product"], spec.pop("product_name", None))
         price = obj.price_object(
-            price_id=spec["price_id"], product=spec["product"], nickname=spec["nickname"],
-            unit_amount=int(spec["unit_amount"]), currency=spec["currency"], interval=spec["interval"],
+            price_id=spec["price_id"],
+            product=spec["product"],
+            nickname=spec["nickname"],
+            unit_amount=int(spec["unit_amount"]),
+            currency=spec["currency"],
+            interval=spec["interval"],
         )
         subscription = obj.subscription_object(
-            id=spec["id"], item_id=spec["item_id"], customer=spec["customer"], status=spec["status"],
-            price=price, quantity=int(spec["quantity"]),
-            current_period_start=spec["current_period_start"], current_period_end=spec["current_period_end"],
-            cancel_at_period_end=bool(spec["cancel_at_period_end"]), trial_end=spec["trial_end"],
-            canceled_at=spec["canceled_at"], created=spec["created"], metadata=spec["metadata"],
+            id=spec["id"],
+            item_id=spec["item_id"],
+            customer=spec["customer"],
+            status=spec["status"],
+            price=price,
+            quantity=int(spec["quantity"]),
+            current_period_start=spec["current_period_start"],
+            current_period_end=spec["current_period_end"],
+            cancel_at_period_end=bool(spec["cancel_at_period_end"]),
+            trial_end=spec["trial_end"],
+            canceled_at=spec["canceled_at"],
+            created=spec["created"],
+            metadata=spec["metadata"],
         )
         self.subscription_specs[spec["id"]] = spec
         self.subscriptions[spec["id"]] = subscription
@@ -114,11 +133,17 @@ class Store:
 
     def create_customer(self, call: Call) -> dict[str, Any]:
         p = _allow(call.params, "name", "email", "description", "phone", "metadata", "expand")
-        return self.put_customer(obj.customer_object(
-            id=obj.new_id("cus"), name=_str(p, "name"), email=_str(p, "email"),
-            description=_str(p, "description"), phone=_str(p, "phone"),
-            metadata=_metadata(p), livemode=call.livemode,
-        ))
+        return self.put_customer(
+            obj.customer_object(
+                id=obj.new_id("cus"),
+                name=_str(p, "name"),
+                email=_str(p, "email"),
+                description=_str(p, "description"),
+                phone=_str(p, "phone"),
+                metadata=_metadata(p),
+                livemode=call.livemode,
+            )
+        )
 
     def retrieve_customer(self, call: Call) -> dict[str, Any]:
         (customer_id,) = call.args
@@ -148,8 +173,16 @@ class Store:
         return obj.deleted_customer(customer_id)
 
     def create_portal_session(self, call: Call) -> dict[str, Any]:
-        p = _allow(call.params, "customer", "return_url", "configuration", "locale",
-                   "on_behalf_of", "flow_data", "expand")
+        p = _allow(
+            call.params,
+            "customer",
+            "return_url",
+            "configuration",
+            "locale",
+            "on_behalf_of",
+            "flow_data",
+            "expand",
+        )
         customer_id = _str(p, "customer")
         if not customer_id:
             raise obj.missing_parameter("customer")
@@ -169,7 +202,8 @@ class Store:
             "created": obj.now(),
             "customer": customer_id,
             "flow": {"after_completion": {"type": "portal_homepage"}, **flow_data}
-            if isinstance(flow_data, dict) else None,
+            if isinstance(flow_data, dict)
+            else None,
             "livemode": call.livemode,
             "locale": _str(p, "locale"),
             "on_behalf_of": _str(p, "on_behalf_of"),
@@ -180,29 +214,50 @@ class Store:
         return session
 
     def list_subscriptions(self, call: Call) -> dict[str, Any]:
-        q = _allow(call.query, "customer", "price", "status", "limit", "starting_after", "ending_before",
-                   "expand", "created", "current_period_end", "current_period_start",
-                   "collection_method", "test_clock", "automatic_tax")
+        q = _allow(
+            call.query,
+            "customer",
+            "price",
+            "status",
+            "limit",
+            "starting_after",
+            "ending_before",
+            "expand",
+            "created",
+            "current_period_end",
+            "current_period_start",
+            "collection_method",
+            "test_clock",
+            "automatic_tax",
+        )
         customer, price, status = _str(q, "customer"), _str(q, "price"), _str(q, "status")
         if status is not None and status not in (*SUBSCRIPTION_STATUSES, "all", "ended"):
             raise obj.invalid_parameter(
-                "status", f"Invalid status: must be one of {', '.join(SUBSCRIPTION_STATUSES)}, all, or ended")
+                "status", f"Invalid status: must be one of {', '.join(SUBSCRIPTION_STATUSES)}, all, or ended"
+            )
         if customer is not None and customer not in self.customers:
             raise obj.no_such("customer", customer, param="customer", status=400)
         limit = _limit(q)
-        newest_first = [s for _, s in sorted(enumerate(self.subscriptions.values()),
-                                             key=lambda pair: (pair[1]["created"], pair[0]), reverse=True)]
+        newest_first = [
+            s
+            for _, s in sorted(
+                enumerate(self.subscriptions.values()),
+                key=lambda pair: (pair[1]["created"], pair[0]),
+                reverse=True,
+            )
+        ]
         matching = [
-            s for s in newest_first
+            s
+            for s in newest_first
             if (customer is None or s["customer"] == customer)
             and (price is None or s["items"]["data"][0]["price"]["id"] == price)
             and _status_matches(s["status"], status)
         ]
         ids = [s["id"] for s in matching]
         if (after := _str(q, "starting_after")) in ids:
-            matching = matching[ids.index(after) + 1:]
+            matching = matching[ids.index(after) + 1 :]
         elif (before := _str(q, "ending_before")) in ids:
-            matching = matching[:ids.index(before)][-limit:]
+            matching = matching[: ids.index(before)][-limit:]
         page = obj.list_object(matching[:limit], "/v1/subscriptions", has_more=len(matching) > limit)
         return self._expand(page, q)
 
@@ -261,15 +316,25 @@ class Store:
         esc = html.escape
         customer = self.customers.get(session["customer"], {})
         who = customer.get("name") or customer.get("email") or "(no name)"
-        rows = "".join(
-            f"<li><code>{esc(s['id'])}</code>: {esc(s['status'])}"
-            f"{' (cancels at period end)' if s['cancel_at_period_end'] else ''}, "
-            f"{esc(s['items']['data'][0]['price']['nickname'] or s['items']['data'][0]['price']['id'])}</li>"
-            for s in self.subscriptions.values() if s["customer"] == session["customer"]
-        ) or "<li>No subscriptions.</li>"
+        rows = (
+            "".join(
+                f"<li><code>{esc(s['id'])}</code>: {esc(s['status'])}"
+                f"{' (cancels at period end)' if s['cancel_at_period_end'] else ''}, "
+                f"{esc(_price_label(s['items']['data'][0]['price']))}</li>"
+                for s in self.subscriptions.values()
+                if s["customer"] == session["customer"]
+            )
+            or "<li>No subscriptions.</li>"
+        )
         return_url = session["return_url"]
-        link = (f'<p><a id="return-link" href="{esc(return_url)}">Return to '
-                f"{esc(urlsplit(return_url).netloc or return_url)}</a></p>") if return_url else ""
+        link = (
+            (
+                f'<p><a id="return-link" href="{esc(return_url)}">Return to '
+                f"{esc(urlsplit(return_url).netloc or return_url)}</a></p>"
+            )
+            if return_url
+            else ""
+        )
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Stripe billing portal (local stand-in)</title>
@@ -277,7 +342,7 @@ class Store:
 .note{{color:#697386}}</style></head>
 <body><h1>Stripe billing portal (local stand-in)</h1>
 <p>Customer: <strong id="customer-name">{esc(who)}</strong>
-(<code id="customer-id">{esc(session['customer'])}</code>)</p>
+(<code id="customer-id">{esc(session["customer"])}</code>)</p>
 <h2>Subscriptions</h2><ul id="subscriptions">{rows}</ul>
 <p class="note">This page stands in for Stripe's hosted customer portal; nothing here talks to Stripe.</p>
 {link}</body></html>
@@ -296,13 +361,22 @@ ROUTES = [
     Route("POST", re.compile(r"^/v1/customers$"), "POST /v1/customers", Store.create_customer),
     Route("GET", re.compile(r"^/v1/customers" + _ID), "GET /v1/customers/{id}", Store.retrieve_customer),
     Route("POST", re.compile(r"^/v1/customers" + _ID), "POST /v1/customers/{id}", Store.update_customer),
-    Route("DELETE", re.compile(r"^/v1/customers" + _ID), "DELETE /v1/customers/{id}",
-          Store.delete_customer_api),
-    Route("POST", re.compile(r"^/v1/billing_portal/sessions$"), "POST /v1/billing_portal/sessions",
-          Store.create_portal_session),
+    Route(
+        "DELETE", re.compile(r"^/v1/customers" + _ID), "DELETE /v1/customers/{id}", Store.delete_customer_api
+    ),
+    Route(
+        "POST",
+        re.compile(r"^/v1/billing_portal/sessions$"),
+        "POST /v1/billing_portal/sessions",
+        Store.create_portal_session,
+    ),
     Route("GET", re.compile(r"^/v1/subscriptions$"), "GET /v1/subscriptions", Store.list_subscriptions),
-    Route("GET", re.compile(r"^/v1/subscriptions" + _ID), "GET /v1/subscriptions/{id}",
-          Store.retrieve_subscription),
+    Route(
+        "GET",
+        re.compile(r"^/v1/subscriptions" + _ID),
+        "GET /v1/subscriptions/{id}",
+        Store.retrieve_subscription,
+    ),
 ]
 
 
@@ -345,8 +419,13 @@ def _limit(query: dict[str, Any]) -> int:
         raise obj.invalid_parameter("limit", f"Invalid integer: {raw}", code="parameter_invalid_integer")
     if not 1 <= int(raw) <= 100:
         raise obj.invalid_parameter(
-            "limit", "This value must be between 1 and 100.", code="parameter_invalid_integer")
+            "limit", "This value must be between 1 and 100.", code="parameter_invalid_integer"
+        )
     return int(raw)
+
+
+def _price_label(price: dict[str, Any]) -> str:
+    return str(price["nickname"] or price["id"])
 
 
 def _status_matches(status: str, wanted: str | None) -> bool:
