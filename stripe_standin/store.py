@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import copy
 import hashlib
-import html
 import re
 import secrets
 from collections import deque
@@ -21,7 +20,9 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from stripe_standin import objects as obj
+from stripe_standin import pages
 from stripe_standin.objects import ApiError
+from stripe_standin.pages import Page
 
 SUBSCRIPTION_STATUSES = (
     "incomplete",
@@ -51,6 +52,7 @@ class Call:
     base_url: str  # how the client reached us, for URLs we hand out
     request_id: str
     args: tuple[str, ...] = ()  # path parameters, e.g. the customer id
+    idempotency_key: str | None = None
 
     @property
     def livemode(self) -> bool:
@@ -80,6 +82,7 @@ class Store:
         self.portal_sessions: dict[str, dict[str, Any]] = {}  # by URL token
         self.portal_flows_done: set[str] = set()  # tokens whose flow was confirmed
         self.portal_actions: list[dict[str, Any]] = []  # what was done on portal pages
+        self.portal_notices: dict[str, str] = {}  # token -> message for the next page view
         self.portal_configured = True
         self.portal_configuration = obj.new_id("bpc", 24)
         self.events: list[dict[str, Any]] = []
@@ -1775,47 +1778,234 @@ class Store:
         if rest:
             self._expand_path(value, rest, full)
 
-    # ---- the hosted portal page ------------------------------------------------
+    # ---- hosted pages: Checkout, portal, invoices --------------------------------
 
-    def portal_page(self, token: str) -> str | None:
-        """HTML for GET /p/session/{token}, or None for an unknown token."""
+    def checkout_page(self, session_id: str, error: str | None = None, status: int = 200) -> Page:
+        self.sweep_checkout_sessions()
+        session = self.checkout_sessions.get(session_id)
+        if session is None:
+            return Page(404, pages.not_found("Checkout Session"))
+        spec = self.checkout_specs[session_id]
+        price = self.prices[spec["price"]]
+        product = self.products.get(price["product"], {})
+        html = pages.checkout_page(
+            session, price, product, spec["quantity"], spec["trial_period_days"], error
+        )
+        return Page(status, html)
+
+    def checkout_post(self, session_id: str, form: dict[str, Any]) -> Page:
+        self.sweep_checkout_sessions()
+        session = self.checkout_sessions.get(session_id)
+        if session is None:
+            return Page(404, pages.not_found("Checkout Session"))
+        action = form.get("action")
+        if session["status"] != "open":
+            return self.checkout_page(session_id, status=409)
+        if action == "back":
+            return (
+                Page(303, location=session["cancel_url"])
+                if session["cancel_url"]
+                else self.checkout_page(session_id)
+            )
+        if action == "decline":
+            self.decline_checkout(session_id)
+            return self.checkout_page(session_id, "Your card was declined. Try another card.", status=402)
+        if action != "pay":
+            return self.checkout_page(session_id, f"Unknown action: {action}", status=400)
+        self.complete_checkout(session_id)
+        if session["success_url"]:
+            return Page(303, location=session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id))
+        return Page(200, pages.confirmation_page("Thanks for your payment.", None))
+
+    def invoice_page(self, token: str, *, pdf: bool) -> Page:
+        invoice = self.invoices.get(self.invoice_tokens.get(token, ""))
+        if invoice is None:
+            return Page(404, pages.not_found("invoice"))
+        return Page(200, pages.invoice_page(invoice, pdf=pdf))
+
+    def portal_page(self, token: str, *, error: str | None = None, status: int = 200) -> Page:
+        """GET /p/session/{token}: the flow's confirm screen first, else the portal's home."""
         session = self.portal_sessions.get(token)
         if session is None:
-            return None
-        esc = html.escape
-        customer = self.customers.get(session["customer"], {})
-        who = customer.get("name") or customer.get("email") or "(no name)"
-        rows = (
-            "".join(
-                f"<li><code>{esc(s['id'])}</code>: {esc(s['status'])}"
-                f"{' (cancels at period end)' if s['cancel_at_period_end'] else ''}, "
-                f"{esc(_price_label(s['items']['data'][0]['price']))}</li>"
-                for s in self.subscriptions.values()
-                if s["customer"] == session["customer"]
+            return Page(404, pages.not_found("portal session"))
+        flow = session["flow"]
+        if flow is not None and token not in self.portal_flows_done and flow["type"] != "subscription_update":
+            details = flow.get(flow["type"]) or {}
+            item = (details.get("items") or [{}])[0]
+            return Page(
+                status,
+                pages.portal_flow_page(
+                    session=session,
+                    subscription=self.subscriptions.get(details.get("subscription", "")),
+                    products=self.products,
+                    new_price=self.prices.get(item.get("price") or ""),
+                    new_quantity=item.get("quantity"),
+                    error=error,
+                ),
             )
-            or "<li>No subscriptions.</li>"
-        )
-        return_url = session["return_url"]
-        link = (
+        customer_id = session["customer"]
+        subscriptions = [
+            s for s in _newest_first(self.subscriptions.values()) if s["customer"] == customer_id
+        ]
+        invoices = [i for i in _newest_first(self.invoices.values()) if i["customer"] == customer_id]
+        prices = sorted(
             (
-                f'<p><a id="return-link" href="{esc(return_url)}">Return to '
-                f"{esc(urlsplit(return_url).netloc or return_url)}</a></p>"
-            )
-            if return_url
-            else ""
+                p
+                for p in self.prices.values()
+                if p["active"]
+                and p["type"] == "recurring"
+                and p["id"] not in self.fixture_prices
+                and self.products.get(p["product"], {}).get("active", False)
+            ),
+            key=lambda p: (p["unit_amount"], p["id"]),
         )
-        return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Stripe billing portal (local stand-in)</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}
-.note{{color:#697386}}</style></head>
-<body><h1>Stripe billing portal (local stand-in)</h1>
-<p>Customer: <strong id="customer-name">{esc(who)}</strong>
-(<code id="customer-id">{esc(session["customer"])}</code>)</p>
-<h2>Subscriptions</h2><ul id="subscriptions">{rows}</ul>
-<p class="note">This page stands in for Stripe's hosted customer portal; nothing here talks to Stripe.</p>
-{link}</body></html>
-"""
+        return Page(
+            status,
+            pages.portal_page(
+                session=session,
+                customer=self.customers.get(customer_id, {}),
+                subscriptions=subscriptions,
+                products=self.products,
+                prices=prices,
+                invoices=invoices,
+                card=self.payment_methods.get(customer_id),
+                notice=self.portal_notices.pop(token, None),
+                error=error,
+            ),
+        )
+
+    def portal_post(self, token: str, form: dict[str, Any], base_url: str) -> Page:
+        """A button on the portal page; answers a redirect back (or to the flow's return URL)."""
+        session = self.portal_sessions.get(token)
+        if session is None:
+            return Page(404, pages.not_found("portal session"))
+        home = f"{base_url}/p/session/{token}"
+        action = str(form.get("action", ""))
+        customer_id = session["customer"]
+        if self.live_customer(customer_id) is None:
+            return self.portal_page(token, error="This customer no longer exists.", status=410)
+        record = {
+            "session": session["id"],
+            "customer": customer_id,
+            "action": action,
+            "time": obj.now(),
+            **{k: form[k] for k in ("subscription", "price", "invoice") if k in form},
+        }
+        try:
+            notice = self._portal_action(session, token, action, form, base_url)
+        except _PortalRefusal as refusal:
+            record["error"] = str(refusal)
+            self.portal_actions.append(record)
+            return self.portal_page(token, error=str(refusal), status=400)
+        self.portal_actions.append(record)
+        if isinstance(notice, Page):
+            return notice
+        self.portal_notices[token] = notice
+        return Page(303, location=home)
+
+    def _portal_action(
+        self, session: dict[str, Any], token: str, action: str, form: dict[str, Any], base_url: str
+    ) -> str | Page:
+        customer_id = session["customer"]
+        if action == "update_card":
+            self.save_card(customer_id)
+            paid = self._pay_open_invoices(customer_id)
+            return "Card updated." + (f" Paid {paid} open invoice(s)." if paid else "")
+        if action == "pay_invoice":
+            invoice = self.invoices.get(str(form.get("invoice", "")))
+            if invoice is None or invoice["customer"] != customer_id:
+                raise _PortalRefusal("No such invoice.")
+            if invoice["status"] != "open":
+                raise _PortalRefusal(f"This invoice is {invoice['status']}.")
+            if customer_id not in self.payment_methods:
+                self.save_card(customer_id)
+            self.pay_invoice(invoice["id"])
+            return f"Invoice {invoice['number']} paid."
+        if action == "confirm_flow":
+            return self._confirm_flow(session, token, base_url)
+        if action == "leave_flow":
+            self.portal_flows_done.add(token)
+            if session["return_url"]:
+                return Page(303, location=session["return_url"])
+            return "Back to your account."
+        subscription = self._portal_subscription(customer_id, str(form.get("subscription", "")))
+        sub_id = subscription["id"]
+        if action == "cancel":
+            self.update_subscription(sub_id, {"cancel_at_period_end": True})
+            return "Your plan will be canceled at the end of the period."
+        if action == "resume":
+            self.update_subscription(sub_id, {"cancel_at_period_end": False})
+            return "Your plan will renew."
+        if action == "switch":
+            price = self._portal_price(str(form.get("price", "")), subscription)
+            self.change_price(sub_id, price["id"], None)
+            return "Plan changed."
+        if action == "fail_renewal":
+            if subscription["status"] not in ("active", "trialing"):
+                raise _PortalRefusal(f"A {subscription['status']} subscription does not renew.")
+            self.renew(sub_id, succeed=False, base_url=base_url)
+            return "The renewal payment failed: the subscription is past due."
+        raise _PortalRefusal(f"Unknown action: {action}")
+
+    def _confirm_flow(self, session: dict[str, Any], token: str, base_url: str) -> str | Page:
+        flow = session["flow"]
+        if flow is None or token in self.portal_flows_done:
+            raise _PortalRefusal("There is nothing to confirm.")
+        kind = flow["type"]
+        customer_id = session["customer"]
+        if kind == "payment_method_update":
+            self.save_card(customer_id)
+            self._pay_open_invoices(customer_id)
+            message = "Your payment method was updated."
+        elif kind == "subscription_cancel":
+            subscription = self._portal_subscription(customer_id, flow[kind]["subscription"])
+            self.update_subscription(subscription["id"], {"cancel_at_period_end": True})
+            message = "Your plan will be canceled at the end of the period."
+        elif kind == "subscription_update_confirm":
+            subscription = self._portal_subscription(customer_id, flow[kind]["subscription"])
+            item = flow[kind]["items"][0]
+            if item["price"] is not None:
+                self._portal_price(item["price"], subscription)
+            self.change_price(subscription["id"], item["price"], item["quantity"])
+            message = "Your plan was updated."
+        else:
+            message = "Choose a new plan."
+        self.portal_flows_done.add(token)
+        after = flow["after_completion"]
+        if after["type"] == "redirect":
+            return Page(303, location=after["redirect"]["return_url"])
+        if after["type"] == "hosted_confirmation":
+            custom = (after.get("hosted_confirmation") or {}).get("custom_message")
+            return Page(200, pages.confirmation_page(custom or message, session["return_url"]))
+        return message
+
+    def _portal_subscription(self, customer_id: str, subscription_id: str) -> dict[str, Any]:
+        subscription = self.subscriptions.get(subscription_id)
+        if subscription is None or subscription["customer"] != customer_id:
+            raise _PortalRefusal("No such subscription.")
+        if subscription["status"] in _ENDED:
+            raise _PortalRefusal("This subscription has ended.")
+        return subscription
+
+    def _portal_price(self, price_id: str, subscription: dict[str, Any]) -> dict[str, Any]:
+        price = self.prices.get(price_id)
+        if price is None or not price["active"] or price["type"] != "recurring":
+            raise _PortalRefusal("That plan is not available.")
+        if price["currency"] != subscription["currency"]:
+            raise _PortalRefusal("That plan is in another currency.")
+        return price
+
+    def _pay_open_invoices(self, customer_id: str) -> int:
+        open_invoices = [
+            i for i in self.invoices.values() if i["customer"] == customer_id and i["status"] == "open"
+        ]
+        for invoice in open_invoices:
+            self.pay_invoice(invoice["id"])
+        return len(open_invoices)
+
+
+class _PortalRefusal(Exception):
+    """A portal button that cannot be carried out; shown on the page."""
 
 
 class Route(NamedTuple):

@@ -60,7 +60,7 @@ def post_event(
     attempts = 0
     for attempt in range(retries + 1):
         attempts = attempt + 1
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 (http(s) only, checked when set)
             url,
             data=payload,
             method="POST",
