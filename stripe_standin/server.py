@@ -1062,6 +1062,51 @@ _CONTROL: list[tuple[str, str, Callable[..., Any]]] = [
     ),
     ("GET", r"^/_standin/subscriptions$", lambda s, d, q: s.subscriptions),
     ("POST", r"^/_standin/subscriptions$", lambda s, d, q: s.create_subscription(**d)),
+    ("GET", r"^/_standin/webhook$", lambda s, d, q: s.webhook_config()),
+    (
+        "POST",
+        r"^/_standin/webhook$",
+        lambda s, d, q: (
+            s.set_webhook(d.get("url"), d.get("secret"), auto_deliver=d.get("auto_deliver")),
+            s.webhook_config(),
+        )[1],
+    ),
+    ("GET", r"^/_standin/events$", lambda s, d, q: s.events(q.get("type"))),
+    (
+        "POST",
+        r"^/_standin/events/deliver$",
+        lambda s, d, q: [x.to_dict() for x in s.deliver_events(d.get("url"), d.get("secret"))],
+    ),
+    ("GET", r"^/_standin/deliveries$", lambda s, d, q: [x.to_dict() for x in s.deliveries]),
+    ("POST", r"^/_standin/catalogue/seed$", lambda s, d, q: s.seed_demo_catalogue()),
+    ("POST", r"^/_standin/products$", lambda s, d, q: s.create_product(**d)),
+    ("POST", r"^/_standin/prices$", lambda s, d, q: s.create_price(**d)),
+    ("POST", r"^/_standin/features$", lambda s, d, q: s.create_feature(**d)),
+    (
+        "POST",
+        r"^/_standin/products/([^/]+)/features$",
+        lambda s, d, q, pid: s.attach_feature(pid, d["feature"]),
+    ),
+    ("GET", r"^/_standin/checkout/sessions$", lambda s, d, q: s.checkout_sessions),
+    (
+        "POST",
+        r"^/_standin/checkout/sessions/([^/]+)/complete$",
+        lambda s, d, q, cid: s.complete_checkout_session(cid),
+    ),
+    (
+        "POST",
+        r"^/_standin/checkout/sessions/([^/]+)/expire$",
+        lambda s, d, q, cid: s.expire_checkout_session(cid),
+    ),
+    (
+        "POST",
+        r"^/_standin/subscriptions/([^/]+)/renew$",
+        lambda s, d, q, sid: s.simulate_renewal(sid, succeed=bool(d.get("succeed", True))),
+    ),
+    ("GET", r"^/_standin/invoices$", lambda s, d, q: s.invoices),
+    ("POST", r"^/_standin/invoices/([^/]+)/pay$", lambda s, d, q, iid: s.pay_invoice(iid)),
+    ("GET", r"^/_standin/portal/sessions$", lambda s, d, q: s.portal_sessions),
+    ("GET", r"^/_standin/portal/actions$", lambda s, d, q: s.portal_actions),
     ("POST", r"^/_standin/subscriptions/([^/]+)$", lambda s, d, q, sid: s.update_subscription(sid, **d)),
 ]
 

@@ -166,6 +166,7 @@ class Store:
         for spec in list(self.subscription_specs.values()):
             if spec["customer"] == customer_id and spec["status"] not in _ENDED:
                 self.put_subscription({**spec, "status": "canceled", "canceled_at": obj.now()})
+        self.settle()  # its entitlements end before the customer does
         self.emit("customer.deleted", self.customers[customer_id])
 
     def live_customer(self, customer_id: str) -> dict[str, Any] | None:
@@ -764,6 +765,7 @@ class Store:
         _update_metadata(product, p)
         if previous := _changed(before, product):
             product["updated"] = obj.now()
+            previous["updated"] = before["updated"]
             self.emit("product.updated", product, previous)
         return product
 
@@ -1409,9 +1411,9 @@ class Store:
         if p.get("cancel_at") == "":
             spec["cancel_at_period_end"] = False
         if "metadata" in p:
-            metadata = dict(spec["metadata"])
-            _update_metadata({"metadata": metadata}, p)
-            spec["metadata"] = metadata
+            holder = {"metadata": dict(spec["metadata"])}
+            _update_metadata(holder, p)
+            spec["metadata"] = holder["metadata"]
         items = p.get("items")
         if items is not None:
             if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
