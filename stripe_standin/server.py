@@ -19,11 +19,28 @@ What it is not
     Stripe's "Unrecognized request URL" 404)::
 
         POST /v1/customers                   GET|POST|DELETE /v1/customers/{id}
-        POST /v1/billing_portal/sessions     GET /p/session/{token}  (HTML page)
-        GET  /v1/subscriptions               GET /v1/subscriptions/{id}
+        POST /v1/billing_portal/sessions     (flow_data validated and kept on the session)
+        GET|POST /v1/subscriptions           GET|POST|DELETE /v1/subscriptions/{id}
+        GET|POST /v1/products                GET|POST /v1/products/{id}
+        GET|POST /v1/products/{id}/features  GET|DELETE /v1/products/{id}/features/{id}
+        GET|POST /v1/prices                  GET|POST /v1/prices/{id}
+        GET|POST /v1/entitlements/features   GET|POST /v1/entitlements/features/{id}
+        GET /v1/entitlements/active_entitlements[/{id}]
+        GET|POST /v1/checkout/sessions       GET /v1/checkout/sessions/{id}[/line_items]
+        POST /v1/checkout/sessions/{id}/expire
+        GET /v1/invoices                     GET /v1/invoices/{id}, POST /v1/invoices/{id}/pay
 
-    No test/live data separation, no webhooks, invoices or payments, and
-    validation covers only what the app relies on. It never contacts Stripe.
+    Hosted pages (HTML, no external assets; buttons are form posts with an
+    ``action`` field): the portal ``/p/session/{token}`` (cancel at period end,
+    resume, switch plan, update card, pay invoice, simulate failed renewal, and a
+    flow's confirm screen), Checkout ``/c/pay/{cs_id}`` (pay, declined card,
+    back) and invoices ``/i/{token}`` and ``/i/{token}/pdf`` (an HTML page).
+
+    Every change is recorded as a Stripe-shaped event and, with a webhook URL
+    set, POSTed there signed (``stripe_standin.webhooks``). One item per
+    subscription and per Checkout session, Checkout in subscription mode only,
+    no prorations, taxes, discounts, test clocks or test/live data separation;
+    validation covers what the app relies on. It never contacts Stripe.
 
 How a /v1/ request flows (``StripeStandIn._handle_api``)
     record it -> pick matching faults -> decide: injected error, bad API key,
