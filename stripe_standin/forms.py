@@ -68,14 +68,8 @@ def _insert(root: dict[str, Any], path: list[str], value: str, name: str) -> Non
 def _listify(node: dict[str, Any], parent: str) -> Any:
     """Turn dicts keyed "0", "1", ... into lists (except free-form maps)."""
     converted = {
-        key: _listify(value, key) if isinstance(value, dict) else value
-        for key, value in node.items()
+        key: _listify(value, key) if isinstance(value, dict) else value for key, value in node.items()
     }
-    if (
-        parent
-        and parent not in _FREE_FORM_KEYS
-        and converted
-        and all(key.isdigit() for key in converted)
-    ):
+    if parent and parent not in _FREE_FORM_KEYS and converted and all(key.isdigit() for key in converted):
         return [converted[key] for key in sorted(converted, key=int)]
     return converted

@@ -94,9 +94,7 @@ def authentication_error(key: str | None) -> ApiError:
         )
     else:
         message = f"Invalid API Key provided: {mask_key(key)}"
-    return ApiError(
-        401, message, saved=False, headers={"WWW-Authenticate": 'Basic realm="Stripe"'}
-    )
+    return ApiError(401, message, saved=False, headers={"WWW-Authenticate": 'Basic realm="Stripe"'})
 
 
 def unknown_parameter(name: str) -> ApiError:
@@ -116,9 +114,7 @@ def invalid_parameter(name: str, message: str, code: str = "parameter_invalid_st
 
 
 def no_such(kind: str, object_id: str, *, param: str, status: int) -> ApiError:
-    return ApiError(
-        status, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
-    )
+    return ApiError(status, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
 
 
 def unrecognized_url(method: str, path: str) -> ApiError:
@@ -138,8 +134,7 @@ def portal_not_configured(livemode: bool) -> ApiError:
 def rate_limited() -> ApiError:
     return ApiError(
         429,
-        "Too many requests hit the API too quickly. We recommend an exponential "
-        "backoff of your requests.",
+        "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
         code="rate_limit",
         saved=False,
     )
@@ -233,45 +228,130 @@ def deleted_customer(customer_id: str) -> dict[str, Any]:
     return {"id": customer_id, "object": "customer", "deleted": True}
 
 
-def product_object(product_id: str, name: str) -> dict[str, Any]:
+def product_object(
+    product_id: str,
+    name: str,
+    *,
+    active: bool = True,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+    livemode: bool = False,
+    created: int | None = None,
+) -> dict[str, Any]:
+    created = created or now()
     return {
         "id": product_id,
         "object": "product",
-        "active": True,
-        "created": now(),
-        "description": None,
-        "livemode": False,
-        "metadata": {},
+        "active": active,
+        "created": created,
+        "default_price": None,
+        "description": description,
+        "images": [],
+        "livemode": livemode,
+        "marketing_features": [],
+        "metadata": metadata or {},
         "name": name,
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
         "type": "service",
+        "unit_label": None,
+        "updated": created,
+        "url": None,
     }
 
 
 def price_object(
-    *, price_id: str, product: str, nickname: str | None, unit_amount: int, currency: str, interval: str
+    *,
+    price_id: str,
+    product: str,
+    nickname: str | None,
+    unit_amount: int,
+    currency: str,
+    interval: str | None,
+    interval_count: int = 1,
+    lookup_key: str | None = None,
+    active: bool = True,
+    metadata: dict[str, str] | None = None,
+    livemode: bool = False,
 ) -> dict[str, Any]:
+    """``interval=None`` makes a one-time price."""
     return {
         "id": price_id,
         "object": "price",
-        "active": True,
+        "active": active,
         "billing_scheme": "per_unit",
         "created": now(),
         "currency": currency,
-        "livemode": False,
-        "lookup_key": None,
-        "metadata": {},
+        "custom_unit_amount": None,
+        "livemode": livemode,
+        "lookup_key": lookup_key,
+        "metadata": metadata or {},
         "nickname": nickname,
         "product": product,
-        "recurring": {
+        "recurring": None
+        if interval is None
+        else {
             "interval": interval,
-            "interval_count": 1,
+            "interval_count": interval_count,
             "meter": None,
+            "trial_period_days": None,
             "usage_type": "licensed",
         },
         "tax_behavior": "unspecified",
-        "type": "recurring",
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "one_time" if interval is None else "recurring",
         "unit_amount": unit_amount,
         "unit_amount_decimal": str(unit_amount),
+    }
+
+
+def feature_object(
+    *, feature_id: str, name: str, lookup_key: str, metadata: dict[str, str], livemode: bool = False
+) -> dict[str, Any]:
+    return {
+        "id": feature_id,
+        "object": "entitlements.feature",
+        "active": True,
+        "livemode": livemode,
+        "lookup_key": lookup_key,
+        "metadata": metadata,
+        "name": name,
+    }
+
+
+def product_feature_object(pf_id: str, feature: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": pf_id,
+        "object": "product_feature",
+        "entitlement_feature": feature,
+        "livemode": feature["livemode"],
+    }
+
+
+def active_entitlement_object(ent_id: str, feature: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ent_id,
+        "object": "entitlements.active_entitlement",
+        "feature": feature["id"],
+        "livemode": feature["livemode"],
+        "lookup_key": feature["lookup_key"],
+    }
+
+
+def entitlement_summary_object(customer: str, entitlements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "object": "entitlements.active_entitlement_summary",
+        "customer": customer,
+        "entitlements": {
+            "object": "list",
+            "data": entitlements,
+            "has_more": False,
+            "url": f"/v1/customer/{customer}/entitlements",
+        },
+        "livemode": False,
     }
 
 
@@ -290,6 +370,9 @@ def subscription_object(
     canceled_at: int | None,
     created: int,
     metadata: dict[str, str],
+    latest_invoice: str | None = None,
+    default_payment_method: str | None = None,
+    ended_at: int | None = None,
 ) -> dict[str, Any]:
     item = {
         "id": item_id,
@@ -314,8 +397,8 @@ def subscription_object(
         "created": created,
         "currency": price["currency"],
         "customer": customer,
-        "default_payment_method": None,
-        "ended_at": canceled_at if status == "canceled" else None,
+        "default_payment_method": default_payment_method,
+        "ended_at": (ended_at or canceled_at) if status in ("canceled", "incomplete_expired") else None,
         "items": {
             "object": "list",
             "data": [item],
@@ -323,7 +406,7 @@ def subscription_object(
             "total_count": 1,
             "url": f"/v1/subscription_items?subscription={id}",
         },
-        "latest_invoice": None,
+        "latest_invoice": latest_invoice,
         "livemode": False,
         "metadata": metadata,
         "start_date": created,
@@ -335,3 +418,255 @@ def subscription_object(
 
 def list_object(data: list[dict[str, Any]], url: str, has_more: bool) -> dict[str, Any]:
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
+def checkout_session_object(
+    *,
+    id: str,
+    url: str,
+    customer: str | None,
+    customer_email: str | None,
+    currency: str,
+    amount: int,
+    success_url: str | None,
+    cancel_url: str | None,
+    client_reference_id: str | None,
+    metadata: dict[str, str],
+    expires_at: int,
+    livemode: bool,
+    locale: str | None,
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "checkout.session",
+        "adaptive_pricing": None,
+        "after_expiration": None,
+        "allow_promotion_codes": None,
+        "amount_subtotal": amount,
+        "amount_total": amount,
+        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "billing_address_collection": None,
+        "cancel_url": cancel_url,
+        "client_reference_id": client_reference_id,
+        "client_secret": None,
+        "consent": None,
+        "consent_collection": None,
+        "created": now(),
+        "currency": currency,
+        "custom_fields": [],
+        "custom_text": {
+            "after_submit": None,
+            "shipping_address": None,
+            "submit": None,
+            "terms_of_service_acceptance": None,
+        },
+        "customer": customer,
+        "customer_creation": None if customer else "if_required",
+        "customer_details": None,
+        "customer_email": customer_email,
+        "discounts": [],
+        "expires_at": expires_at,
+        "invoice": None,
+        "invoice_creation": None,
+        "livemode": livemode,
+        "locale": locale,
+        "metadata": metadata,
+        "mode": "subscription",
+        "payment_intent": None,
+        "payment_link": None,
+        "payment_method_collection": "always",
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "phone_number_collection": {"enabled": False},
+        "recovered_from": None,
+        "setup_intent": None,
+        "shipping_address_collection": None,
+        "shipping_cost": None,
+        "shipping_options": [],
+        "status": "open",
+        "submit_type": None,
+        "subscription": None,
+        "success_url": success_url,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted",
+        "url": url,
+    }
+
+
+def invoice_object(
+    *,
+    id: str,
+    number: str,
+    customer: dict[str, Any],
+    subscription: dict[str, Any],
+    amount: int,
+    billing_reason: str,
+    period_start: int,
+    period_end: int,
+    hosted_url: str,
+    pdf_url: str,
+) -> dict[str, Any]:
+    """A finalized (open) invoice for the subscription's one item; ``pay`` it to mark it paid."""
+    created = now()
+    item = subscription["items"]["data"][0]
+    price = item["price"]
+    quantity = int(item["quantity"])
+    line = {
+        "id": new_id("il"),
+        "object": "line_item",
+        "amount": amount,
+        "currency": price["currency"],
+        "description": f"{quantity} \u00d7 {price['nickname'] or price['product']}",
+        "discount_amounts": [],
+        "discountable": True,
+        "discounts": [],
+        "invoice": id,
+        "livemode": False,
+        "metadata": {},
+        "parent": {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription["id"],
+                "subscription_item": item["id"],
+            },
+            "type": "subscription_item_details",
+        },
+        "period": {"end": period_end, "start": period_start},
+        "pretax_credit_amounts": [],
+        "pricing": {
+            "price_details": {"price": price["id"], "product": price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": price["unit_amount_decimal"],
+        },
+        "quantity": quantity,
+        "subtotal": amount,
+        "taxes": [],
+    }
+    return {
+        "id": id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Stripe stand-in",
+        "amount_due": amount,
+        "amount_overpaid": 0,
+        "amount_paid": 0,
+        "amount_remaining": amount,
+        "amount_shipping": 0,
+        "attempt_count": 0,
+        "attempted": False,
+        "auto_advance": True,
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
+        "billing_reason": billing_reason,
+        "collection_method": "charge_automatically",
+        "created": created,
+        "currency": price["currency"],
+        "custom_fields": None,
+        "customer": customer["id"],
+        "customer_address": None,
+        "customer_email": customer.get("email"),
+        "customer_name": customer.get("name"),
+        "customer_phone": customer.get("phone"),
+        "customer_shipping": None,
+        "customer_tax_exempt": "none",
+        "customer_tax_ids": [],
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discounts": [],
+        "due_date": None,
+        "effective_at": created,
+        "ending_balance": 0,
+        "footer": None,
+        "from_invoice": None,
+        "hosted_invoice_url": hosted_url,
+        "invoice_pdf": pdf_url,
+        "issuer": {"type": "self"},
+        "last_finalization_error": None,
+        "latest_revision": None,
+        "lines": {
+            "object": "list",
+            "data": [line],
+            "has_more": False,
+            "total_count": 1,
+            "url": f"/v1/invoices/{id}/lines",
+        },
+        "livemode": False,
+        "metadata": {},
+        "next_payment_attempt": None,
+        "number": number,
+        "on_behalf_of": None,
+        "parent": {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(subscription["metadata"]),
+                "subscription": subscription["id"],
+            },
+            "type": "subscription_details",
+        },
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        "period_end": period_end,
+        "period_start": period_start,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "receipt_number": None,
+        "rendering": None,
+        "shipping_cost": None,
+        "shipping_details": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "status": "open",
+        "status_transitions": {
+            "finalized_at": created,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
+        "subtotal": amount,
+        "subtotal_excluding_tax": amount,
+        "test_clock": None,
+        "total": amount,
+        "total_discount_amounts": [],
+        "total_excluding_tax": amount,
+        "total_pretax_credit_amounts": [],
+        "total_taxes": [],
+        "webhooks_delivered_at": None,
+    }
+
+
+def event_object(
+    type: str,
+    data_object: dict[str, Any],
+    previous_attributes: dict[str, Any] | None,
+    *,
+    api_version: str,
+    request_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"object": data_object}
+    if previous_attributes is not None:
+        data["previous_attributes"] = previous_attributes
+    return {
+        "id": new_id("evt", 24),
+        "object": "event",
+        "api_version": api_version,
+        "created": now(),
+        "data": data,
+        "livemode": bool(data_object.get("livemode", False)),
+        "pending_webhooks": 1,
+        "request": {"id": request_id, "idempotency_key": idempotency_key},
+        "type": type,
+    }

@@ -119,17 +119,24 @@ def test_invalid_api_key_is_masked(standin: StripeStandIn) -> None:
 
 
 def test_customer_round_trip(standin: StripeStandIn, client: stripe.StripeClient) -> None:
-    created = client.v1.customers.create(params={
-        "name": "Acme Inc", "email": "billing@acme.test", "metadata": {"organization_id": "5"},
-    })
+    created = client.v1.customers.create(
+        params={
+            "name": "Acme Inc",
+            "email": "billing@acme.test",
+            "metadata": {"organization_id": "5"},
+        }
+    )
     assert re.fullmatch(r"cus_[A-Za-z0-9]{14}", created.id)
     assert created.object == "customer" and created.livemode is False
     assert created.to_dict()["metadata"] == {"organization_id": "5"}
     assert headers_of(created)["Request-Id"].startswith("req_")
 
     (recorded,) = standin.requests_to("POST", "/v1/customers")
-    assert recorded.params == {"name": "Acme Inc", "email": "billing@acme.test",
-                               "metadata": {"organization_id": "5"}}
+    assert recorded.params == {
+        "name": "Acme Inc",
+        "email": "billing@acme.test",
+        "metadata": {"organization_id": "5"},
+    }
     assert recorded.headers["authorization"] == f"Bearer {KEY}"
     assert recorded.headers["stripe-version"] == stripe.api_version
     assert recorded.headers["idempotency-key"]  # the SDK always sends one on POST
@@ -171,7 +178,11 @@ def test_portal_session_and_page(standin: StripeStandIn, client: stripe.StripeCl
     assert session.object == "billing_portal.session"
     assert session.id.startswith("bps_") and str(session.configuration).startswith("bpc_")
     assert (session.customer, session.return_url, session.flow, session.locale) == (
-        customer.id, "http://localhost:8000/billing/", None, None)
+        customer.id,
+        "http://localhost:8000/billing/",
+        None,
+        None,
+    )
     assert session.url.startswith(f"{standin.url}/p/session/")
 
     status, headers, body = http(session.url)
@@ -195,10 +206,17 @@ def test_portal_session_errors(standin: StripeStandIn, client: stripe.StripeClie
 
     err = error({"return_url": "http://x.test/"})
     assert (err.code, err.param, err.user_message) == (
-        "parameter_missing", "customer", "Missing required param: customer.")
+        "parameter_missing",
+        "customer",
+        "Missing required param: customer.",
+    )
     err = error({"customer": "cus_missing"})
     assert (err.http_status, err.code, err.param, err.user_message) == (
-        400, "resource_missing", "customer", "No such customer: 'cus_missing'")
+        400,
+        "resource_missing",
+        "customer",
+        "No such customer: 'cus_missing'",
+    )
     assert error({"customer": "cus_1", "bogus": "1"}).code == "parameter_unknown"
 
     customer_id = standin.create_customer(name="Acme")["id"]
@@ -213,7 +231,8 @@ def test_portal_session_errors(standin: StripeStandIn, client: stripe.StripeClie
         "settings in test mode at https://dashboard.stripe.com/test/settings/billing/portal."
     )
     with_config = client.v1.billing_portal.sessions.create(
-        params={"customer": customer_id, "configuration": "bpc_123"})
+        params={"customer": customer_id, "configuration": "bpc_123"}
+    )
     assert with_config.configuration == "bpc_123"
 
     standin.delete_customer(customer_id)
@@ -258,8 +277,9 @@ def test_concurrent_requests_with_one_key_create_one_customer(standin: StripeSta
 
     def create() -> None:
         try:
-            customer = client.v1.customers.create(params={"name": "Acme"},
-                                                  options={"idempotency_key": "org-1-customer"})
+            customer = client.v1.customers.create(
+                params={"name": "Acme"}, options={"idempotency_key": "org-1-customer"}
+            )
             ids.append(customer.id)
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
@@ -372,9 +392,16 @@ def test_subscription_list_and_retrieve(standin: StripeStandIn, client: stripe.S
     old = standin.create_subscription(customer=customer_id, status="canceled", created=1_700_000_000)
     period_end = int(time.time()) + 10 * 86_400
     live = standin.create_subscription(
-        customer=customer_id, status="trialing", price_id="price_pro", product="prod_pro",
-        product_name="Pro", nickname="Pro monthly", unit_amount=4900, quantity=3,
-        current_period_end=period_end, trial_end=period_end,
+        customer=customer_id,
+        status="trialing",
+        price_id="price_pro",
+        product="prod_pro",
+        product_name="Pro",
+        nickname="Pro monthly",
+        unit_amount=4900,
+        quantity=3,
+        current_period_end=period_end,
+        trial_end=period_end,
     )
     standin.create_subscription(customer=standin.create_customer()["id"])  # someone else's
 
@@ -391,7 +418,11 @@ def test_subscription_list_and_retrieve(standin: StripeStandIn, client: stripe.S
 
     sub = client.v1.subscriptions.retrieve(live["id"])
     assert (sub.object, sub.customer, sub.status, sub.cancel_at_period_end) == (
-        "subscription", customer_id, "trialing", False)
+        "subscription",
+        customer_id,
+        "trialing",
+        False,
+    )
     assert (sub.trial_end, sub.canceled_at) == (period_end, None)
     assert sub.start_date == sub.created and sub.metadata.to_dict() == {}
     (item,) = sub["items"].data
@@ -399,11 +430,16 @@ def test_subscription_list_and_retrieve(standin: StripeStandIn, client: stripe.S
     assert (item.quantity, item.current_period_end) == (3, period_end)
     assert item.current_period_start < period_end
     assert (item.price.id, item.price.product, item.price.nickname, item.price.unit_amount) == (
-        "price_pro", "prod_pro", "Pro monthly", 4900)
+        "price_pro",
+        "prod_pro",
+        "Pro monthly",
+        4900,
+    )
     assert (item.price.currency, item.price.recurring.interval) == ("usd", "month")
 
     expanded = client.v1.subscriptions.retrieve(
-        live["id"], params={"expand": ["customer", "items.data.price.product"]})
+        live["id"], params={"expand": ["customer", "items.data.price.product"]}
+    )
     assert isinstance(expanded.customer, stripe.Customer) and expanded.customer.name == "Acme"
     product = expanded["items"].data[0].price.product
     assert isinstance(product, stripe.Product) and product.name == "Pro"
@@ -458,7 +494,8 @@ def test_http_controls(standin: StripeStandIn, client: stripe.StripeClient) -> N
     assert stats["latency_ms"] == 5
     report = control(standin, "GET", "requests?method=GET&path_prefix=/v1/customers")
     assert [(r["path"], r["status"], r["fault"]) for r in report["requests"]] == [
-        (f"/v1/customers/{customer['id']}", 429, "429")]
+        (f"/v1/customers/{customer['id']}", 429, "429")
+    ]
     assert report["requests"][0]["headers"]["authorization"] == f"Bearer {KEY}"
 
     status, _, body = http(f"{standin.url}/_standin/faults", "POST", b'{"kind": "teapot"}')
@@ -471,7 +508,10 @@ def test_http_controls(standin: StripeStandIn, client: stripe.StripeClient) -> N
 def test_cli_serves_until_terminated(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "stripe_standin", "--host", "127.0.0.1", "--port", "0", "--latency-ms", "1"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

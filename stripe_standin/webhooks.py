@@ -1,0 +1,121 @@
+"""Signed webhook deliveries of the stand-in's events.
+
+Every state change the store makes becomes an event (``Store.emit``) that is
+recorded and queued. A ``Deliverer`` POSTs queued events, oldest first, to the
+configured endpoint, signed the way Stripe signs them::
+
+    Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>
+
+so ``stripe.Webhook.construct_event(body, header, secret)`` accepts them. One
+delivery at a time (so the receiver sees them in order), never with the
+store's lock held; a failed delivery is retried a few times with a short
+backoff, then recorded as failed and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+def signature_header(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The ``Stripe-Signature`` header value for ``payload``."""
+    t = int(time.time()) if timestamp is None else timestamp
+    signed = f"{t}.".encode() + payload
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+@dataclass
+class Delivery:
+    """One event's delivery: its final outcome after every attempt."""
+
+    event: str  # evt_...
+    type: str
+    url: str
+    status: int | None  # the last HTTP status, None when the endpoint could not be reached
+    ok: bool
+    attempts: int
+    error: str | None
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def post_event(
+    event: dict[str, Any], url: str, secret: str, *, retries: int, backoff_s: float, timeout_s: float
+) -> Delivery:
+    payload = json.dumps(event, indent=2).encode()
+    status: int | None = None
+    error: str | None = None
+    attempts = 0
+    for attempt in range(retries + 1):
+        attempts = attempt + 1
+        request = urllib.request.Request(  # noqa: S310 (http(s) only, checked when set)
+            url,
+            data=payload,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                "Stripe-Signature": signature_header(payload, secret),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+                status, error = response.status, None
+        except urllib.error.HTTPError as err:
+            status, error = err.code, f"HTTP {err.code}"
+        except (OSError, ValueError) as err:  # refused, timed out, bad URL
+            status, error = None, f"{type(err).__name__}: {err}"
+        if status is not None and 200 <= status < 300:
+            break
+        if attempt < retries:
+            time.sleep(min(backoff_s * 2**attempt, 5.0))
+    ok = status is not None and 200 <= status < 300
+    return Delivery(event["id"], event["type"], url, status, ok, attempts, error, time.time())
+
+
+class Deliverer:
+    """A background thread that drains the outbox whenever it is woken."""
+
+    def __init__(self, drain: Callable[[], object]) -> None:
+        self._drain = drain
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="stripe-standin-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            self._drain()
