@@ -67,16 +67,6 @@ def _cache_lock(key: str) -> Iterator[None]:
         yield
 
 
-def forget_last(*, key: str, rate: str) -> None:
-    """Take back the latest hit of `key` (a request that failed through no use of the caller's)."""
-    _, window = parse_rate(rate)
-    cache_key = f"ratelimit:{key}"
-    with _cache_lock(cache_key):
-        history = cache.get(cache_key, [])
-        if history:
-            cache.set(cache_key, history[:-1], timeout=window)
-
-
 def hit(*, key: str, rate: str) -> float | None:
     """Count one hit for `key`. None if it is within `rate`, else seconds until it would be."""
     retry_after, _ = hit_stamped(key=key, rate=rate)

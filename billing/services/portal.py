@@ -26,8 +26,8 @@ def portal_session_create(*, user: User, source: str) -> str:
     membership = billing_membership_get(user=user)
     organization = membership.organization
     rate_key = f"portal:user:{user.pk}"
-    retry_after = ratelimit.hit(key=rate_key, rate=settings.BILLING_PORTAL_RATE)
-    if retry_after is not None:
+    retry_after, stamp = ratelimit.hit_stamped(key=rate_key, rate=settings.BILLING_PORTAL_RATE)
+    if retry_after is not None or stamp is None:
         logger.info("billing.portal_rate_limited", extra={"user_id": user.pk, "source": source})
         raise RateLimited(retry_after=retry_after)
 
@@ -49,7 +49,7 @@ def portal_session_create(*, user: User, source: str) -> str:
         if isinstance(e, BillingUnavailable):
             # Stripe's failure, not the caller's use: it does not count toward the rate, or a
             # client that waited out an outage as told would find itself limited after it.
-            ratelimit.forget_last(key=rate_key, rate=settings.BILLING_PORTAL_RATE)
+            ratelimit.forget(key=rate_key, stamp=stamp, rate=settings.BILLING_PORTAL_RATE)
         raise
 
     PortalSession.objects.create(
