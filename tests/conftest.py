@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,11 +11,11 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
-from organizations.models import Membership, Organization
+from organizations.models import Organization
 from stripe_standin import StripeStandIn
+from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
 
-PASSWORD = "correct-horse-battery-staple"
-_seq = itertools.count(1)
+__all__ = ["PASSWORD"]
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +45,8 @@ def _empty_cache() -> Iterator[None]:
 @pytest.fixture
 def make_organization(db: None) -> Callable[..., Organization]:
     def make(**fields: Any) -> Organization:
-        fields.setdefault("name", f"Org {next(_seq)}")
-        return Organization.objects.create(**fields)
+        fields.setdefault("billing_email", "")
+        return OrganizationFactory(**fields)
 
     return make
 
@@ -63,11 +62,9 @@ def make_user(db: None, make_organization: Callable[..., Organization]) -> Calla
         organization: Organization | None = None,
         **fields: Any,
     ) -> User:
-        user = User.objects.create_user(
-            email=email or f"user{next(_seq)}@example.com", password=PASSWORD, **fields
-        )
+        user = UserFactory(**({"email": email} if email else {}), **fields)
         if role is not None:
-            Membership.objects.create(user=user, organization=organization or make_organization(), role=role)
+            MembershipFactory(user=user, organization=organization or make_organization(), role=role)
         return user
 
     return make

@@ -14,10 +14,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from billing.models import PortalSession, Subscription
+from billing.models import PortalSession
 from billing.views import page_message
-from organizations.models import Organization
 from tests.conftest import PASSWORD
+from tests.factories import SubscriptionFactory
 
 PAGE = "/billing/"
 PORTAL = "/billing/portal/"
@@ -49,23 +49,6 @@ def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def subscription_for(organization: Organization, **fields) -> Subscription:
-    now = timezone.now()
-    fields.setdefault("stripe_subscription_id", f"sub_{organization.pk}_{fields.get('status', 'active')}")
-    fields.setdefault("status", "active")
-    fields.setdefault("price_id", "price_pro_monthly")
-    fields.setdefault("product", "prod_pro")
-    fields.setdefault("quantity", 1)
-    fields.setdefault("current_period_end", now + timedelta(days=20))
-    return Subscription.objects.create(
-        organization=organization,
-        stripe_created=now - timedelta(days=10),
-        state_at=now,
-        synced_at=now,
-        **fields,
-    )
 
 
 # --- who may see the page ------------------------------------------------------------------
@@ -214,7 +197,7 @@ def test_offline_demo_notice_only_with_the_stand_in(owner, settings):
 @pytest.mark.django_db
 def test_active_subscription_renews(owner, organization):
     end = timezone.now() + timedelta(days=20)
-    subscription_for(organization, quantity=3, current_period_end=end)
+    SubscriptionFactory(organization=organization, quantity=3, current_period_end=end)
     body = html(logged_in(owner).get(PAGE))
     page = text(body)
     assert "prod_pro" in page and "price_pro_monthly" in page and "\N{MULTIPLICATION SIGN} 3" in page
@@ -227,7 +210,7 @@ def test_active_subscription_renews(owner, organization):
 @pytest.mark.django_db
 def test_subscription_set_to_cancel_at_period_end(owner, organization):
     end = timezone.now() + timedelta(days=20)
-    subscription_for(organization, cancel_at_period_end=True, current_period_end=end)
+    SubscriptionFactory(organization=organization, cancel_at_period_end=True, current_period_end=end)
     page = text(html(logged_in(owner).get(PAGE)))
     assert f"Cancels on {end:%B} {end.day}, {end.year}" in page
     assert "Renews on" not in page
@@ -236,7 +219,7 @@ def test_subscription_set_to_cancel_at_period_end(owner, organization):
 @pytest.mark.django_db
 def test_canceled_subscription(owner, organization):
     canceled_at = timezone.now() - timedelta(days=2)
-    subscription_for(organization, status="canceled", canceled_at=canceled_at)
+    SubscriptionFactory(organization=organization, status="canceled", canceled_at=canceled_at)
     body = html(logged_in(owner).get(PAGE))
     assert 'id="status">Canceled<' in body
     assert f"Canceled on {canceled_at:%B} {canceled_at.day}, " in text(body)
@@ -246,7 +229,9 @@ def test_canceled_subscription(owner, organization):
 @pytest.mark.django_db
 def test_trialing_subscription_shows_the_trial_end(owner, organization):
     trial_end = timezone.now() + timedelta(days=7)
-    subscription_for(organization, status="trialing", trial_end=trial_end, current_period_end=trial_end)
+    SubscriptionFactory(
+        organization=organization, status="trialing", trial_end=trial_end, current_period_end=trial_end
+    )
     body = html(logged_in(owner).get(PAGE))
     assert 'id="status">Trialing<' in body
     assert f"Trial ends on {trial_end:%B} {trial_end.day}, " in text(body)
@@ -254,15 +239,19 @@ def test_trialing_subscription_shows_the_trial_end(owner, organization):
 
 @pytest.mark.django_db
 def test_past_due_subscription(owner, organization):
-    subscription_for(organization, status="past_due")
+    SubscriptionFactory(organization=organization, status="past_due")
     body = html(logged_in(owner).get(PAGE))
     assert 'id="status">Past due<' in body
 
 
 @pytest.mark.django_db
 def test_current_subscription_is_the_live_one(owner, organization):
-    subscription_for(organization, stripe_subscription_id="sub_old", status="canceled", product="prod_old")
-    subscription_for(organization, stripe_subscription_id="sub_new", status="active", product="prod_new")
+    SubscriptionFactory(
+        organization=organization, stripe_subscription_id="sub_old", status="canceled", product="prod_old"
+    )
+    SubscriptionFactory(
+        organization=organization, stripe_subscription_id="sub_new", status="active", product="prod_new"
+    )
     page = text(html(logged_in(owner).get(PAGE)))
     assert "prod_new" in page and "prod_old" not in page
 
@@ -433,7 +422,7 @@ def test_unexpected_billing_error(owner, organization, stripe_standin):
 
 @pytest.mark.django_db
 def test_error_page_still_shows_what_the_app_knows(owner, organization, stripe_standin):
-    subscription_for(organization)
+    SubscriptionFactory(organization=organization)
     stripe_standin.add_fault("500", path_prefix="/v1/customers")
     body = assert_error_page(logged_in(owner).post(PORTAL), 503, "try again in a moment")
     assert "prod_pro" in text(body)
@@ -497,7 +486,7 @@ def test_page_refreshes_the_subscription_after_a_portal_visit(owner, organizatio
 def test_page_still_renders_when_stripe_fails_during_the_refresh(owner, organization, stripe_standin):
     client = logged_in(owner)
     assert client.post(PORTAL).status_code == 303
-    subscription_for(organization)
+    SubscriptionFactory(organization=organization)
     stripe_standin.add_fault("500")
     response = client.get(PAGE)
     assert response.status_code == 200
@@ -508,7 +497,7 @@ def test_page_still_renders_when_stripe_fails_during_the_refresh(owner, organiza
 def test_page_makes_a_known_small_number_of_queries(owner, organization, django_assert_num_queries):
     organization.stripe_customer_id = "cus_known"
     organization.save()
-    subscription_for(organization)
+    SubscriptionFactory(organization=organization)
     client = logged_in(owner)
     # session, user, membership, organization, "portal visit to sync?", current subscription
     with django_assert_num_queries(6):

@@ -1,16 +1,15 @@
 """Every admin page loads for a superuser (cookiecutter-django's smoke test, for every model)."""
 
 import re
-from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
 from django.contrib import admin
 from django.urls import reverse
-from django.utils import timezone
 
 from billing.models import PortalSession, Subscription, WebhookEvent
 from organizations.models import Membership, Organization
+from tests.factories import SubscriptionFactory
 
 REGISTERED = sorted((model._meta.app_label, model._meta.model_name) for model in admin.site._registry)
 
@@ -26,19 +25,7 @@ def populated(owner, member, organization):
         stripe_customer_id="cus_admin_smoke",
         source="api",
     )
-    now = timezone.now()
-    Subscription.objects.create(
-        organization=organization,
-        stripe_subscription_id="sub_admin_smoke",
-        status="active",
-        price_id="price_pro",
-        product="prod_pro",
-        quantity=1,
-        current_period_end=now + timedelta(days=30),
-        stripe_created=now,
-        state_at=now,
-        synced_at=now,
-    )
+    SubscriptionFactory(organization=organization, stripe_subscription_id="sub_admin_smoke")
     WebhookEvent.objects.create(stripe_event_id="evt_admin_smoke", type="customer.subscription.created")
 
 
