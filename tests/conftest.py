@@ -36,6 +36,17 @@ def _stripe_at_standin(settings: Any, stripe_standin: StripeStandIn) -> Iterator
 
 
 @pytest.fixture(autouse=True)
+def _no_stripe_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK sleeps between retries (stripe-python 16: `HTTPClient._sleep_time_seconds`, at least
+    `INITIAL_DELAY` = 0.5 s, at most `MAX_DELAY`); in this process the retry happens at once.
+    Processes the tests start (gunicorn) keep the real back-off."""
+    from stripe._http_client import HTTPClient
+
+    monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0)
+    monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
     cache.clear()  # rate-limit counters from one test never reach the next
     yield
