@@ -1,11 +1,19 @@
-"""Fixtures shared by the whole suite: people, organizations, clients, and the Stripe stand-in."""
+"""Fixtures shared by the whole suite: people, organizations, clients, and the Stripe stand-in.
+
+And two things of the whole session, whatever tests were selected: every log record of the
+test process (and every log file the reliability suite's processes wrote) is scanned for
+secrets when the session finishes, and a finding fails the run; the figures tests recorded
+(tests/figures.py) are printed at the end.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -13,9 +21,53 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import User
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
+from tests import figures, logscan
 from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
 
 __all__ = ["PASSWORD"]
+
+_capture = logscan.CaptureHandler()
+_SECRETS_KEY = pytest.StashKey[list[logscan.Finding]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger().addHandler(_capture)
+    logscan.KNOWN_SECRETS.update(
+        {
+            PASSWORD,
+            django_settings.SECRET_KEY,
+            django_settings.STRIPE_SECRET_KEY,
+            django_settings.STRIPE_WEBHOOK_SECRET,
+        }
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after the session's fixtures (and the servers they ran) are torn down
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logging.getLogger().removeHandler(_capture)
+    scanned, found = logscan.findings(logscan.LOG_FILES)
+    figures.record(
+        "secrets in logs",
+        lines_scanned=scanned,
+        log_files=len([p for p in logscan.LOG_FILES if p.exists()]),
+        findings=len(found),
+    )
+    session.config.stash[_SECRETS_KEY] = found
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    found = config.stash.get(_SECRETS_KEY, [])
+    if found:
+        terminalreporter.write_sep("=", f"SECRETS IN LOGS: {len(found)} line(s), the run fails", red=True)
+        for finding in found[:20]:
+            terminalreporter.write_line(str(finding))
+    if len(figures.FIGURES) > 1 or found:  # more than the scan's own line
+        terminalreporter.write_sep("=", "figures")
+        for line in figures.lines():
+            terminalreporter.write_line(line)
+        figures.dump()
 
 
 @pytest.fixture(scope="session")

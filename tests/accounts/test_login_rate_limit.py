@@ -8,10 +8,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests import figures
 from tests.conftest import PASSWORD
-from tests.reliability import figures
-
-pytestmark = pytest.mark.reliability
 
 RATE = 5
 
