@@ -98,6 +98,29 @@ def _no_stripe_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0)
 
 
+class StoppedClock:
+    """A clock that moves only when told to (`advance`)."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ratelimit_clock(monkeypatch: pytest.MonkeyPatch) -> StoppedClock:
+    """core.ratelimit's clock, stopped: a `Retry-After` is then an exact number of seconds."""
+    from core import ratelimit
+
+    clock = StoppedClock()
+    monkeypatch.setattr(ratelimit, "time", clock)
+    return clock
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
     cache.clear()  # rate-limit counters from one test never reach the next

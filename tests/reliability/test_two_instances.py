@@ -238,4 +238,4 @@ def test_login_rate_holds_across_two_instances(
     for status, body, retry_after in answers:
         if status == 429:
             assert body["error_code"] == "RATE_LIMITED" and "access" not in body, body
-            assert retry_after.isdigit() and int(retry_after) >= 1
+            assert retry_after.isdigit() and 1 <= int(retry_after) <= 60  # within the minute's window
