@@ -22,7 +22,7 @@ from accounts.models import User
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
 from tests import figures, logscan
-from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
+from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, SubscriptionFactory, UserFactory
 
 __all__ = ["PASSWORD"]
 
@@ -189,3 +189,22 @@ def auth_client(api_client: APIClient) -> Callable[[User], APIClient]:
         return api_client
 
     return make
+
+
+@pytest.fixture
+def populated(owner: User, member: User, organization: Organization) -> None:
+    """One of everything the admin shows: Acme with a Stripe customer, its owner and member, a
+    portal session, a subscription and a webhook event."""
+    from billing.models import PortalSession, WebhookEvent
+
+    organization.stripe_customer_id = "cus_admin_smoke"
+    organization.save()
+    PortalSession.objects.create(
+        organization=organization,
+        user=owner,
+        stripe_session_id="bps_1",
+        stripe_customer_id="cus_admin_smoke",
+        source="api",
+    )
+    SubscriptionFactory(organization=organization, stripe_subscription_id="sub_admin_smoke")
+    WebhookEvent.objects.create(stripe_event_id="evt_admin_smoke", type="customer.subscription.created")
