@@ -38,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
     with transaction.atomic():
-        organization = OrganizationFactory(
+        organization = OrganizationFactory.create(
             name="Bench Inc", billing_email="billing@bench.example.com", stripe_customer_id=args.customer
         )
         tokens = []
         for index in range(args.users):
-            membership = MembershipFactory(
+            membership = MembershipFactory.create(
                 organization=organization,
                 user__email=f"bench{index}@bench.example.com",
                 user__password=None,

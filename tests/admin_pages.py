@@ -8,7 +8,9 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-REGISTERED = sorted((model._meta.app_label, model._meta.model_name) for model in admin.site._registry)
+REGISTERED: list[tuple[str, str]] = sorted(
+    (model._meta.app_label, str(model._meta.model_name)) for model in admin.site._registry
+)
 
 
 def registered(app_label: str) -> list[str]:

@@ -132,7 +132,7 @@ def _empty_cache() -> Iterator[None]:
 def make_organization(db: None) -> Callable[..., Organization]:
     def make(**fields: Any) -> Organization:
         fields.setdefault("billing_email", "")
-        return OrganizationFactory(**fields)
+        return OrganizationFactory.create(**fields)
 
     return make
 
@@ -148,9 +148,9 @@ def make_user(db: None, make_organization: Callable[..., Organization]) -> Calla
         organization: Organization | None = None,
         **fields: Any,
     ) -> User:
-        user = UserFactory(**({"email": email} if email else {}), **fields)
+        user = UserFactory.create(**({"email": email} if email else {}), **fields)
         if role is not None:
-            MembershipFactory(user=user, organization=organization or make_organization(), role=role)
+            MembershipFactory.create(user=user, organization=organization or make_organization(), role=role)
         return user
 
     return make
@@ -206,5 +206,5 @@ def populated(owner: User, member: User, organization: Organization) -> None:
         stripe_customer_id="cus_admin_smoke",
         source="api",
     )
-    SubscriptionFactory(organization=organization, stripe_subscription_id="sub_admin_smoke")
+    SubscriptionFactory.create(organization=organization, stripe_subscription_id="sub_admin_smoke")
     WebhookEvent.objects.create(stripe_event_id="evt_admin_smoke", type="customer.subscription.created")

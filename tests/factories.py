@@ -19,7 +19,7 @@ from organizations.models import Membership, Organization
 PASSWORD = "correct-horse-battery-staple"
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -28,7 +28,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     stripe_customer_id = None
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     """A user with PASSWORD (pass `password=None` for an unusable one, as the bench does)."""
 
     class Meta:
@@ -44,7 +44,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save(update_fields=["password"])
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -53,7 +53,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.MEMBER
 
 
-class SubscriptionFactory(factory.django.DjangoModelFactory):
+class SubscriptionFactory(factory.django.DjangoModelFactory[Subscription]):
     """An active monthly subscription created ten days ago, as last synced just now."""
 
     class Meta:

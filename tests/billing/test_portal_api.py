@@ -1,4 +1,4 @@
-"""POST /subscriptions/portal: every row of CONTRACT section 4, through the real stripe SDK
+"""POST /subscriptions/portal: every success and error case of the portal API, through the real stripe SDK
 against the local stand-in."""
 
 from __future__ import annotations

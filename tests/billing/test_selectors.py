@@ -1,4 +1,4 @@
-"""billing.selectors.subscription_current_get: CONTRACT section 5's selection rule."""
+"""billing.selectors.subscription_current_get: which subscription is the current one."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 def sub(organization, sub_id: str, status: str, days: int) -> Subscription:
     created = T0 + timedelta(days=days)
-    return SubscriptionFactory(
+    return SubscriptionFactory.create(
         organization=organization, stripe_subscription_id=sub_id, status=status, stripe_created=created
     )
 

@@ -1,4 +1,4 @@
-"""GET /subscriptions/my: CONTRACT section 3, with section 4's codes for the caller's errors."""
+"""GET /subscriptions/my: the current subscription, with the API's error codes for the caller's errors."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def make_subscription(
 ) -> Subscription:
     """A team-plan subscription created (and last synced) at `created`."""
     fields = {"price_id": "price_team_monthly", "product": "prod_team", **fields}
-    return SubscriptionFactory(
+    return SubscriptionFactory.create(
         organization=organization,
         stripe_subscription_id=sub_id,
         status=status,

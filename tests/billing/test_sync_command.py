@@ -87,7 +87,7 @@ def test_state_newer_than_the_fetch_is_kept(organization, stripe_standin):
     customer_id = give_customer(organization, stripe_standin)
     sub = stripe_standin.create_subscription(customer=customer_id, status="active", created=T0)
     future = timezone.now() + timedelta(minutes=5)  # stands for an event created after the fetch
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=organization,
         stripe_subscription_id=sub["id"],
         status="past_due",
@@ -129,7 +129,7 @@ def test_a_deleted_customer_is_cleared(organization, stripe_standin):
 def test_a_customer_stripe_never_heard_of_is_cleared(organization, stripe_standin):
     organization.stripe_customer_id = "cus_not_in_this_account"
     organization.save()
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=organization, stripe_subscription_id="sub_orphan", stripe_created=at(T0), state_at=at(T0)
     )
 

@@ -198,7 +198,7 @@ def test_offline_demo_notice_only_with_the_stand_in(owner, settings):
 @pytest.mark.django_db
 def test_active_subscription_renews(owner, organization):
     end = timezone.now() + timedelta(days=20)
-    SubscriptionFactory(organization=organization, quantity=3, current_period_end=end)
+    SubscriptionFactory.create(organization=organization, quantity=3, current_period_end=end)
     body = html(logged_in(owner).get(PAGE))
     page = text(body)
     assert "prod_pro" in page and "price_pro_monthly" in page and "\N{MULTIPLICATION SIGN} 3" in page
@@ -211,7 +211,7 @@ def test_active_subscription_renews(owner, organization):
 @pytest.mark.django_db
 def test_subscription_set_to_cancel_at_period_end(owner, organization):
     end = timezone.now() + timedelta(days=20)
-    SubscriptionFactory(organization=organization, cancel_at_period_end=True, current_period_end=end)
+    SubscriptionFactory.create(organization=organization, cancel_at_period_end=True, current_period_end=end)
     page = text(html(logged_in(owner).get(PAGE)))
     assert f"Cancels on {end:%B} {end.day}, {end.year}" in page
     assert "Renews on" not in page
@@ -220,7 +220,7 @@ def test_subscription_set_to_cancel_at_period_end(owner, organization):
 @pytest.mark.django_db
 def test_canceled_subscription(owner, organization):
     canceled_at = timezone.now() - timedelta(days=2)
-    SubscriptionFactory(organization=organization, status="canceled", canceled_at=canceled_at)
+    SubscriptionFactory.create(organization=organization, status="canceled", canceled_at=canceled_at)
     body = html(logged_in(owner).get(PAGE))
     assert 'id="status">Canceled<' in body
     assert f"Canceled on {canceled_at:%B} {canceled_at.day}, " in text(body)
@@ -230,7 +230,7 @@ def test_canceled_subscription(owner, organization):
 @pytest.mark.django_db
 def test_trialing_subscription_shows_the_trial_end(owner, organization):
     trial_end = timezone.now() + timedelta(days=7)
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=organization, status="trialing", trial_end=trial_end, current_period_end=trial_end
     )
     body = html(logged_in(owner).get(PAGE))
@@ -240,17 +240,17 @@ def test_trialing_subscription_shows_the_trial_end(owner, organization):
 
 @pytest.mark.django_db
 def test_past_due_subscription(owner, organization):
-    SubscriptionFactory(organization=organization, status="past_due")
+    SubscriptionFactory.create(organization=organization, status="past_due")
     body = html(logged_in(owner).get(PAGE))
     assert 'id="status">Past due<' in body
 
 
 @pytest.mark.django_db
 def test_current_subscription_is_the_live_one(owner, organization):
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=organization, stripe_subscription_id="sub_old", status="canceled", product="prod_old"
     )
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=organization, stripe_subscription_id="sub_new", status="active", product="prod_new"
     )
     page = text(html(logged_in(owner).get(PAGE)))
@@ -424,7 +424,7 @@ def test_unexpected_billing_error(owner, organization, stripe_standin):
 
 @pytest.mark.django_db
 def test_error_page_still_shows_what_the_app_knows(owner, organization, stripe_standin):
-    SubscriptionFactory(organization=organization)
+    SubscriptionFactory.create(organization=organization)
     stripe_standin.add_fault("500", path_prefix="/v1/customers")
     body = assert_error_page(logged_in(owner).post(PORTAL), 503, "try again in a moment")
     assert "prod_pro" in text(body)
@@ -487,7 +487,7 @@ def test_page_refreshes_the_subscription_after_a_portal_visit(owner, organizatio
 def test_page_still_renders_when_stripe_fails_during_the_refresh(owner, organization, stripe_standin):
     client = logged_in(owner)
     assert client.post(PORTAL).status_code == 303
-    SubscriptionFactory(organization=organization)
+    SubscriptionFactory.create(organization=organization)
     stripe_standin.add_fault("500")
     response = client.get(PAGE)
     assert response.status_code == 200
@@ -498,7 +498,7 @@ def test_page_still_renders_when_stripe_fails_during_the_refresh(owner, organiza
 def test_page_makes_a_known_small_number_of_queries(owner, organization, django_assert_num_queries):
     organization.stripe_customer_id = "cus_known"
     organization.save()
-    SubscriptionFactory(organization=organization)
+    SubscriptionFactory.create(organization=organization)
     client = logged_in(owner)
     # session, user, membership, organization, "portal visit to sync?", current subscription
     with django_assert_num_queries(6):

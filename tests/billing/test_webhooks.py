@@ -1,4 +1,4 @@
-"""POST /subscriptions/webhook: CONTRACT section 5, with deliveries signed the way Stripe signs them."""
+"""POST /subscriptions/webhook: every event the app handles, deliveries signed the way Stripe signs them."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
     from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
     def user_with_hash(email: str) -> User:
-        user = UserFactory(email=email, password=None)  # no hashing per user...
+        user = UserFactory.create(email=email, password=None)  # no hashing per user...
         user.password = password_hash  # ...the one hash, shared
         user.save(update_fields=["password"])
         return user
@@ -42,7 +42,7 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
     created: dict[str, Any] = {"organizations": [], "loners": []}
     with transaction.atomic():
         for org_spec in spec.get("organizations", []):
-            org = OrganizationFactory(
+            org = OrganizationFactory.create(
                 name=org_spec["name"],
                 billing_email=org_spec.get("billing_email", ""),
                 stripe_customer_id=org_spec.get("stripe_customer_id"),
@@ -50,7 +50,7 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
             users = []
             for user_spec in org_spec.get("users", []):
                 user = user_with_hash(user_spec["email"])
-                MembershipFactory(user=user, organization=org, role=user_spec["role"])
+                MembershipFactory.create(user=user, organization=org, role=user_spec["role"])
                 users.append({"id": user.pk, "email": user.email, "role": user_spec["role"]})
             created["organizations"].append({"id": org.pk, "name": org.name, "users": users})
         for user_spec in spec.get("loners", []):
