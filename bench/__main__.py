@@ -383,7 +383,7 @@ def footer(
     results: list[ScenarioResult], memory: MemoryCheck | None, max_connections: int, pg_reason: str | None
 ) -> str:
     lines = [
-        f"Targets (issue 6): 0 ms ÷ floor ≥ 0.5; 300 ms {X} 64: ≥ 180 req/s, ÷ floor ≥ 0.9, "
+        f"Targets: 0 ms ÷ floor ≥ 0.5; 300 ms {X} 64: ≥ 180 req/s, ÷ floor ≥ 0.9, "
         "p99 < 450 ms, "
         f"0 errors; DB q/req ≤ 3; Stripe/req = 1; new conns ≤ {max_connections} (worker threads).",
     ]

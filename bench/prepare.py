@@ -5,6 +5,7 @@ Run by the bench in its own process, with the environment the server will have (
 customer already exists (warm: no `customers.create` on the measured path), an owner and
 N - 1 billing managers, and writes one JWT access token per user, a line each, to FILE.
 Users have no usable password (hashing 200 passwords would take minutes; tokens need none).
+Seeded with the test suite's factories (tests/factories.py; factory_boy is a dev requirement).
 """
 
 from __future__ import annotations
@@ -32,20 +33,23 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import transaction
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from accounts.models import User
-    from organizations.models import Membership, Organization
+    from organizations.models import Membership
+    from tests.factories import MembershipFactory, OrganizationFactory
 
     call_command("migrate", verbosity=0, interactive=False)
     with transaction.atomic():
-        organization = Organization.objects.create(
+        organization = OrganizationFactory.create(
             name="Bench Inc", billing_email="billing@bench.example.com", stripe_customer_id=args.customer
         )
         tokens = []
         for index in range(args.users):
-            user = User.objects.create_user(email=f"bench{index}@bench.example.com", password=None)
-            role = Membership.Role.OWNER if index == 0 else Membership.Role.BILLING
-            Membership.objects.create(user=user, organization=organization, role=role)
-            tokens.append(str(AccessToken.for_user(user)))
+            membership = MembershipFactory.create(
+                organization=organization,
+                user__email=f"bench{index}@bench.example.com",
+                user__password=None,
+                role=Membership.Role.OWNER if index == 0 else Membership.Role.BILLING,
+            )
+            tokens.append(str(AccessToken.for_user(membership.user)))
     args.tokens.write_text("\n".join(tokens) + "\n")
     return 0
 

@@ -11,7 +11,7 @@ from bench.loadgen import LoadResult
 
 X = "\N{MULTIPLICATION SIGN}"
 
-# Issue 6's targets.
+# The benchmark's targets.
 RATIO_AT_0_MS = 0.5
 RATIO_AT_300_MS = 0.9
 RPS_AT_300_MS = 180.0

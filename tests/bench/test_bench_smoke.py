@@ -1,7 +1,9 @@
-"""The benchmark's quick mode runs end to end, so `make bench` cannot rot (issue 6).
+"""The benchmark's quick mode runs end to end, so `make bench` cannot rot.
 
 It starts real processes (the Stripe stand-in, gunicorn twice, wrk or the asyncio client)
-and takes about ten seconds; deselect it with `--ignore=tests/bench`. It asserts what the
+and takes ten to twenty seconds, so it is marked `reliability` with the other suites of real
+processes: the quick loop (`-m "not reliability and not browser"`) leaves it out, the full
+`pytest` (make test, CI) runs it. It asserts what the
 run produced, never how fast: timings belong to the benchmark's table, not to a test.
 """
 
@@ -17,6 +19,8 @@ import pytest
 pytest.importorskip("gunicorn")
 if not Path("/proc/self/status").exists():
     pytest.skip("the benchmark samples memory and CPU from Linux's /proc", allow_module_level=True)
+
+pytestmark = pytest.mark.reliability
 
 ROOT = Path(__file__).resolve().parents[2]
 

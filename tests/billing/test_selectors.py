@@ -1,4 +1,4 @@
-"""billing.selectors.subscription_current_get: CONTRACT section 5's selection rule."""
+"""billing.selectors.subscription_current_get: which subscription is the current one."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from billing.models import Subscription
 from billing.selectors import subscription_current_get
+from tests.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -16,13 +17,8 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 def sub(organization, sub_id: str, status: str, days: int) -> Subscription:
     created = T0 + timedelta(days=days)
-    return Subscription.objects.create(
-        organization=organization,
-        stripe_subscription_id=sub_id,
-        status=status,
-        stripe_created=created,
-        state_at=created,
-        synced_at=created,
+    return SubscriptionFactory.create(
+        organization=organization, stripe_subscription_id=sub_id, status=status, stripe_created=created
     )
 
 

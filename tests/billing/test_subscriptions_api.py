@@ -1,4 +1,4 @@
-"""GET /subscriptions/my: CONTRACT section 3, with section 4's codes for the caller's errors."""
+"""GET /subscriptions/my: the current subscription, with the API's error codes for the caller's errors."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from billing.models import Subscription
 from organizations.models import Organization
 from tests.assertions import assert_error
 from tests.conftest import access_token_for
+from tests.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,21 +23,16 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def make_subscription(
     organization: Organization, sub_id: str, *, status: str = "active", created=T0, **fields
-):
-    defaults = {
-        "price_id": "price_team_monthly",
-        "product": "prod_team",
-        "quantity": 1,
-        "current_period_end": created + timedelta(days=30),
-    }
-    return Subscription.objects.create(
+) -> Subscription:
+    """A team-plan subscription created (and last synced) at `created`."""
+    fields = {"price_id": "price_team_monthly", "product": "prod_team", **fields}
+    return SubscriptionFactory.create(
         organization=organization,
         stripe_subscription_id=sub_id,
         status=status,
         stripe_created=created,
         state_at=created,
-        synced_at=created,
-        **{**defaults, **fields},
+        **fields,
     )
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from billing.models import Subscription
 from tests.billing.stripe_events import deliver, event, give_customer
+from tests.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,13 +87,12 @@ def test_state_newer_than_the_fetch_is_kept(organization, stripe_standin):
     customer_id = give_customer(organization, stripe_standin)
     sub = stripe_standin.create_subscription(customer=customer_id, status="active", created=T0)
     future = timezone.now() + timedelta(minutes=5)  # stands for an event created after the fetch
-    Subscription.objects.create(
+    SubscriptionFactory.create(
         organization=organization,
         stripe_subscription_id=sub["id"],
         status="past_due",
         stripe_created=at(T0),
         state_at=future,
-        synced_at=future,
     )
 
     out, _ = sync()
@@ -131,13 +131,8 @@ def test_a_customer_stripe_never_heard_of_is_cleared_but_its_subscription_is_not
 ):
     organization.stripe_customer_id = "cus_not_in_this_account"
     organization.save()
-    Subscription.objects.create(
-        organization=organization,
-        stripe_subscription_id="sub_orphan",
-        status="active",
-        stripe_created=at(T0),
-        state_at=at(T0),
-        synced_at=at(T0),
+    SubscriptionFactory.create(
+        organization=organization, stripe_subscription_id="sub_orphan", stripe_created=at(T0), state_at=at(T0)
     )
 
     out, _ = sync("--clear-missing")

@@ -30,25 +30,31 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
     from django.db import transaction
 
     from accounts.models import User
-    from organizations.models import Membership, Organization
+    from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+    def user_with_hash(email: str) -> User:
+        user = UserFactory.create(email=email, password=None)  # no hashing per user...
+        user.password = password_hash  # ...the one hash, shared
+        user.save(update_fields=["password"])
+        return user
 
     password_hash = make_password(spec.get("password") or None)
     created: dict[str, Any] = {"organizations": [], "loners": []}
     with transaction.atomic():
         for org_spec in spec.get("organizations", []):
-            org = Organization.objects.create(
+            org = OrganizationFactory.create(
                 name=org_spec["name"],
                 billing_email=org_spec.get("billing_email", ""),
                 stripe_customer_id=org_spec.get("stripe_customer_id"),
             )
             users = []
             for user_spec in org_spec.get("users", []):
-                user = User.objects.create(email=user_spec["email"], password=password_hash)
-                Membership.objects.create(user=user, organization=org, role=user_spec["role"])
+                user = user_with_hash(user_spec["email"])
+                MembershipFactory.create(user=user, organization=org, role=user_spec["role"])
                 users.append({"id": user.pk, "email": user.email, "role": user_spec["role"]})
             created["organizations"].append({"id": org.pk, "name": org.name, "users": users})
         for user_spec in spec.get("loners", []):
-            user = User.objects.create(email=user_spec["email"], password=password_hash)
+            user = user_with_hash(user_spec["email"])
             created["loners"].append({"id": user.pk, "email": user.email})
     return created
 

@@ -1,25 +1,23 @@
-"""Fixtures of the reliability suite (issue 7): real processes, log capture, figures.
+"""Fixtures of the reliability suite: real processes (gunicorn, the stand-in, PostgreSQL, Redis).
 
 Every test under tests/reliability/ is marked `reliability` (run just this suite with
-`pytest -m reliability`). The suite's figures are printed at the end of the run.
+`pytest -m reliability`). The suite's figures and the secrets scan of every log line are
+the session's, in tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.conf import settings
 
-from tests.conftest import PASSWORD
-from tests.reliability import figures, infra, logscan
+from tests import figures, logscan
+from tests.reliability import infra
 
 _HERE = Path(__file__).parent
 
@@ -30,33 +28,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.reliability)
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if not figures.FIGURES:
-        return
-    terminalreporter.write_sep("=", "reliability figures (issue 7)")
-    for line in figures.lines():
-        terminalreporter.write_line(line)
-    figures.dump()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _capture_every_log_line() -> Iterator[None]:
-    """Keep every log record of the test process for the secrets scan (test_zz_secrets.py)."""
-    handler = logscan.CaptureHandler()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    logscan.KNOWN_SECRETS.update(
-        {
-            PASSWORD,
-            settings.SECRET_KEY,
-            settings.STRIPE_SECRET_KEY,
-            settings.STRIPE_WEBHOOK_SECRET,
-            infra.SERVER_STRIPE_KEY,
-            infra.SERVER_WEBHOOK_SECRET,
-        }
-    )
-    yield
-    root.removeHandler(handler)
+# The servers' own secrets: the session-finish scan (tests/conftest.py) looks for them too.
+logscan.KNOWN_SECRETS.update({infra.SERVER_STRIPE_KEY, infra.SERVER_WEBHOOK_SECRET})
 
 
 @pytest.fixture(scope="session")

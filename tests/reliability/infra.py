@@ -24,11 +24,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from tests import logscan
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
-# Every log file a process of the suite wrote: scanned for secrets by test_zz_secrets.py.
-LOG_FILES: list[Path] = []
+# Every log file a process of the suite wrote: scanned for secrets when the session finishes
+# (tests/conftest.py), whatever tests were selected.
+LOG_FILES: list[Path] = logscan.LOG_FILES
 
 # Secrets the app servers are configured with (distinct from the in-process test settings',
 # so that a leak says which side it came from). The JWT signing key is the test settings' own,

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.reliability import figures, infra
-from tests.reliability.tokens import access_token, bad_authorization_headers
+from tests import figures
+from tests.accounts.tokens import access_token, bad_authorization_headers
+from tests.reliability import infra
 
 pytestmark = pytest.mark.reliability
 

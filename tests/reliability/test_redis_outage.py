@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.reliability import figures, infra
-from tests.reliability.tokens import access_token
+from tests import figures
+from tests.accounts.tokens import access_token
+from tests.reliability import infra
 
 pytestmark = pytest.mark.reliability
 

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.reliability import figures, infra
+from tests import figures
+from tests.reliability import infra
 from tests.reliability.test_webhooks import sign
 from tests.reliability.tokens import access_token
 
@@ -51,6 +52,7 @@ def slow_env(
             LOGIN_IP_RATE="100000/min",
         )
         infra.manage(env, "-m", "tests.reliability.appdb", "migrate")
+        infra.manage(env, "collectstatic", "--noinput", "-v", "0")  # the pages, as in production
         yield env
 
 

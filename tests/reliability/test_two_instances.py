@@ -16,8 +16,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.reliability import figures, infra, logscan
-from tests.reliability.tokens import access_token
+from tests import figures, logscan
+from tests.accounts.tokens import access_token
+from tests.reliability import infra
 
 pytestmark = pytest.mark.reliability
 

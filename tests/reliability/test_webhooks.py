@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.reliability import figures, infra
+from tests import figures
+from tests.reliability import infra
 
 pytestmark = pytest.mark.reliability
 

@@ -15,9 +15,7 @@ import pytest
 from django.core.cache import cache
 
 from core import ratelimit
-from tests.reliability import figures
-
-pytestmark = pytest.mark.reliability
+from tests import figures
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.reliability import figures
-
-pytestmark = pytest.mark.reliability
+from tests import figures
 
 MB = 1024 * 1024
 

@@ -9,10 +9,8 @@ import pytest
 from django.test import Client
 
 from billing.models import PortalSession
+from tests import figures
 from tests.conftest import PASSWORD
-from tests.reliability import figures
-
-pytestmark = pytest.mark.reliability
 
 PORTAL_FORM = "/billing/portal/"
 

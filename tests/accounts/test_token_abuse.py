@@ -16,10 +16,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from billing.models import PortalSession
-from tests.reliability import figures
-from tests.reliability.tokens import bad_authorization_headers
-
-pytestmark = pytest.mark.reliability
+from tests import figures
+from tests.accounts.tokens import bad_authorization_headers
 
 PORTAL = "/subscriptions/portal"
 REFRESH = "/auth/token/refresh/"

@@ -1,9 +1,10 @@
-"""Every log line of the suite, and what must never be in one.
+"""Every log line of the session, and what must never be in one.
 
 `CaptureHandler` keeps the formatted records of the test process (the app's own formatter, so
-`extra` fields and tracebacks are scanned too); `infra.LOG_FILES` lists what the processes the
-suite started (gunicorn, the stand-in, PostgreSQL, Redis) wrote. `findings()` searches both for
-Stripe keys, webhook secrets, JWTs, portal URLs and the passwords the suite used.
+`extra` fields and tracebacks are scanned too); `LOG_FILES` lists what the processes the
+reliability suite started (gunicorn, the stand-in, PostgreSQL, Redis) wrote. `findings()`
+searches both for Stripe keys, webhook secrets, JWTs, portal URLs and the passwords the suite
+used. tests/conftest.py runs it when the session finishes and fails the run on a finding.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from core.logging import EventFormatter
 
 CAPTURED: list[str] = []
+LOG_FILES: list[Path] = []
 _lock = threading.Lock()
 
 # Shapes of secrets, whatever their value: a match is a leak until proven otherwise.

@@ -12,10 +12,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from billing.models import PortalSession
+from tests import figures
 from tests.conftest import access_token_for
-from tests.reliability import figures
-
-pytestmark = pytest.mark.reliability
 
 PORTAL = "/subscriptions/portal"
 

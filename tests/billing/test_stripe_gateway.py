@@ -1,0 +1,133 @@
+"""billing.stripe_gateway's error mapping: which billing error each Stripe failure becomes.
+
+Through the real SDK against the stand-in's fault injection wherever the stand-in can produce
+the failure; the rest raised into `_stripe_errors` directly.
+"""
+
+from __future__ import annotations
+
+import pytest
+import stripe
+
+from billing import stripe_gateway
+from billing.errors import (
+    BillingError,
+    BillingNotConfigured,
+    BillingUnavailable,
+    CustomerMissing,
+    SubscriptionMissing,
+)
+from billing.stripe_gateway import _stripe_errors
+
+SESSIONS = "/v1/billing_portal/sessions"
+
+
+@pytest.fixture
+def customer_id(stripe_standin) -> str:
+    return stripe_standin.create_customer(name="Acme Inc")["id"]
+
+
+def portal(customer_id: str) -> stripe_gateway.PortalSession:
+    return stripe_gateway.portal_session_create(
+        customer_id=customer_id, return_url="http://127.0.0.1/billing/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("500", BillingUnavailable),
+        ("429", BillingUnavailable),
+        ("drop", BillingUnavailable),
+        ("401", BillingNotConfigured),
+        ("no_such_customer", CustomerMissing),
+        ("portal_not_configured", BillingNotConfigured),
+    ],
+)
+def test_stripe_faults_become_billing_errors(stripe_standin, customer_id, fault, error):
+    stripe_standin.add_fault(fault, path_prefix=SESSIONS)
+    with pytest.raises(BillingError) as raised:
+        portal(customer_id)
+    assert type(raised.value) is error
+
+
+def test_a_refused_key_says_so(stripe_standin, customer_id):
+    stripe_standin.add_fault("401", path_prefix=SESSIONS)
+    with pytest.raises(
+        BillingNotConfigured, match=r"^Billing is not configured: Stripe refused the API key$"
+    ):
+        portal(customer_id)
+
+
+def test_an_unconfigured_portal_says_so(stripe_standin, customer_id):
+    stripe_standin.set_portal_configured(False)
+    with pytest.raises(
+        BillingNotConfigured,
+        match=r"^Billing is not configured: no customer portal configuration is saved in Stripe$",
+    ):
+        portal(customer_id)
+
+
+def test_a_customer_stripe_does_not_have_is_missing(stripe_standin):
+    with pytest.raises(CustomerMissing, match=r"^The Stripe customer no longer exists$"):
+        portal("cus_never_heard_of")
+    assert stripe_gateway.customer_is_gone(customer_id="cus_never_heard_of") is True
+
+
+def test_a_deleted_customer_is_gone(stripe_standin, customer_id):
+    assert stripe_gateway.customer_is_gone(customer_id=customer_id) is False
+    stripe_standin.delete_customer(customer_id)
+    assert stripe_gateway.customer_is_gone(customer_id=customer_id) is True
+
+
+def test_a_subscription_stripe_does_not_have_is_missing(stripe_standin):
+    with pytest.raises(SubscriptionMissing):
+        stripe_gateway.subscription_retrieve(subscription_id="sub_never_heard_of")
+
+
+def test_a_key_reused_with_other_parameters_is_a_plain_billing_error(stripe_standin):
+    stripe_gateway.customer_create(name="A", email="", organization_id=1, idempotency_key="k-1")
+    with pytest.raises(BillingError) as raised:
+        stripe_gateway.customer_create(name="B", email="", organization_id=1, idempotency_key="k-1")
+    assert type(raised.value) is BillingError
+    assert len(stripe_standin.customers) == 1
+
+
+def _raised_by(exc: Exception) -> type[BillingError]:
+    with pytest.raises(BillingError) as raised, _stripe_errors("test.call"):
+        raise exc
+    assert raised.value.__cause__ is exc
+    return type(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("exc", "error"),
+    [
+        (stripe.PermissionError("no", http_status=403), BillingNotConfigured),
+        (stripe.AuthenticationError("no", http_status=401), BillingNotConfigured),
+        (stripe.IdempotencyError("in flight", http_status=409), BillingUnavailable),
+        (stripe.IdempotencyError("other params", http_status=400), BillingError),
+        (stripe.RateLimitError("slow down", http_status=429), BillingUnavailable),
+        (stripe.APIConnectionError("unreachable"), BillingUnavailable),
+        (stripe.APIError("conflict", http_status=409), BillingUnavailable),
+        (stripe.APIError("boom", http_status=502), BillingUnavailable),
+        (stripe.APIError("odd", http_status=402), BillingError),
+        (stripe.CardError("declined", None, "card_declined", http_status=402), BillingError),
+        (
+            stripe.InvalidRequestError("bad param", "x", code="parameter_invalid", http_status=400),
+            BillingError,
+        ),
+        (
+            stripe.InvalidRequestError("No such customer: 'cus_x'", "customer", code="resource_missing"),
+            CustomerMissing,
+        ),
+        (
+            stripe.InvalidRequestError("No such subscription: 'sub_x'", "id", code="resource_missing"),
+            SubscriptionMissing,
+        ),
+        (stripe.InvalidRequestError("No such configuration: 'bpc_x'", "configuration"), BillingNotConfigured),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else f"{type(v).__name__}-{v.http_status}",
+)
+def test_each_stripe_exception_maps_to_one_billing_error(exc, error):
+    assert _raised_by(exc) is error
