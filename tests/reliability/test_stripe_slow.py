@@ -27,9 +27,9 @@ import pytest
 import requests
 
 from tests import figures
+from tests.accounts.tokens import access_token
 from tests.reliability import infra
 from tests.reliability.test_webhooks import sign
-from tests.reliability.tokens import access_token
 
 pytestmark = pytest.mark.reliability
 
