@@ -33,15 +33,15 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    password = PASSWORD
 
-    @factory.post_generation
-    def _save_password(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
-        if create:
-            obj.save(update_fields=["password"])
+    @classmethod
+    def _create(cls, model_class: type[User], *args: Any, **kwargs: Any) -> User:
+        # The password is hashed before the first save: set on a saved user, it would count as
+        # a password change and revoke the user's tokens (raise its token version).
+        return model_class.objects.create_user(*args, **kwargs)
 
 
 class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
