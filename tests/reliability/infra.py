@@ -218,8 +218,9 @@ class PgCluster:
     Run as the `postgres` user when the suite runs as root (initdb refuses root).
     """
 
-    def __init__(self, bin_dir: Path, base: Path) -> None:
+    def __init__(self, bin_dir: Path, base: Path, *, max_connections: int = 200) -> None:
         self.bin = bin_dir
+        self.max_connections = max_connections
         self.base = base
         self.data = base / "data"
         self.log_path = base / "postgresql.log"
@@ -246,7 +247,7 @@ class PgCluster:
     def start(self) -> None:
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} "
-            "-c max_connections=200 -c fsync=off -c full_page_writes=off"
+            f"-c max_connections={self.max_connections} -c fsync=off -c full_page_writes=off"
         )
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "60", "-o", options, "start"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -305,3 +307,106 @@ def test_a_frozen_stripe_answers_503_to_every_portal_request_and_nothing_else_wa
     for name, (statuses, slowest) in worst.items():
         assert statuses == {200}, (name, probes.timings[name])
         assert slowest < 1.0, (name, probes.timings[name])
+
+
+@pytest.fixture(scope="module")
+def small_postgres() -> Iterator[infra.PgCluster]:
+    """A PostgreSQL of its default size: max_connections=100."""
+    bin_dir = infra.pg_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl): set TEST_PG_BIN or install postgresql")
+    base = Path(tempfile.mkdtemp(prefix="reliability-pg100-"))
+    cluster = infra.PgCluster(bin_dir, base, max_connections=100)
+    cluster.start()
+    yield cluster
+    cluster.stop("immediate")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _connections(server_url: str, database_url: str) -> int:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(
+        infra.postgres_url(server_url, "postgres"), autocommit=True, connect_timeout=5
+    ) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_postgresql_pool_keeps_an_instance_within_its_connections(
+    small_postgres: infra.PgCluster,
+    standin_process: infra.StandinProcess,
+    tmp_path: Path,
+    log_dir: Path,
+) -> None:
+    """140 concurrent portal requests at 1 s Stripe latency against max_connections=100: no 500,
+    and the app never holds more than workers x DATABASE_POOL_MAX_SIZE connections."""
+    workers, pool_max = 2, 16
+    standin_process.reset()
+    customers = [standin_process.post("/_standin/customers", {"name": f"Pooled {i}"}) for i in range(14)]
+    with infra.postgres_database(small_postgres.server_url) as database_url:
+        env = infra.app_env(
+            database_url=database_url,
+            stripe_api_base=standin_process.url,
+            cache_dir=tmp_path / "cache",
+            BILLING_PORTAL_RATE="100000/min",
+            GUNICORN_WORKERS=str(workers),
+            DATABASE_POOL_MAX_SIZE=str(pool_max),
+            # Every request in flight at once reaches Stripe: the pool, not the bulkhead, is tested.
+            STRIPE_MAX_CONCURRENT_CALLS="128",
+        )
+        infra.manage(env, "-m", "tests.reliability.appdb", "migrate")
+        seeded = infra.seed(
+            env,
+            {
+                "password": "",
+                "organizations": [
+                    {
+                        "name": f"Pooled {i}",
+                        "stripe_customer_id": customer["id"],
+                        "users": [{"email": f"owner@pooled{i}.example.com", "role": "owner"}],
+                    }
+                    for i, customer in enumerate(customers)
+                ],
+            },
+        )
+        owners = [org["users"][0] for org in seeded["organizations"]]
+        standin_process.add_fault("latency", path_prefix="/v1/", latency_ms=1000)
+        server = infra.AppServer(env, log_dir, name="pooled")
+        peak = 0
+        sampling = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not sampling.is_set():
+                peak = max(peak, _connections(small_postgres.server_url, database_url))
+                sampling.wait(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        try:
+            sampler.start()
+            with ThreadPoolExecutor(140) as pool:
+                answers = list(
+                    pool.map(lambda n: _post_portal(server.url, owners[n % len(owners)]), range(140))
+                )
+            after = _connections(small_postgres.server_url, database_url)
+        finally:
+            sampling.set()
+            sampler.join(timeout=10)
+            standin_process.clear_faults()
+            server.stop()
+        psql_ok = _connections(small_postgres.server_url, database_url) >= 0  # still accepts a client
+
+    outcomes = Counter((status, code) for status, code, _ in answers)
+    figures.record(
+        "PostgreSQL max_connections=100, 140 portal requests at 1 s Stripe latency",
+        outcomes={f"{s} {c}": n for (s, c), n in outcomes.items()},
+        peak_app_connections=peak,
+        connections_after=after,
+        pool_limit=workers * pool_max,
+    )
+    assert not [o for o in outcomes if o[0] >= 500 and o != (503, "BILLING_UNAVAILABLE")], outcomes
+    assert outcomes[(200, None)] > 0, outcomes
+    assert peak <= workers * pool_max, peak
+    assert psql_ok
