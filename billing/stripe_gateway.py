@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 # (subscription periods on items, for instance) follow it. Upgrade the SDK and this together.
 STRIPE_API_VERSION = "2026-10-28.endive"
 
+# Stripe's "No such customer: 'cus_...'; a similar object exists in live mode, but a test mode
+# key was used to make this request." (and the other way round).
+_OTHER_MODE_HINT = "a similar object exists in"
 # Stripe reports "no portal configuration saved" as an invalid_request_error without a code.
 _PORTAL_NOT_CONFIGURED_HINTS = ("customer portal settings", "No such configuration")
 # Stripe's own limit on a webhook's age: older deliveries are refused as replays.
@@ -284,6 +287,11 @@ def _stripe_errors(call: str) -> Iterator[None]:
         yield
     except stripe.InvalidRequestError as e:
         message = e.user_message or ""
+        if _OTHER_MODE_HINT in message:  # the object exists, in live mode for a test key or back
+            logger.error("billing.stripe_not_configured", extra={"call": call, "reason": "mode"})
+            raise BillingNotConfigured(
+                "Billing is not configured: the Stripe key is for the other mode (test or live)"
+            ) from e
         if _is_missing_customer(e):
             raise CustomerMissing() from e
         if _is_missing_subscription(e):
@@ -327,6 +335,17 @@ def _stripe_errors(call: str) -> Iterator[None]:
             extra={"call": call, "error": type(e).__name__, "status": status},
         )
         raise BillingError() from e
+
+
+@functools.lru_cache(maxsize=4)
+def _account_of(api_key: str, api_base: str) -> str:
+    with _call("account.retrieve"):
+        return str(client().v1.accounts.retrieve_current().id)
+
+
+def account_id() -> str:
+    """The id of the Stripe account the configured key belongs to (asked once per process)."""
+    return _account_of(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
 
 
 def customer_create(*, name: str, email: str, organization_id: int, idempotency_key: str) -> str:

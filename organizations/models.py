@@ -11,6 +11,9 @@ class Organization(models.Model):
     billing_email = models.EmailField(blank=True)
     # NULL (not "") while there is no customer yet, so the unique constraint holds.
     stripe_customer_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # The Stripe account that holds the customer: a key of another account (or mode) does not
+    # find the customer, and must not be taken for proof that it was deleted.
+    stripe_account_id = models.CharField(max_length=255, blank=True, default="")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

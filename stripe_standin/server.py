@@ -185,6 +185,7 @@ class StripeStandIn:
         self,
         *,
         latency_ms: float = 0,
+        account_id: str | None = None,
         max_recorded: int = 20_000,
         max_idempotency_keys: int = 50_000,
         webhook_url: str | None = None,
@@ -205,6 +206,9 @@ class StripeStandIn:
         without it, events wait for ``deliver_events()``. Each delivery is tried
         ``1 + webhook_retries`` times, backing off from ``webhook_backoff_s``.
         """
+        # The Stripe account every key reaches here (`GET /v1/account`); two stand-ins are two
+        # accounts, as a key of another account is another set of objects.
+        self.account_id = account_id or obj.new_id("acct", 16)
         self._lock = threading.Lock()
         self._delivery_lock = threading.Lock()  # one delivery at a time, in order
         self._default_latency_ms = float(latency_ms)
@@ -280,7 +284,9 @@ class StripeStandIn:
         endpoint stays configured.
         """
         with self._delivery_lock, self._lock:
-            self._store = Store(api_version=DEFAULT_STRIPE_VERSION, base_url=self._url or "")
+            self._store = Store(
+                api_version=DEFAULT_STRIPE_VERSION, base_url=self._url or "", account_id=self.account_id
+            )
             self._deliveries: list[Delivery] = []
             self._idempotency: dict[tuple[str, str], _Idempotency] = {}
             self._faults: list[Fault] = []

@@ -62,7 +62,10 @@ class Call:
 class Store:
     """Customers, products, subscriptions and portal sessions. Not thread-safe."""
 
-    def __init__(self, *, api_version: str = "2026-10-28.endive", base_url: str = "") -> None:
+    def __init__(
+        self, *, api_version: str = "2026-10-28.endive", base_url: str = "", account_id: str = "acct_standin"
+    ) -> None:
+        self.account_id = account_id
         self.api_version = api_version  # the version events are rendered in
         self.base_url = base_url  # for URLs handed out outside an API call (pages, helpers)
         self.customers: dict[str, dict[str, Any]] = {}  # deleted ones stay here...
@@ -394,6 +397,21 @@ class Store:
                 livemode=call.livemode,
             )
         )
+
+    def retrieve_account(self, call: Call) -> dict[str, Any]:
+        """`GET /v1/account`: the account the key belongs to."""
+        return {
+            "id": self.account_id,
+            "object": "account",
+            "business_profile": {"name": "Stand-in"},
+            "charges_enabled": True,
+            "country": "US",
+            "default_currency": "usd",
+            "details_submitted": True,
+            "email": None,
+            "payouts_enabled": True,
+            "type": "standard",
+        }
 
     def retrieve_customer(self, call: Call) -> dict[str, Any]:
         (customer_id,) = call.args
@@ -2020,6 +2038,7 @@ class Route(NamedTuple):
 _ID = r"/([^/]+)$"
 ROUTES = [
     Route("POST", re.compile(r"^/v1/customers$"), "POST /v1/customers", Store.create_customer),
+    Route("GET", re.compile(r"^/v1/account$"), "GET /v1/account", Store.retrieve_account),
     Route("GET", re.compile(r"^/v1/customers" + _ID), "GET /v1/customers/{id}", Store.retrieve_customer),
     Route("POST", re.compile(r"^/v1/customers" + _ID), "POST /v1/customers/{id}", Store.update_customer),
     Route(

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import stripe_gateway
-from billing.errors import BillingUnavailable
+from billing.errors import BillingNotConfigured, BillingUnavailable
 from billing.models import Subscription
 from core.leases import lease_hold
 from organizations.models import Membership, Organization
@@ -58,6 +58,7 @@ def customer_ensure(*, organization: Organization, replacing: str | None = None)
         if current and current != replacing:
             organization.stripe_customer_id = current
             return current
+        account_id = stripe_gateway.account_id()
         customer_id = stripe_gateway.customer_create(
             name=organization.name,
             email=_customer_email(organization),
@@ -66,14 +67,41 @@ def customer_ensure(*, organization: Organization, replacing: str | None = None)
         )
         # Conditional: only over the state we read, so nothing stored meanwhile is overwritten.
         Organization.objects.filter(pk=organization.pk, stripe_customer_id=current).update(
-            stripe_customer_id=customer_id
+            stripe_customer_id=customer_id, stripe_account_id=account_id
         )
     organization.stripe_customer_id = customer_id
+    organization.stripe_account_id = account_id
     logger.info(
         "billing.customer_created",
         extra={"organization_id": organization.pk, "customer_id": customer_id, "replacing": replacing},
     )
     return customer_id
+
+
+def customer_replacement_check(*, organization: Organization) -> None:
+    """Stripe says the organization's customer does not exist: may it be replaced by a new one?
+
+    Only when the key is of the account that holds the customer. A key of another account
+    (or a test key on live data) finds none of our customers; re-creating them there would
+    split the organization's billing over two accounts, and switching back would make a third.
+    Raises BillingNotConfigured when the key is another account's, or when the account that
+    holds the customer is not known (a customer stored before accounts were).
+    """
+    current = stripe_gateway.account_id()
+    if organization.stripe_account_id == current:
+        return
+    logger.error(
+        "billing.customer_in_another_account",
+        extra={
+            "organization_id": organization.pk,
+            "customer_account": organization.stripe_account_id or None,
+            "key_account": current,
+        },
+    )
+    raise BillingNotConfigured(
+        "Billing is not configured: the Stripe key is not of the account that holds this "
+        "organization's customer"
+    )
 
 
 def customer_forget(*, customer_id: str, at: datetime) -> Organization | None:

@@ -11,7 +11,7 @@ from billing import stripe_gateway
 from billing.errors import BillingError, BillingUnavailable, CustomerMissing, RateLimited
 from billing.models import PortalSession
 from billing.services.access import billing_membership_get
-from billing.services.customers import customer_ensure
+from billing.services.customers import customer_ensure, customer_replacement_check
 from core import ratelimit
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def portal_session_create(*, user: User, source: str) -> str:
                 session = _portal_session_for(customer_id)
             except CustomerMissing:
                 logger.warning("billing.customer_missing", extra={**log_fields, "customer_id": customer_id})
+                customer_replacement_check(organization=organization)
                 customer_id = customer_ensure(organization=organization, replacing=customer_id)
                 session = _portal_session_for(customer_id)
     except CustomerMissing as e:  # the fresh customer is gone too: nothing sensible to retry

@@ -155,6 +155,7 @@ def test_customer_email_falls_back_to_the_owner(make_organization, make_user, au
 @pytest.mark.django_db
 def test_customer_deleted_in_stripe_is_recreated_once(owner, organization, auth_client, stripe_standin):
     organization.stripe_customer_id = "cus_deleted_in_stripe"
+    organization.stripe_account_id = stripe_standin.account_id  # created in this very account
     organization.save()
     response = auth_client(owner).post(URL)
     assert response.status_code == 200, response.content
@@ -174,6 +175,7 @@ def test_customer_missing_again_after_recreation_is_an_internal_error(
     owner, organization, auth_client, stripe_standin
 ):
     organization.stripe_customer_id = "cus_gone"
+    organization.stripe_account_id = stripe_standin.account_id
     organization.save()
     stripe_standin.add_fault("no_such_customer", method="POST", path_prefix="/v1/billing_portal/sessions")
     body = assert_error(auth_client(owner).post(URL), 500, "INTERNAL_ERROR")

@@ -414,6 +414,7 @@ def test_stripe_not_configured_error(owner, stripe_standin, kind):
 @pytest.mark.django_db
 def test_unexpected_billing_error(owner, organization, stripe_standin):
     organization.stripe_customer_id = "cus_gone"
+    organization.stripe_account_id = stripe_standin.account_id
     organization.save()
     stripe_standin.add_fault("no_such_customer", method="POST", path_prefix=SESSIONS)
     body = assert_error_page(
