@@ -5,6 +5,8 @@ The OpenAPI description of each view lives in `billing.openapi`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.permissions import AllowAny
@@ -14,7 +16,9 @@ from rest_framework.response import Response
 from billing import openapi, selectors, webhooks
 from billing.errors import BillingNotConfigured, WebhookPayloadTooLarge
 from billing.models import PortalSession
-from billing.services.portal import portal_session_create
+from billing.services.cancel import subscription_cancel
+from billing.services.payments import payments_list
+from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
 from core.api import BaseApi
 from organizations.selectors import organization_membership_get
 
@@ -99,3 +103,70 @@ class StripeWebhookApi(BaseApi):
         signature = request.META.get("HTTP_STRIPE_SIGNATURE", "")
         outcome = webhooks.webhook_event_process(payload=payload, signature=signature)
         return Response({"success": True, "outcome": str(outcome)})
+
+
+class PaymentMethodPortalCreateApi(BaseApi):
+    """POST /subscriptions/portal/payment-method: the portal opened on "update payment method"."""
+
+    http_method_names = ["post"]
+    internal_error_message = "Failed to create billing portal session"
+
+    @openapi.PAYMENT_METHOD_PORTAL_CREATE
+    def post(self, request: Request) -> Response:
+        url = portal_session_create(
+            user=request.user,  # type: ignore[arg-type]
+            source=PortalSession.Source.API,
+            flow=PAYMENT_METHOD_UPDATE,
+        )
+        return Response({"success": True, "url": url}, headers=NO_STORE)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class SubscriptionCancelApi(BaseApi):
+    """POST /subscriptions/cancel: cancel the organization's subscription (BILLING_CANCEL_MODE)."""
+
+    http_method_names = ["post"]
+    internal_error_message = "Failed to cancel the subscription"
+
+    @openapi.SUBSCRIPTION_CANCEL
+    def post(self, request: Request) -> Response:
+        subscription = subscription_cancel(user=request.user, source=PortalSession.Source.API)  # type: ignore[arg-type]
+        cancel_at = subscription.current_period_end if subscription.cancel_at_period_end else None
+        data = {
+            "subscriptionId": subscription.stripe_subscription_id,
+            "status": subscription.status,
+            "cancelAt": _iso(cancel_at or subscription.canceled_at),
+            "canceledAt": _iso(subscription.canceled_at),
+        }
+        return Response({"success": True, "data": data}, headers=NO_STORE)
+
+
+class PaymentsListApi(BaseApi):
+    """GET /subscriptions/payments: the organization's payment history (Stripe's invoices)."""
+
+    http_method_names = ["get"]
+    internal_error_message = "Failed to fetch payments"
+
+    @openapi.PAYMENTS_LIST
+    def get(self, request: Request) -> Response:
+        payments, has_more = payments_list(
+            user=request.user,  # type: ignore[arg-type]
+            start=request.query_params.get("startDate"),
+            end=request.query_params.get("endDate"),
+        )
+        data = [
+            {
+                "id": p.id,
+                "amount": p.amount,
+                "currency": p.currency,
+                "status": p.status,
+                "timestamp": _iso(p.timestamp),
+                "invoiceUrl": p.invoice_url,
+                "invoicePdf": p.invoice_pdf,
+            }
+            for p in payments
+        ]
+        return Response({"success": True, "data": data, "hasMore": has_more}, headers=NO_STORE)

@@ -79,3 +79,27 @@ class WebhookPayloadTooLarge(BillingError):
     error_code = "PAYLOAD_TOO_LARGE"
     status_code = 413
     message = "Webhook payload exceeds 1 MiB"
+
+
+class NoSubscription(BillingError):
+    error_code = "NO_SUBSCRIPTION"
+    status_code = 404
+    message = "No active subscription found"
+
+
+class InvalidStartDate(BillingError):
+    error_code = "INVALID_START_DATE"
+    status_code = 400
+    message = "startDate is not an ISO 8601 date or date-time"
+
+
+class InvalidEndDate(BillingError):
+    error_code = "INVALID_END_DATE"
+    status_code = 400
+    message = "endDate is not an ISO 8601 date or date-time"
+
+
+class InvalidDateRange(BillingError):
+    error_code = "INVALID_DATE_RANGE"
+    status_code = 400
+    message = "startDate is after endDate"

@@ -174,3 +174,146 @@ STRIPE_WEBHOOK = extend_schema(
         ),
     },
 )
+
+
+# The answers of every billing write that calls Stripe on the caller's behalf.
+_BILLING_WRITE_ERRORS = {
+    **CALLER_ERRORS,
+    403: error_response("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
+    405: error_response("Any method but POST.", "METHOD_NOT_ALLOWED"),
+    429: error_response("Per-user rate exceeded; see `Retry-After`.", "RATE_LIMITED"),
+    500: error_response(
+        "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
+    ),
+    503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+}
+
+PAYMENT_METHOD_PORTAL_CREATE = extend_schema(
+    operation_id="createPaymentMethodPortal",
+    summary="Create Billing Portal Session on Update Payment Method",
+    description=(
+        "As `POST /subscriptions/portal`, but the portal opens on updating the payment method "
+        "(Stripe's `payment_method_update` flow) and sends the customer back to the app once "
+        "the card is saved: the one click a past-due organization needs."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="PaymentMethodPortalResponse",
+                fields={"success": serializers.BooleanField(), "url": serializers.URLField()},
+            )
+        ),
+        **_BILLING_WRITE_ERRORS,
+    },
+)
+
+SUBSCRIPTION_CANCEL = extend_schema(
+    operation_id="cancelSubscription",
+    summary="Cancel Subscription",
+    description=(
+        "Cancel the organization's live subscription as `BILLING_CANCEL_MODE` says: at the end of "
+        "the paid period (`at_period_end`, the default) or now (`immediately`). The new state is "
+        "stored at once. Asked again while the cancellation stands, it answers the same without "
+        "a new Stripe write. No body."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="CancelSubscriptionResponse",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "data": inline_serializer(
+                        name="CanceledSubscription",
+                        fields={
+                            "subscriptionId": serializers.CharField(),
+                            "status": serializers.CharField(),
+                            "cancelAt": serializers.DateTimeField(allow_null=True),
+                            "canceledAt": serializers.DateTimeField(allow_null=True),
+                        },
+                    ),
+                },
+            ),
+            examples=[
+                OpenApiExample(
+                    "At period end",
+                    value={
+                        "success": True,
+                        "data": {
+                            "subscriptionId": "sub_1PqrStUvWxYz",
+                            "status": "active",
+                            "cancelAt": "2026-12-31T00:00:00Z",
+                            "canceledAt": "2026-12-01T10:00:00Z",
+                        },
+                    },
+                )
+            ],
+        ),
+        **_BILLING_WRITE_ERRORS,
+        404: error_response(
+            "The user or organization no longer exists, or there is no live subscription.",
+            "USER_NOT_FOUND",
+            "ORG_NOT_FOUND",
+            "NO_SUBSCRIPTION",
+        ),
+    },
+)
+
+PAYMENT_STATUSES = ["COMPLETED", "PENDING", "FAILED", "CANCELLED"]
+
+PAYMENTS_LIST = extend_schema(
+    operation_id="getPayments",
+    summary="Get Payments",
+    description=(
+        "The organization's payment history: its Stripe invoices created between `startDate` and "
+        "`endDate` (ISO 8601 dates or date-times, inclusive, UTC; a date covers its whole day), "
+        "newest first, at most 100 (`hasMore` says when there are more). `status`: `COMPLETED` "
+        "(paid), `PENDING` (draft or open), `FAILED` (uncollectible), `CANCELLED` (void); "
+        "`amount` (minor units) is what was paid, or what is due. No customer yet: an empty list."
+    ),
+    parameters=[
+        OpenApiParameter("startDate", str, description="ISO 8601 date or date-time (inclusive)"),
+        OpenApiParameter("endDate", str, description="ISO 8601 date or date-time (inclusive)"),
+    ],
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="PaymentsResponse",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "data": inline_serializer(
+                        name="Payment",
+                        many=True,
+                        fields={
+                            "id": serializers.CharField(),
+                            "amount": serializers.IntegerField(),
+                            "currency": serializers.CharField(),
+                            "status": serializers.ChoiceField(
+                                choices=["COMPLETED", "PENDING", "FAILED", "CANCELLED"]
+                            ),
+                            "timestamp": serializers.DateTimeField(),
+                            "invoiceUrl": serializers.URLField(allow_null=True),
+                            "invoicePdf": serializers.URLField(allow_null=True),
+                        },
+                    ),
+                    "hasMore": serializers.BooleanField(),
+                },
+            )
+        ),
+        **CALLER_ERRORS,
+        400: error_response(
+            "No organization, or a date that does not parse, or a start after the end.",
+            "NO_ORGANIZATION",
+            "INVALID_START_DATE",
+            "INVALID_END_DATE",
+            "INVALID_DATE_RANGE",
+        ),
+        403: error_response("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
+        405: error_response("Any method but GET.", "METHOD_NOT_ALLOWED"),
+        500: error_response(
+            "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
+        ),
+        503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+    },
+)

@@ -364,10 +364,15 @@ def customer_create(*, name: str, email: str, organization_id: int, idempotency_
     return customer.id
 
 
-def portal_session_create(*, customer_id: str, return_url: str, configuration: str = "") -> PortalSession:
+def portal_session_create(
+    *, customer_id: str, return_url: str, configuration: str = "", flow_data: dict[str, Any] | None = None
+) -> PortalSession:
+    """A portal session; `flow_data` opens it on one flow (Stripe's deep links) instead of its home."""
     params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
     if configuration:
         params["configuration"] = configuration
+    if flow_data:
+        params["flow_data"] = flow_data
     with _call("billing_portal.sessions.create"):
         session = client().v1.billing_portal.sessions.create(params)  # type: ignore[arg-type]
     return PortalSession(id=session.id, url=session.url)
@@ -394,6 +399,86 @@ def subscription_retrieve(*, subscription_id: str) -> StripeSubscription:
     with _call("subscriptions.retrieve"):
         subscription = client().v1.subscriptions.retrieve(subscription_id)
     return subscription_from_dict(subscription.to_dict())
+
+
+def subscription_update(
+    *, subscription_id: str, cancel_at_period_end: bool, idempotency_key: str
+) -> StripeSubscription:
+    """Schedule (or undo) the subscription's cancellation at the end of its period."""
+    with _call("subscriptions.update"):
+        subscription = client().v1.subscriptions.update(
+            subscription_id,
+            {"cancel_at_period_end": cancel_at_period_end},
+            {"idempotency_key": idempotency_key},
+        )
+    return subscription_from_dict(subscription.to_dict())
+
+
+def subscription_cancel(*, subscription_id: str, idempotency_key: str) -> StripeSubscription:
+    """End the subscription now."""
+    with _call("subscriptions.cancel"):
+        subscription = client().v1.subscriptions.cancel(
+            subscription_id, options={"idempotency_key": idempotency_key}
+        )
+    return subscription_from_dict(subscription.to_dict())
+
+
+@dataclass(frozen=True)
+class StripeInvoice:
+    id: str
+    status: str  # draft, open, paid, uncollectible, void
+    amount_due: int
+    amount_paid: int
+    currency: str
+    created: datetime
+    hosted_invoice_url: str | None
+    invoice_pdf: str | None
+
+
+def invoice_list(
+    *,
+    customer_id: str,
+    created_gte: datetime | None,
+    created_lte: datetime | None,
+    limit: int,
+    quick: bool = False,
+) -> tuple[list[StripeInvoice], bool]:
+    """The customer's invoices, newest first (Stripe's order), at most `limit`; and whether there are more."""
+    params: dict[str, Any] = {"customer": customer_id, "limit": limit}
+    created: dict[str, int] = {}
+    if created_gte is not None:
+        created["gte"] = int(created_gte.timestamp())
+    if created_lte is not None:
+        created["lte"] = int(created_lte.timestamp())
+    if created:
+        params["created"] = created
+    with _call("invoices.list", quick=quick):
+        page = client().v1.invoices.list(params)  # type: ignore[arg-type]
+    invoices = [
+        StripeInvoice(
+            id=str(i.id),
+            status=str(i.status),
+            amount_due=int(i.amount_due or 0),
+            amount_paid=int(i.amount_paid or 0),
+            currency=str(i.currency),
+            created=datetime.fromtimestamp(int(i.created), tz=UTC),
+            hosted_invoice_url=i.hosted_invoice_url,
+            invoice_pdf=i.invoice_pdf,
+        )
+        for i in page.data
+    ]
+    return invoices, bool(page.has_more)
+
+
+def invoice_subscription_id(invoice: Mapping[str, Any]) -> str:
+    """The subscription an invoice (a webhook's `data.object`) bills, or "" for none.
+
+    With the pinned API version it is under `parent.subscription_details`; older versions put
+    it at the top level.
+    """
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") or {} if isinstance(parent, Mapping) else {}
+    return _id(details.get("subscription") or invoice.get("subscription"))
 
 
 def _time(value: Any) -> datetime | None:

@@ -10,6 +10,16 @@ api_urlpatterns = [
     path("subscriptions/portal/", apis.PortalSessionCreateApi.as_view(schema=None)),  # documented once
     path("subscriptions/my", apis.SubscriptionCurrentApi.as_view(), name="subscription-api"),
     path("subscriptions/my/", apis.SubscriptionCurrentApi.as_view(schema=None)),
+    path(
+        "subscriptions/portal/payment-method",
+        apis.PaymentMethodPortalCreateApi.as_view(),
+        name="payment-method-portal-api",
+    ),
+    path("subscriptions/portal/payment-method/", apis.PaymentMethodPortalCreateApi.as_view(schema=None)),
+    path("subscriptions/cancel", apis.SubscriptionCancelApi.as_view(), name="cancel-api"),
+    path("subscriptions/cancel/", apis.SubscriptionCancelApi.as_view(schema=None)),
+    path("subscriptions/payments", apis.PaymentsListApi.as_view(), name="payments-api"),
+    path("subscriptions/payments/", apis.PaymentsListApi.as_view(schema=None)),
     path("subscriptions/webhook", apis.StripeWebhookApi.as_view(), name="webhook-api"),
     path("subscriptions/webhook/", apis.StripeWebhookApi.as_view(schema=None)),
 ]

@@ -18,10 +18,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import stripe_gateway
-from billing.errors import WebhookPayloadInvalid
+from billing.errors import SubscriptionMissing, WebhookPayloadInvalid
 from billing.models import Subscription, WebhookEvent
 from billing.services.customers import customer_forget
-from billing.services.subscriptions import subscription_event_state, subscription_state_apply
+from billing.services.subscriptions import (
+    fetch_state_at,
+    subscription_event_state,
+    subscription_state_apply,
+)
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -79,7 +83,32 @@ def _customer_deleted(event: stripe_gateway.StripeEvent, prepared: None) -> Outc
     return Outcome.UNKNOWN_CUSTOMER if organization is None else Outcome.PROCESSED
 
 
+def _invoice_subscription_state(
+    event: stripe_gateway.StripeEvent,
+) -> tuple[stripe_gateway.StripeSubscription, datetime] | None:
+    """An invoice paid or failed changes its subscription (past_due, or active again): fetch
+    the subscription as Stripe has it now, outside the transaction."""
+    subscription_id = stripe_gateway.invoice_subscription_id(event.object)
+    if not subscription_id:
+        return None  # a one-off invoice: no subscription to refresh
+    started = timezone.now()
+    try:
+        data = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
+    except SubscriptionMissing:
+        return None
+    return data, fetch_state_at(started)
+
+
+def _invoice_changed(
+    event: stripe_gateway.StripeEvent, prepared: tuple[stripe_gateway.StripeSubscription, datetime] | None
+) -> Outcome:
+    if prepared is None:
+        return Outcome.UNCHANGED
+    return _subscription_changed(event, prepared)
+
+
 _SUBSCRIPTION = Handler(prepare=_subscription_state, apply=_subscription_changed)
+_INVOICE = Handler(prepare=_invoice_subscription_state, apply=_invoice_changed)
 
 HANDLERS: dict[str, Handler] = {
     "customer.subscription.created": _SUBSCRIPTION,
@@ -88,6 +117,8 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.paused": _SUBSCRIPTION,
     "customer.subscription.resumed": _SUBSCRIPTION,
     "customer.deleted": Handler(apply=_customer_deleted),
+    "invoice.paid": _INVOICE,
+    "invoice.payment_failed": _INVOICE,
 }
 
 

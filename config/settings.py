@@ -262,6 +262,11 @@ STRIPE_BREAKER_FAILURES: int = env.int("STRIPE_BREAKER_FAILURES", default=5)
 STRIPE_BREAKER_SECONDS: float = env.float("STRIPE_BREAKER_SECONDS", default=10.0)
 BILLING_PORTAL_RETURN_URL: str = env.str("BILLING_PORTAL_RETURN_URL", default=f"{SITE_URL}/billing/")
 BILLING_PORTAL_RATE: str = env.str("BILLING_PORTAL_RATE", default="10/min")
+BILLING_CANCEL_MODE: str = env.str("BILLING_CANCEL_MODE", default="at_period_end")
+if BILLING_CANCEL_MODE not in ("at_period_end", "immediately"):
+    raise ImproperlyConfigured(
+        f"BILLING_CANCEL_MODE must be 'at_period_end' or 'immediately', not {BILLING_CANCEL_MODE!r}"
+    )
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {

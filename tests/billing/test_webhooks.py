@@ -176,7 +176,7 @@ def test_customer_deleted_for_an_unknown_customer_is_acknowledged(client, organi
 
 
 def test_an_unknown_type_is_acknowledged_and_ignored(client, stripe_sub):
-    response = deliver(client, event("invoice.paid", {"id": "in_123", "object": "invoice"}))
+    response = deliver(client, event("invoice.finalized", {"id": "in_123", "object": "invoice"}))
 
     assert_ok(response, "ignored")
     assert not WebhookEvent.objects.exists()
@@ -424,3 +424,34 @@ def test_stripe_unreachable_while_settling_a_tie_answers_503_and_stripe_retries(
     stripe_standin.update_subscription(stripe_sub["id"], status="past_due")
     assert_ok(deliver(client, evt), "processed")
     assert Subscription.objects.get().status == "past_due"
+
+
+# --- invoices: the subscription they bill is refreshed from Stripe ------------------------
+
+
+def _invoice(subscription_id: str | None) -> dict:
+    parent = {"type": "subscription_details", "subscription_details": {"subscription": subscription_id}}
+    return {"id": "in_test_1", "object": "invoice", "parent": parent if subscription_id else None}
+
+
+@pytest.mark.parametrize("type", ["invoice.payment_failed", "invoice.paid"])
+def test_an_invoice_event_refreshes_its_subscription_from_stripe(client, organization, stripe_standin, type):
+    customer_id = give_customer(organization, stripe_standin)
+    at_stripe = stripe_standin.create_subscription(customer=customer_id, status="active", created=T0)
+    assert deliver(client, event("customer.subscription.created", at_stripe, created=T0)).status_code == 200
+    stripe_standin.update_subscription(at_stripe["id"], status="past_due")  # what the event is about
+
+    response = deliver(client, event(type, _invoice(at_stripe["id"])))
+
+    assert_ok(response, "processed")
+    assert Subscription.objects.get().status == "past_due"  # Stripe's state, fetched by id
+    assert [r.path for r in stripe_standin.requests_to("GET", "/v1/subscriptions/")] == [
+        f"/v1/subscriptions/{at_stripe['id']}"
+    ]
+
+
+def test_an_invoice_without_a_subscription_changes_nothing(client, stripe_standin):
+    response = deliver(client, event("invoice.paid", _invoice(None)))
+
+    assert_ok(response, "unchanged")
+    assert stripe_standin.requests == []
