@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing import openapi, selectors, webhooks
+from billing.capabilities import subscription_capabilities
 from billing.errors import BillingNotConfigured, WebhookPayloadTooLarge
 from billing.models import PortalSession
 from billing.services.portal import portal_session_create
@@ -53,9 +54,9 @@ class SubscriptionCurrentApi(BaseApi):
             return Response(
                 {"success": True, "data": None, "message": "No subscription found"}, headers=NO_STORE
             )
-        return Response(
-            {"success": True, "data": openapi.SubscriptionSerializer(subscription).data}, headers=NO_STORE
-        )
+        capabilities = subscription_capabilities(subscription)
+        data = openapi.SubscriptionSerializer(subscription, context={"capabilities": capabilities}).data
+        return Response({"success": True, "data": data}, headers=NO_STORE)
 
 
 # Stripe's own limit on a webhook payload is far below this; anything larger is not Stripe.
@@ -82,7 +83,8 @@ class StripeWebhookApi(BaseApi):
 
     No JWT (Stripe signs instead), no CSRF (DRF views are exempt; Stripe has no cookie), no
     parser (the signature covers the exact bytes). Answers fast: no Stripe call except to
-    settle a tie between two states of the same second.
+    settle a tie between two states of the same second, to read the features behind an
+    entitlements summary, and, after a change of plan or status, to refresh the capabilities.
     """
 
     http_method_names = ["post"]

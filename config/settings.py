@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "accounts",
     "organizations",
     "billing",
+    "workspace",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +263,10 @@ STRIPE_BREAKER_FAILURES: int = env.int("STRIPE_BREAKER_FAILURES", default=5)
 STRIPE_BREAKER_SECONDS: float = env.float("STRIPE_BREAKER_SECONDS", default=10.0)
 BILLING_PORTAL_RETURN_URL: str = env.str("BILLING_PORTAL_RETURN_URL", default=f"{SITE_URL}/billing/")
 BILLING_PORTAL_RATE: str = env.str("BILLING_PORTAL_RATE", default="10/min")
+# Subscription statuses that grant access to gated features (billing/capabilities.py).
+BILLING_ACCESS_STATUSES: list[str] = env.list(
+    "BILLING_ACCESS_STATUSES", default=["active", "trialing", "past_due"]
+)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {

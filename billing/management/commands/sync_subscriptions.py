@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from billing.services.capabilities import capabilities_refresh
 from billing.services.sync import customer_missing_settle, subscriptions_sync
 from core.errors import ApplicationError
 from organizations.models import Organization
@@ -54,6 +55,15 @@ class Command(BaseCommand):
             synced += 1
             subscriptions += result.fetched
             line = f"{label}: {result.fetched} subscription(s), {result.written} updated"
+            if not result.customer_missing:
+                # After its subscriptions: the capabilities their plans grant now.
+                try:
+                    capabilities_refresh(organization=organization)
+                except ApplicationError as e:
+                    failed += 1
+                    self.stderr.write(
+                        self.style.ERROR(f"{label}: capabilities failed: {e.error_code}: {e.message}")
+                    )
             if result.customer_missing:
                 line += f"; Stripe knows no customer {customer_id}"
                 missing.append((label, organization, customer_id))
