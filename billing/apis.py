@@ -11,8 +11,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing import openapi, selectors, webhooks
-from billing.capabilities import subscription_capabilities
+from billing import openapi, webhooks
+from billing.capabilities import subscription_current_with_capabilities
 from billing.errors import BillingNotConfigured, WebhookPayloadTooLarge
 from billing.models import PortalSession
 from billing.services.portal import portal_session_create
@@ -49,12 +49,12 @@ class SubscriptionCurrentApi(BaseApi):
     @openapi.SUBSCRIPTION_CURRENT
     def get(self, request: Request) -> Response:
         membership = organization_membership_get(user=request.user)  # type: ignore[arg-type]
-        subscription = selectors.subscription_current_get(organization=membership.organization)
+        # `selectors.subscription_current_get`, with the capabilities it grants, in one query.
+        subscription, capabilities = subscription_current_with_capabilities(membership.organization)
         if subscription is None:
             return Response(
                 {"success": True, "data": None, "message": "No subscription found"}, headers=NO_STORE
             )
-        capabilities = subscription_capabilities(subscription)
         data = openapi.SubscriptionSerializer(subscription, context={"capabilities": capabilities}).data
         return Response({"success": True, "data": data}, headers=NO_STORE)
 

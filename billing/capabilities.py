@@ -12,6 +12,7 @@ Each selector here is one query (none when the caller already holds the answer):
     organization_capabilities(organization) -> [Capability, ...]
     organization_billing_access(organization) -> BillingAccess (access and capabilities at once)
     user_billing_access(user) -> (membership, BillingAccess) (for pages: membership included)
+    subscription_current_with_capabilities(organization) -> (subscription, [Capability, ...])
 
 `billing.permissions` (API) and `billing.decorators` (pages) gate views on them.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Case, JSONField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, JSONField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from accounts.models import User
 from billing import stripe_gateway
@@ -119,13 +120,16 @@ def billing_access_from(status: str | None, items: Any) -> BillingAccess:
 # The current subscription's status, ordered exactly as `selectors.subscription_current_get`
 # orders (the newest not ended, else the newest), as a subquery so that access and
 # capabilities come in one query with what the caller needs anyway.
-def _current_status(organization_ref: Any) -> Subquery:
+def _current_first(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
     ended = Q(status__in=Subscription.ENDED_STATUSES)
+    return subscriptions.annotate(_ended=Case(When(ended, then=Value(1)), default=Value(0))).order_by(
+        "_ended", "-stripe_created", "-pk"
+    )
+
+
+def _current_status(organization_ref: Any) -> Subquery:
     return Subquery(
-        Subscription.objects.filter(organization=organization_ref)
-        .annotate(_ended=Case(When(ended, then=Value(1)), default=Value(0)))
-        .order_by("_ended", "-stripe_created", "-pk")
-        .values("status")[:1]
+        _current_first(Subscription.objects.filter(organization=organization_ref)).values("status")[:1]
     )
 
 
@@ -169,15 +173,20 @@ def organization_capabilities(organization: Organization) -> list[Capability]:
     return list(organization_billing_access(organization).capabilities)
 
 
-def subscription_capabilities(subscription: Subscription) -> list[Capability]:
-    """The capabilities of the organization whose current subscription the caller already holds
-    (empty when its status grants no access). One query, none without access."""
-    if subscription.status not in access_statuses():
-        return []
-    items = CapabilitySet.objects.filter(organization_id=subscription.organization_id).values_list(
-        "items", flat=True
+def subscription_current_with_capabilities(
+    organization: Organization,
+) -> tuple[Subscription | None, list[Capability]]:
+    """`selectors.subscription_current_get` and the capabilities it grants (empty when its
+    status grants no access), in its one query."""
+    subscription = (
+        _current_first(Subscription.objects.filter(organization=organization))
+        .annotate(_items=_items(OuterRef("organization_id")))
+        .first()
     )
-    return list(capabilities_from_items(items.first() or []))
+    if subscription is None:
+        return None, []
+    access = billing_access_from(subscription.status, subscription._items)  # type: ignore[attr-defined]
+    return subscription, list(access.capabilities)
 
 
 def user_billing_access(user: User) -> tuple[Membership | None, BillingAccess | None]:

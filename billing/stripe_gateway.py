@@ -510,4 +510,5 @@ def products_with_features(*, quick: bool = False) -> list[StripeProductFeatures
                     features=features,
                 )
             )
-    return sorted(found, key=lambda p: (p.created, p.id))
+    # Stripe lists newest first: reversed, then by creation (a stable sort keeps ties in order).
+    return sorted(reversed(found), key=lambda p: p.created)

@@ -26,9 +26,10 @@ from billing.services.capabilities import (
     capabilities_state_at,
     capabilities_store,
     capability_items,
+    fetch_state_at_after,
 )
 from billing.services.customers import customer_forget
-from billing.services.subscriptions import fetch_state_at, subscription_event_state, subscription_state_apply
+from billing.services.subscriptions import subscription_event_state, subscription_state_apply
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def _entitlement_summary_state(event: stripe_gateway.StripeEvent) -> _Entitlemen
     return _EntitlementSummary(
         organization=organization,
         items=capability_items(features),
-        state_at=max(event.created, fetch_state_at(started)),
+        state_at=fetch_state_at_after(started, max(event.created, stored_at or event.created)),
     )
 
 

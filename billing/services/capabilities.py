@@ -79,19 +79,32 @@ def capabilities_store(
 
 def capabilities_refresh(*, organization: Organization, quick: bool = False) -> bool:
     """Fetch the customer's active entitlements from Stripe and store them (outside any
-    transaction: the Stripe call comes first, the write after). Raises billing errors; a
+    transaction: the Stripe call comes first, the write after; a tie with the stored state is
+    applied). Raises billing errors; a
     customer Stripe no longer knows has no entitlements. Returns whether anything was written."""
     customer_id = organization.stripe_customer_id
     if not customer_id:
         return False
+    prior = capabilities_state_at(organization=organization)
     started = timezone.now()
     try:
         features = stripe_gateway.active_entitlements_list(customer_id=customer_id, quick=quick)
     except CustomerMissing:
         features = []
     return capabilities_store(
-        organization=organization, items=capability_items(features), state_at=fetch_state_at(started)
+        organization=organization,
+        items=capability_items(features),
+        state_at=fetch_state_at_after(started, prior),
     )
+
+
+def fetch_state_at_after(started: datetime, prior: datetime | None) -> datetime:
+    """The state time of a fetch of entitlements: the fetch's own (a margin early, see
+    `FETCH_STATE_MARGIN`), but never older than what was stored before it started. Stripe's
+    state at the fetch includes whatever the stored state reflected, so an event stored a
+    moment ago (its `created` ahead of the margin) does not make the fresher fetch look stale."""
+    at = fetch_state_at(started)
+    return at if prior is None else max(at, prior)
 
 
 def capabilities_refresh_quietly(*, organization: Organization) -> None:
