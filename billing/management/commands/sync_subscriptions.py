@@ -1,4 +1,4 @@
-"""python manage.py sync_subscriptions: pull subscription state from Stripe (missed webhooks)."""
+"""python manage.py sync_subscriptions: pull subscriptions and capabilities from Stripe (missed webhooks)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ MISSING_SHARE_LIMIT = 0.1
 class Command(BaseCommand):
     help = (
         "Pull the subscriptions of every active organization with a Stripe customer from Stripe "
-        "and store them (repairs missed webhooks). Never rolls back state newer than its own "
+        "and store them, then its capabilities (active entitlements) (repairs missed webhooks). "
+        "Never rolls back state newer than its own "
         "fetch; safe to run twice or while webhooks arrive. Customers Stripe no longer knows are "
         "cleared only when they are few: when all of them, or more than a tenth, are missing, the "
         "key is taken to be wrong, nothing is cleared and the command fails (--clear-missing "
