@@ -13,7 +13,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing import openapi, selectors, webhooks
+from billing import openapi, webhooks
+from billing.capabilities import subscription_current_with_capabilities
 from billing.errors import BillingNotConfigured, WebhookPayloadTooLarge
 from billing.models import PortalSession
 from billing.services.cancel import subscription_cancel
@@ -52,14 +53,14 @@ class SubscriptionCurrentApi(BaseApi):
     @openapi.SUBSCRIPTION_CURRENT
     def get(self, request: Request) -> Response:
         membership = organization_membership_get(user=request.user)  # type: ignore[arg-type]
-        subscription = selectors.subscription_current_get(organization=membership.organization)
+        # `selectors.subscription_current_get`, with the capabilities it grants, in one query.
+        subscription, capabilities = subscription_current_with_capabilities(membership.organization)
         if subscription is None:
             return Response(
                 {"success": True, "data": None, "message": "No subscription found"}, headers=NO_STORE
             )
-        return Response(
-            {"success": True, "data": openapi.SubscriptionSerializer(subscription).data}, headers=NO_STORE
-        )
+        data = openapi.SubscriptionSerializer(subscription, context={"capabilities": capabilities}).data
+        return Response({"success": True, "data": data}, headers=NO_STORE)
 
 
 # Stripe's own limit on a webhook payload is far below this; anything larger is not Stripe.
@@ -86,7 +87,8 @@ class StripeWebhookApi(BaseApi):
 
     No JWT (Stripe signs instead), no CSRF (DRF views are exempt; Stripe has no cookie), no
     parser (the signature covers the exact bytes). Answers fast: no Stripe call except to
-    settle a tie between two states of the same second.
+    settle a tie between two states of the same second, to read the features behind an
+    entitlements summary, and, after a change of plan or status, to refresh the capabilities.
     """
 
     http_method_names = ["post"]

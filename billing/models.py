@@ -98,3 +98,23 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_event_id} ({self.type})"
+
+
+class CapabilitySet(models.Model):
+    """An organization's capabilities: the features of its plan, from Stripe's active entitlements.
+
+    One row per organization. `items` holds one entry per entitled feature:
+    `{"feature_id", "code", "type", "value", "lookup_key", "description"}`. `state_at` is the
+    Stripe time of the entitlements it reflects (a summary event's `created`, or the moment
+    of a fetch): a write carrying an older time is ignored, as for subscriptions. Whether the
+    organization may use them is a separate question (its subscription's status, see
+    `billing.capabilities`).
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="capability_set")
+    items = models.JSONField(default=list)
+    state_at = models.DateTimeField(help_text="The Stripe time of the entitlements this row reflects.")
+    synced_at = models.DateTimeField(help_text="When this row was last written from Stripe.")
+
+    def __str__(self) -> str:
+        return f"capabilities of organization #{self.organization_id}"

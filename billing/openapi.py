@@ -11,6 +11,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers
@@ -20,7 +21,23 @@ from billing.webhooks import Outcome
 from core.openapi import CALLER_ERRORS, error_response
 
 
+class CapabilitySerializer(serializers.Serializer):
+    """One capability of the plan (billing.capabilities.Capability)."""
+
+    code = serializers.CharField()
+    type = serializers.CharField(help_text="`BOOLEAN`, or e.g. `QUOTA`: the feature's metadata `type`.")
+    value = serializers.IntegerField(help_text="1 for a boolean; the quota for a quota.")
+    description = serializers.CharField()
+
+
 class SubscriptionSerializer(serializers.ModelSerializer):
+    # The plan's capabilities, passed in as `context["capabilities"]` (empty without access).
+    capabilities = serializers.SerializerMethodField()
+
+    @extend_schema_field(CapabilitySerializer(many=True))
+    def get_capabilities(self, obj: Subscription) -> list[dict[str, object]]:
+        return [c.as_dict() for c in self.context.get("capabilities", [])]
+
     # Times are ISO 8601 in UTC ("2026-01-31T00:00:00Z"): TIME_ZONE is UTC.
     class Meta:
         model = Subscription
@@ -34,6 +51,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "cancel_at_period_end",
             "canceled_at",
             "trial_end",
+            "capabilities",
         )
 
 
@@ -82,7 +100,9 @@ SUBSCRIPTION_CURRENT = extend_schema(
         "The current subscription of the authenticated user's organization, as last synced "
         "from Stripe (webhooks, the sync command, the billing page after a portal visit). "
         "Where there are several: the most recently created one that is not `canceled` or "
-        "`incomplete_expired`, else the most recent. Any member of the organization may read it."
+        "`incomplete_expired`, else the most recent. Any member of the organization may read it. "
+        "`capabilities` lists what the plan grants (its Stripe features: `code`, `type`, `value`, "
+        "`description`), empty while the status grants no access (`BILLING_ACCESS_STATUSES`)."
     ),
     request=None,
     responses={
@@ -110,6 +130,20 @@ SUBSCRIPTION_CURRENT = extend_schema(
                             "cancel_at_period_end": False,
                             "canceled_at": None,
                             "trial_end": None,
+                            "capabilities": [
+                                {
+                                    "code": "EXTENDED_SUPPORT",
+                                    "type": "BOOLEAN",
+                                    "value": 1,
+                                    "description": "Extended support",
+                                },
+                                {
+                                    "code": "STORAGE_TB",
+                                    "type": "QUOTA",
+                                    "value": 5,
+                                    "description": "5 TB of storage",
+                                },
+                            ],
                         },
                     },
                 ),
@@ -131,7 +165,8 @@ STRIPE_WEBHOOK = extend_schema(
     description=(
         "Stripe event delivery, verified with `STRIPE_WEBHOOK_SECRET` over the raw body "
         "(`Stripe-Signature`, 300 s tolerance). Handles `customer.subscription.created`, "
-        "`.updated`, `.deleted`, `.paused`, `.resumed` and `customer.deleted`; other types are "
+        "`.updated`, `.deleted`, `.paused`, `.resumed`, `customer.deleted` and "
+        "`entitlements.active_entitlement_summary.updated` (the capabilities); other types are "
         "acknowledged and ignored, and an event id already processed is acknowledged again. "
         "`outcome`: `processed`, `unchanged` (older than the state held), `unknown_customer`, "
         "`duplicate` or `ignored`."

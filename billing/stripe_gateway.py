@@ -551,3 +551,68 @@ def webhook_event_construct(*, payload: bytes, signature: str) -> StripeEvent:
     except (ValueError, KeyError, TypeError) as e:
         raise WebhookPayloadInvalid() from e
     return StripeEvent(id=data["id"], type=data["type"], created=created, object=obj)
+
+
+# --- Entitlements (capabilities) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripeFeature:
+    """An Entitlements feature: what a plan grants (its metadata says how the app reads it)."""
+
+    id: str
+    name: str
+    lookup_key: str
+    metadata: dict[str, str]
+
+
+def feature_from_dict(data: Mapping[str, Any]) -> StripeFeature:
+    """Map an `entitlements.feature` (expanded in an entitlement, or on a product feature)."""
+    metadata = data.get("metadata") or {}
+    return StripeFeature(
+        id=str(data["id"]),
+        name=str(data.get("name") or ""),
+        lookup_key=str(data.get("lookup_key") or ""),
+        metadata={str(k): str(v) for k, v in metadata.items()},
+    )
+
+
+def active_entitlements_list(*, customer_id: str, quick: bool = False) -> list[StripeFeature]:
+    """The features the customer is entitled to now (through its live subscriptions), all pages."""
+    with _call("entitlements.active_entitlements.list", quick=quick):
+        page = client().v1.entitlements.active_entitlements.list(
+            {"customer": customer_id, "limit": 100, "expand": ["data.feature"]}
+        )
+        return [feature_from_dict(e.to_dict()["feature"]) for e in page.auto_paging_iter()]
+
+
+@dataclass(frozen=True)
+class StripeProductFeatures:
+    """An active product (a plan) and the features attached to it."""
+
+    id: str
+    name: str
+    created: int
+    features: list[StripeFeature]
+
+
+def products_with_features(*, quick: bool = False) -> list[StripeProductFeatures]:
+    """Every active product with its attached features, oldest first (a catalogue read: cache it)."""
+    with _call("products.features.list", quick=quick):
+        products = client().v1.products.list({"active": True, "limit": 100})
+        found: list[StripeProductFeatures] = []
+        for product in products.auto_paging_iter():
+            attached = client().v1.products.features.list(product.id, {"limit": 100})
+            features = [
+                feature_from_dict(pf.to_dict()["entitlement_feature"]) for pf in attached.auto_paging_iter()
+            ]
+            found.append(
+                StripeProductFeatures(
+                    id=product.id,
+                    name=str(product.name or product.id),
+                    created=int(product.created),
+                    features=features,
+                )
+            )
+    # Stripe lists newest first: reversed, then by creation (a stable sort keeps ties in order).
+    return sorted(reversed(found), key=lambda p: p.created)

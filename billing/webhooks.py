@@ -18,8 +18,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import stripe_gateway
+from billing.capabilities import plan_catalogue
 from billing.errors import SubscriptionMissing, WebhookPayloadInvalid
 from billing.models import Subscription, WebhookEvent
+from billing.services.capabilities import (
+    capabilities_refresh_quietly,
+    capabilities_state_at,
+    capabilities_store,
+    capability_items,
+    fetch_state_at_after,
+)
 from billing.services.customers import customer_forget
 from billing.services.subscriptions import (
     fetch_state_at,
@@ -46,6 +54,9 @@ class Handler:
 
     apply: Callable[[stripe_gateway.StripeEvent, Any], Outcome]
     prepare: Callable[[stripe_gateway.StripeEvent], Any] = lambda event: None
+    # After the transaction committed (may call Stripe; must not raise): follow-up work that
+    # the stored change calls for, e.g. refreshing the organization's capabilities.
+    after: Callable[[stripe_gateway.StripeEvent, Any, Outcome], None] = lambda event, prepared, outcome: None
 
 
 def _subscription_state(
@@ -83,6 +94,112 @@ def _customer_deleted(event: stripe_gateway.StripeEvent, prepared: None) -> Outc
     return Outcome.UNKNOWN_CUSTOMER if organization is None else Outcome.PROCESSED
 
 
+# --- Capabilities: the summary event, and a refresh after a plan or status change ---------
+
+
+@dataclass(frozen=True)
+class _SubscriptionChange:
+    state: tuple[stripe_gateway.StripeSubscription, datetime]
+    before: tuple[str, str] | None  # the row's (status, price_id) before, None for a new one
+
+
+def _subscription_change(event: stripe_gateway.StripeEvent) -> _SubscriptionChange:
+    state = _subscription_state(event)
+    before = (
+        Subscription.objects.filter(stripe_subscription_id=state[0].id)
+        .values_list("status", "price_id")
+        .first()
+    )
+    return _SubscriptionChange(state=state, before=before)
+
+
+def _subscription_change_apply(event: stripe_gateway.StripeEvent, prepared: _SubscriptionChange) -> Outcome:
+    return _subscription_changed(event, prepared.state)
+
+
+def _capabilities_after_subscription(
+    event: stripe_gateway.StripeEvent, prepared: _SubscriptionChange, outcome: Outcome
+) -> None:
+    """A stored change of status or price may change what the plan grants: ask Stripe now
+    rather than wait for (or miss) the entitlements summary. Outside the transaction."""
+    data = prepared.state[0]
+    if outcome is not Outcome.PROCESSED or prepared.before == (data.status, data.price_id):
+        return
+    row = Subscription.objects.select_related("organization").filter(stripe_subscription_id=data.id).first()
+    if row is not None and row.organization.stripe_customer_id == data.customer_id:
+        capabilities_refresh_quietly(organization=row.organization)
+
+
+@dataclass(frozen=True)
+class _EntitlementSummary:
+    organization: Organization | None  # None: a customer that is not ours
+    items: list[dict[str, Any]] | None  # None: older than what is stored, nothing to apply
+    state_at: datetime
+
+
+def _entitlement_summary_state(event: stripe_gateway.StripeEvent) -> _EntitlementSummary:
+    """The customer's entitlements the summary stands for: its own list when it carries the
+    features, else Stripe's of now (fetched here, before the transaction). Older than the
+    stored state: nothing to fetch or apply."""
+    customer = event.object.get("customer")
+    customer_id = customer.get("id") if isinstance(customer, dict) else customer
+    if not isinstance(customer_id, str) or not customer_id:
+        raise WebhookPayloadInvalid()
+    organization = Organization.objects.filter(stripe_customer_id=customer_id).first()
+    if organization is None:
+        return _EntitlementSummary(organization=None, items=None, state_at=event.created)
+    stored_at = capabilities_state_at(organization=organization)
+    if stored_at is not None and event.created < stored_at:
+        return _EntitlementSummary(organization=organization, items=None, state_at=event.created)
+    listed = event.object.get("entitlements") or {}
+    data = listed.get("data") if isinstance(listed, dict) else None
+    if (
+        isinstance(data, list)
+        and not listed.get("has_more")
+        and all(isinstance(e, dict) and isinstance(e.get("feature"), dict) for e in data)
+    ):
+        try:
+            features = [stripe_gateway.feature_from_dict(e["feature"]) for e in data]
+        except (KeyError, TypeError) as e:
+            raise WebhookPayloadInvalid() from e
+        return _EntitlementSummary(
+            organization=organization, items=capability_items(features), state_at=event.created
+        )
+    # Stripe sends the features as ids: their codes and values are on the features themselves.
+    started = timezone.now()
+    features = stripe_gateway.active_entitlements_list(customer_id=customer_id)
+    return _EntitlementSummary(
+        organization=organization,
+        items=capability_items(features),
+        state_at=fetch_state_at_after(started, max(event.created, stored_at or event.created)),
+    )
+
+
+def _entitlement_summary_apply(event: stripe_gateway.StripeEvent, prepared: _EntitlementSummary) -> Outcome:
+    if prepared.organization is None:
+        return Outcome.UNKNOWN_CUSTOMER
+    if prepared.items is None:
+        return Outcome.UNCHANGED
+    written = capabilities_store(
+        organization=prepared.organization, items=prepared.items, state_at=prepared.state_at
+    )
+    return Outcome.PROCESSED if written else Outcome.UNCHANGED
+
+
+def _plan_catalogue_after_summary(
+    event: stripe_gateway.StripeEvent, prepared: _EntitlementSummary, outcome: Outcome
+) -> None:
+    # The plans that unlock a capability, for the pages' messages: read now (once per cache
+    # period) so that gated pages never have to ask Stripe.
+    if outcome is Outcome.PROCESSED:
+        plan_catalogue(fetch=True)
+
+
+_SUBSCRIPTION = Handler(
+    prepare=_subscription_change, apply=_subscription_change_apply, after=_capabilities_after_subscription
+)
+
+
 def _invoice_subscription_state(
     event: stripe_gateway.StripeEvent,
 ) -> tuple[stripe_gateway.StripeSubscription, datetime] | None:
@@ -107,7 +224,6 @@ def _invoice_changed(
     return _subscription_changed(event, prepared)
 
 
-_SUBSCRIPTION = Handler(prepare=_subscription_state, apply=_subscription_changed)
 _INVOICE = Handler(prepare=_invoice_subscription_state, apply=_invoice_changed)
 
 HANDLERS: dict[str, Handler] = {
@@ -119,6 +235,11 @@ HANDLERS: dict[str, Handler] = {
     "customer.deleted": Handler(apply=_customer_deleted),
     "invoice.paid": _INVOICE,
     "invoice.payment_failed": _INVOICE,
+    "entitlements.active_entitlement_summary.updated": Handler(
+        prepare=_entitlement_summary_state,
+        apply=_entitlement_summary_apply,
+        after=_plan_catalogue_after_summary,
+    ),
 }
 
 
@@ -152,4 +273,5 @@ def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
         record.processed_at = timezone.now()
         record.save(update_fields=["processed_at"])
     logger.info("billing.webhook_processed", extra={**log_fields, "outcome": str(outcome)})
+    handler.after(event, prepared, outcome)  # committed: may call Stripe, never raises
     return outcome

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "accounts",
     "organizations",
     "billing",
+    "workspace",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +268,10 @@ if BILLING_CANCEL_MODE not in ("at_period_end", "immediately"):
     raise ImproperlyConfigured(
         f"BILLING_CANCEL_MODE must be 'at_period_end' or 'immediately', not {BILLING_CANCEL_MODE!r}"
     )
+# Subscription statuses that grant access to gated features (billing/capabilities.py).
+BILLING_ACCESS_STATUSES: list[str] = env.list(
+    "BILLING_ACCESS_STATUSES", default=["active", "trialing", "past_due"]
+)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {

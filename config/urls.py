@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import urls as accounts_urls
 from billing import urls as billing_urls
 from core import urls as core_urls
+from workspace import urls as workspace_urls
 
 urlpatterns = [
     *accounts_urls.api_urlpatterns,
     *billing_urls.api_urlpatterns,
     path("accounts/", include(accounts_urls.urlpatterns)),
     path("billing/", include((billing_urls.urlpatterns, "billing"))),
+    path("workspace/", include(workspace_urls)),
     path("admin/", admin.site.urls),
     *core_urls.urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -81,6 +81,7 @@ def test_one_subscription_with_times_in_utc(owner, organization, make_organizati
             "cancel_at_period_end": True,
             "canceled_at": "2026-03-20T08:30:15Z",
             "trial_end": "2026-03-15T00:00:00Z",
+            "capabilities": [],  # none synced from Stripe
         },
     }
 

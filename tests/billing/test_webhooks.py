@@ -83,7 +83,11 @@ def test_subscription_created_is_stored(client, organization, stripe_sub, stripe
     record = WebhookEvent.objects.get()
     assert (record.stripe_event_id, record.type) == (evt["id"], "customer.subscription.created")
     assert record.processed_at is not None
-    assert stripe_standin.requests == []  # fast: the event carries the state, Stripe is not asked
+    # Fast: the event carries the state; Stripe is asked only for the capabilities the new
+    # subscription grants (after the event's transaction).
+    assert [(r.method, r.path) for r in stripe_standin.requests] == [
+        ("GET", "/v1/entitlements/active_entitlements")
+    ]
 
 
 def test_updated_event_changes_the_stored_state(client, stripe_sub):

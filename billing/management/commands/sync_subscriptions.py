@@ -1,4 +1,4 @@
-"""python manage.py sync_subscriptions: pull subscription state from Stripe (missed webhooks)."""
+"""python manage.py sync_subscriptions: pull subscriptions and capabilities from Stripe (missed webhooks)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from billing.services.capabilities import capabilities_refresh
 from billing.services.sync import customer_missing_settle, subscriptions_sync
 from core.errors import ApplicationError
 from organizations.models import Organization
@@ -18,7 +19,8 @@ MISSING_SHARE_LIMIT = 0.1
 class Command(BaseCommand):
     help = (
         "Pull the subscriptions of every active organization with a Stripe customer from Stripe "
-        "and store them (repairs missed webhooks). Never rolls back state newer than its own "
+        "and store them, then its capabilities (active entitlements) (repairs missed webhooks). "
+        "Never rolls back state newer than its own "
         "fetch; safe to run twice or while webhooks arrive. Customers Stripe no longer knows are "
         "cleared only when they are few: when all of them, or more than a tenth, are missing, the "
         "key is taken to be wrong, nothing is cleared and the command fails (--clear-missing "
@@ -54,6 +56,15 @@ class Command(BaseCommand):
             synced += 1
             subscriptions += result.fetched
             line = f"{label}: {result.fetched} subscription(s), {result.written} updated"
+            if not result.customer_missing:
+                # After its subscriptions: the capabilities their plans grant now.
+                try:
+                    capabilities_refresh(organization=organization)
+                except ApplicationError as e:
+                    failed += 1
+                    self.stderr.write(
+                        self.style.ERROR(f"{label}: capabilities failed: {e.error_code}: {e.message}")
+                    )
             if result.customer_missing:
                 line += f"; Stripe knows no customer {customer_id}"
                 missing.append((label, organization, customer_id))
