@@ -64,6 +64,7 @@ class Subscription(models.Model):
     price_id = models.CharField(max_length=255, blank=True)
     product = models.CharField(max_length=255, blank=True)
     quantity = models.PositiveIntegerField(null=True, blank=True)
+    current_period_start = models.DateTimeField(null=True, blank=True)
     current_period_end = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
     canceled_at = models.DateTimeField(null=True, blank=True)

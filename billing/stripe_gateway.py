@@ -76,6 +76,7 @@ class StripeSubscription:
     price_id: str
     product: str
     quantity: int | None
+    current_period_start: datetime | None
     current_period_end: datetime | None
     cancel_at_period_end: bool
     canceled_at: datetime | None
@@ -502,6 +503,7 @@ def subscription_from_dict(data: Mapping[str, Any]) -> StripeSubscription:
     items = (data.get("items") or {}).get("data") or []
     item: Mapping[str, Any] = items[0] if items else {}
     price: Mapping[str, Any] = item.get("price") or item.get("plan") or {}
+    period_start = item.get("current_period_start", data.get("current_period_start"))
     period_end = item.get("current_period_end", data.get("current_period_end"))
     quantity = item.get("quantity", data.get("quantity"))
     created = _time(data["created"])
@@ -514,6 +516,7 @@ def subscription_from_dict(data: Mapping[str, Any]) -> StripeSubscription:
         price_id=_id(price.get("id")),
         product=_id(price.get("product")),
         quantity=None if quantity is None else int(quantity),
+        current_period_start=_time(period_start),
         current_period_end=_time(period_end),
         cancel_at_period_end=bool(data.get("cancel_at_period_end")),
         canceled_at=_time(data.get("canceled_at")),

@@ -68,6 +68,7 @@ def _subscription_fields(data: stripe_gateway.StripeSubscription) -> dict[str, A
         "price_id": data.price_id,
         "product": data.product,
         "quantity": data.quantity,
+        "current_period_start": data.current_period_start,
         "current_period_end": data.current_period_end,
         "cancel_at_period_end": data.cancel_at_period_end,
         "canceled_at": data.canceled_at,
