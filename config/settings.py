@@ -262,6 +262,20 @@ STRIPE_BREAKER_FAILURES: int = env.int("STRIPE_BREAKER_FAILURES", default=5)
 STRIPE_BREAKER_SECONDS: float = env.float("STRIPE_BREAKER_SECONDS", default=10.0)
 BILLING_PORTAL_RETURN_URL: str = env.str("BILLING_PORTAL_RETURN_URL", default=f"{SITE_URL}/billing/")
 BILLING_PORTAL_RATE: str = env.str("BILLING_PORTAL_RATE", default="10/min")
+# Plans and buying: the Stripe products offered (display order; unset: every active product
+# with an active recurring price), free trial days on a first subscription, where Checkout
+# sends the customer back ({CHECKOUT_SESSION_ID} is filled in by Stripe), and how long the
+# plan list fetched from Stripe is reused (product.*/price.* webhooks drop it sooner).
+BILLING_PRODUCTS: list[str] = env.list("BILLING_PRODUCTS", default=[])
+BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=0)
+BILLING_CHECKOUT_SUCCESS_URL: str = env.str(
+    "BILLING_CHECKOUT_SUCCESS_URL",
+    default=f"{SITE_URL}/billing/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+)
+BILLING_CHECKOUT_CANCEL_URL: str = env.str(
+    "BILLING_CHECKOUT_CANCEL_URL", default=f"{SITE_URL}/billing/?checkout=canceled"
+)
+BILLING_PLANS_CACHE_SECONDS: int = env.int("BILLING_PLANS_CACHE_SECONDS", default=300)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {

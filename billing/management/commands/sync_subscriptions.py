@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from billing.services.checkout import checkout_sessions_settle
 from billing.services.sync import customer_missing_settle, subscriptions_sync
 from core.errors import ApplicationError
 from organizations.models import Organization
@@ -54,6 +55,17 @@ class Command(BaseCommand):
             synced += 1
             subscriptions += result.fetched
             line = f"{label}: {result.fetched} subscription(s), {result.written} updated"
+            if not result.customer_missing:
+                try:
+                    settled = checkout_sessions_settle(organization=organization)
+                except ApplicationError as e:
+                    failed += 1
+                    self.stderr.write(
+                        self.style.ERROR(f"{label}: checkout sessions failed: {e.error_code}: {e.message}")
+                    )
+                else:
+                    if settled:
+                        line += f"; {settled} checkout session(s) settled"
             if result.customer_missing:
                 line += f"; Stripe knows no customer {customer_id}"
                 missing.append((label, organization, customer_id))
