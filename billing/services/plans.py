@@ -70,7 +70,8 @@ def _plans_fetch() -> list[Plan]:
         periods = sorted(by_product.get(product.id, []), key=lambda p: (p.unit_amount, p.id))
         if not product.active or not periods:
             continue
-        features = stripe_gateway.product_feature_list(product_id=product.id)
+        # Stripe lists them newest first: shown in the order they were attached.
+        features = list(reversed(stripe_gateway.product_feature_list(product_id=product.id)))
         plans.append(
             {
                 "id": product.id,
