@@ -131,7 +131,8 @@ STRIPE_WEBHOOK = extend_schema(
     description=(
         "Stripe event delivery, verified with `STRIPE_WEBHOOK_SECRET` over the raw body "
         "(`Stripe-Signature`, 300 s tolerance). Handles `customer.subscription.created`, "
-        "`.updated`, `.deleted`, `.paused`, `.resumed` and `customer.deleted`; other types are "
+        "`.updated`, `.deleted`, `.paused`, `.resumed`, `customer.deleted`, "
+        "`checkout.session.completed` and `.expired`, `product.*` and `price.*`; other types are "
         "acknowledged and ignored, and an event id already processed is acknowledged again. "
         "`outcome`: `processed`, `unchanged` (older than the state held), `unknown_customer`, "
         "`duplicate` or `ignored`."

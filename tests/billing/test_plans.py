@@ -200,8 +200,11 @@ def test_selector_finds_a_price_plan_from_the_cache_without_stripe(stripe_standi
     stripe_standin.seed_demo_catalogue()
     plans()
     calls = len(stripe_standin.requests)
-    plan, period = selectors.plan_period_for_price(price_id="price_demo_pro_yearly")
+    found = selectors.plan_period_for_price(price_id="price_demo_pro_yearly")
+    assert found is not None
+    plan, period = found
     assert (plan["name"], period["periodType"], period["price"]) == ("Pro", "YEARLY", 49000)
-    assert selectors.plan_for_product(product_id="prod_demo_free")["name"] == "Free"
+    free = selectors.plan_for_product(product_id="prod_demo_free")
+    assert free is not None and free["name"] == "Free"
     assert selectors.plan_period_for_price(price_id="price_unknown") is None
     assert len(stripe_standin.requests) == calls
