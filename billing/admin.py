@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from billing import stripe_gateway
-from billing.models import PortalSession, Subscription, WebhookEvent
+from billing.models import CheckoutSession, PortalSession, Subscription, WebhookEvent
 from organizations.admin import OrganizationAdmin
 from organizations.models import Organization
 
@@ -88,6 +88,29 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     @admin.display(description="Stripe customer")
     def stripe_customer(self, obj: Subscription) -> str:
         return stripe_customer_link(obj.organization.stripe_customer_id)
+
+
+@admin.register(CheckoutSession)
+class CheckoutSessionAdmin(ReadOnlyAdmin):
+    """Checkout sessions the app started: which period, by whom, and how each ended."""
+
+    list_display = (
+        "created_at",
+        "organization",
+        "user",
+        "status",
+        "product_id",
+        "price_id",
+        "amount",
+        "currency",
+        "stripe_session_id",
+        "expires_at",
+    )
+    list_filter = ("status", "organization__is_active")
+    search_fields = ("organization__name", "user__email", "stripe_session_id", "price_id", "product_id")
+    list_select_related = ("organization", "user")
+    date_hierarchy = "created_at"
+    exclude = ("url",)  # good only while open; nothing to do with it here
 
 
 @admin.register(WebhookEvent)

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import PortalSession, Subscription, WebhookEvent
+from billing.models import CheckoutSession, PortalSession, Subscription, WebhookEvent
 from organizations.models import Membership, Organization
 
 REGISTERED = sorted((model._meta.app_label, model._meta.model_name) for model in admin.site._registry)
@@ -40,6 +40,17 @@ def populated(owner, member, organization):
         synced_at=now,
     )
     WebhookEvent.objects.create(stripe_event_id="evt_admin_smoke", type="customer.subscription.created")
+    CheckoutSession.objects.create(
+        organization=organization,
+        user=owner,
+        price_id="price_pro",
+        product_id="prod_pro",
+        stripe_session_id="cs_test_admin_smoke",
+        status="open",
+        amount=4900,
+        currency="usd",
+        expires_at=now + timedelta(hours=23),
+    )
 
 
 def test_every_model_is_registered():
@@ -50,6 +61,7 @@ def test_every_model_is_registered():
         ("billing", "portalsession"),
         ("billing", "subscription"),
         ("billing", "webhookevent"),
+        ("billing", "checkoutsession"),
     } <= set(REGISTERED)
 
 
@@ -238,7 +250,7 @@ def test_stripe_customer_id_cannot_be_changed_in_the_admin(admin_client, populat
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("model_name", ["subscription", "portalsession", "webhookevent"])
+@pytest.mark.parametrize("model_name", ["subscription", "portalsession", "webhookevent", "checkoutsession"])
 def test_billing_records_are_read_only(admin_client, populated, model_name):
     model = next(m for m in admin.site._registry if m._meta.model_name == model_name)
     obj = model._default_manager.get()
