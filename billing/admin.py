@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from billing import stripe_gateway
-from billing.models import PortalSession, Subscription, WebhookEvent
+from billing.models import CapabilitySet, CheckoutSession, PortalSession, Subscription, WebhookEvent
 from organizations.admin import OrganizationAdmin
 from organizations.models import Organization
 
@@ -88,6 +88,42 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     @admin.display(description="Stripe customer")
     def stripe_customer(self, obj: Subscription) -> str:
         return stripe_customer_link(obj.organization.stripe_customer_id)
+
+
+@admin.register(CapabilitySet)
+class CapabilitySetAdmin(ReadOnlyAdmin):
+    """What each organization's plan grants, as last synced from Stripe's entitlements."""
+
+    list_display = ("organization", "codes", "state_at", "synced_at")
+    search_fields = ("organization__name",)
+    list_select_related = ("organization",)
+
+    @admin.display(description="Capabilities")
+    def codes(self, obj: CapabilitySet) -> str:
+        return ", ".join(f"{item.get('code')}={item.get('value')}" for item in obj.items) or "—"
+
+
+@admin.register(CheckoutSession)
+class CheckoutSessionAdmin(ReadOnlyAdmin):
+    """Checkout sessions the app started: which period, by whom, and how each ended."""
+
+    list_display = (
+        "created_at",
+        "organization",
+        "user",
+        "status",
+        "product_id",
+        "price_id",
+        "amount",
+        "currency",
+        "stripe_session_id",
+        "expires_at",
+    )
+    list_filter = ("status", "organization__is_active")
+    search_fields = ("organization__name", "user__email", "stripe_session_id", "price_id", "product_id")
+    list_select_related = ("organization", "user")
+    date_hierarchy = "created_at"
+    exclude = ("url",)  # good only while open; nothing to do with it here
 
 
 @admin.register(WebhookEvent)

@@ -6,19 +6,29 @@ The OpenAPI description of each view lives in `billing.openapi`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing import openapi, webhooks
+from accounts.models import User
+from billing import openapi, selectors, webhooks
 from billing.capabilities import subscription_current_with_capabilities
-from billing.errors import BillingNotConfigured, WebhookPayloadTooLarge
-from billing.models import PortalSession
+from billing.errors import BillingNotConfigured, BuyRequestInvalid, WebhookPayloadTooLarge
+from billing.models import CheckoutSession, PortalSession
+from billing.services.access import billing_membership_get
 from billing.services.cancel import subscription_cancel
+from billing.services.checkout import (
+    checkout_session_status_get,
+    pending_payment_cancel,
+    pending_payment_for_user,
+    subscription_buy,
+)
 from billing.services.payments import payments_list
+from billing.services.plans import plans_list
 from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
 from core.api import BaseApi
 from organizations.selectors import organization_membership_get
@@ -172,3 +182,121 @@ class PaymentsListApi(BaseApi):
             for p in payments
         ]
         return Response({"success": True, "data": data, "hasMore": has_more}, headers=NO_STORE)
+
+
+def _pending_payment_data(row: CheckoutSession) -> dict[str, Any]:
+    found = selectors.plan_period_for_price(price_id=row.price_id)
+    plan, period = found if found is not None else ({}, {})
+    return {
+        "id": row.pk,
+        "stripePaymentId": row.stripe_session_id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "status": "PENDING",
+        "createdAt": _iso(row.created_at),
+        "subscription": {
+            "id": row.product_id,
+            "name": plan.get("name", row.product_id),
+            "description": plan.get("description", ""),
+        },
+        "subscriptionPeriod": {
+            "id": row.price_id,
+            "periodType": period.get("periodType"),
+            "price": period.get("price", row.amount),
+        },
+        "checkoutUrl": row.url,
+        "sessionStatus": "open",
+    }
+
+
+class PlanListApi(BaseApi):
+    """GET /subscriptions: the plans on offer, from Stripe's catalogue (cached). No login."""
+
+    http_method_names = ["get"]
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    internal_error_message = "Failed to fetch subscriptions"
+
+    @openapi.PLAN_LIST
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "data": plans_list()})
+
+
+class SubscriptionBuyApi(BaseApi):
+    """POST /subscriptions/buy: Checkout for a paid period, a free one at once, or a change."""
+
+    http_method_names = ["post"]
+    internal_error_message = "Failed to buy subscription"
+
+    @openapi.SUBSCRIPTION_BUY
+    def post(self, request: Request) -> Response:
+        user: User = request.user  # type: ignore[assignment]
+        billing_membership_get(user=user)  # who may buy comes before what they sent
+        if request._request.body and "json" not in (request.content_type or "").lower():
+            raise BuyRequestInvalid("The request body must be JSON")  # not 415: the contract's 400
+        data = request.data  # a body that is not JSON raises here: 400 VALIDATION_ERROR
+        if not isinstance(data, dict) or isinstance(data, QueryDict):
+            raise BuyRequestInvalid()
+        result = subscription_buy(user=user, price_id=data.get("subscriptionPeriodId"))
+        body: dict[str, Any] = {
+            "success": True,
+            "checkoutUrl": result.checkout_url,
+            "sessionId": result.session_id,
+        }
+        if result.is_free:
+            body["subscriptionId"] = result.subscription_id
+        body |= {
+            "isSubscriptionChange": result.is_subscription_change,
+            "previousSubscription": result.previous_subscription,
+            "isFreeSubscription": result.is_free,
+        }
+        return Response(body, headers=NO_STORE)
+
+
+class CheckoutSessionStatusApi(BaseApi):
+    """GET /subscriptions/checkout-session/{id}: one of the organization's Checkout sessions."""
+
+    http_method_names = ["get"]
+    internal_error_message = "Failed to fetch checkout session"
+
+    @openapi.CHECKOUT_SESSION_STATUS
+    def get(self, request: Request, session_id: str) -> Response:
+        session = checkout_session_status_get(user=request.user, session_id=session_id)  # type: ignore[arg-type]
+        return Response(
+            {
+                "success": True,
+                "id": session.id,
+                "status": session.status,
+                "payment_status": session.payment_status,
+                "subscriptionId": session.subscription_id or None,
+            },
+            headers=NO_STORE,
+        )
+
+
+class PendingPaymentApi(BaseApi):
+    """GET/DELETE /subscriptions/pending-payment: the organization's open Checkout session."""
+
+    http_method_names = ["get", "delete"]
+    internal_error_message = "Failed to process pending payment"
+
+    @openapi.PENDING_PAYMENT_GET
+    def get(self, request: Request) -> Response:
+        row = pending_payment_for_user(user=request.user)  # type: ignore[arg-type]
+        return Response({"success": True, "data": _pending_payment_data(row)}, headers=NO_STORE)
+
+    @openapi.PENDING_PAYMENT_CANCEL
+    def delete(self, request: Request) -> Response:
+        row, cancelled_at = pending_payment_cancel(user=request.user)  # type: ignore[arg-type]
+        return Response(
+            {
+                "success": True,
+                "message": "Pending payment cancelled successfully",
+                "data": {
+                    "paymentId": row.pk,
+                    "stripePaymentId": row.stripe_session_id,
+                    "cancelledAt": _iso(cancelled_at),
+                },
+            },
+            headers=NO_STORE,
+        )

@@ -103,3 +103,39 @@ class InvalidDateRange(BillingError):
     error_code = "INVALID_DATE_RANGE"
     status_code = 400
     message = "startDate is after endDate"
+
+
+class BuyRequestInvalid(BillingError):
+    """The buy request's body is not JSON, or names no period."""
+
+    error_code = "VALIDATION_ERROR"
+    status_code = 400
+    message = "subscriptionPeriodId is required"
+
+
+class SubscriptionPeriodNotFound(BillingError):
+    """Not an active recurring price of a plan on offer."""
+
+    error_code = "SUBSCRIPTION_PERIOD_NOT_FOUND"
+    status_code = 404
+    message = "Subscription period not found"
+
+
+class AlreadySubscribed(BillingError):
+    error_code = "ALREADY_SUBSCRIBED"
+    status_code = 409
+    message = "The organization is already subscribed to this plan"
+
+
+class InvalidCheckoutSession(BillingError):
+    """Not one of the organization's Checkout sessions (asked without calling Stripe)."""
+
+    error_code = "INVALID_SESSION"
+    status_code = 400
+    message = "Invalid Checkout Session ID"
+
+
+class NoPendingPayment(BillingError):
+    error_code = "NO_PENDING_PAYMENT"
+    status_code = 404
+    message = "No pending payment found"

@@ -119,3 +119,51 @@ class CapabilitySet(models.Model):
 
     def __str__(self) -> str:
         return f"capabilities of organization #{self.organization_id}"
+
+
+class CheckoutSession(models.Model):
+    """One Stripe Checkout session the app started for an organization (a paid period).
+
+    The row is written *before* Stripe is asked (`creating`): its primary key is the Stripe
+    idempotency key (`checkout-<pk>`), so a request that died after Stripe answered, or timed
+    out, is replayed by the next one and never leaves a second open session behind. Never
+    holds card data; the URL is the Checkout page's, good only while the session is open.
+    """
+
+    class Status(models.TextChoices):
+        CREATING = "creating", "Creating"
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+        EXPIRED = "expired", "Expired"
+
+    # Not settled yet: the organization's pending payment, if any, is one of these.
+    UNSETTLED_STATUSES = frozenset({Status.CREATING, Status.OPEN})
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="checkout_sessions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="checkout_sessions",
+    )
+    price_id = models.CharField(max_length=255)
+    product_id = models.CharField(max_length=255)
+    # NULL (not "") until Stripe answered, so the unique constraint holds.
+    stripe_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    url = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING)
+    trial_days = models.PositiveIntegerField(default=0)
+    amount = models.BigIntegerField(null=True, blank=True, help_text="In the currency's minor unit.")
+    currency = models.CharField(max_length=3, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        indexes = [models.Index(fields=["organization", "status"], name="billing_checkout_org_status")]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_session_id or 'checkout-' + str(self.pk)} ({self.status})"

@@ -165,8 +165,10 @@ STRIPE_WEBHOOK = extend_schema(
     description=(
         "Stripe event delivery, verified with `STRIPE_WEBHOOK_SECRET` over the raw body "
         "(`Stripe-Signature`, 300 s tolerance). Handles `customer.subscription.created`, "
-        "`.updated`, `.deleted`, `.paused`, `.resumed`, `customer.deleted` and "
-        "`entitlements.active_entitlement_summary.updated` (the capabilities); other types are "
+        "`.updated`, `.deleted`, `.paused`, `.resumed`, `customer.deleted`, "
+        "`checkout.session.completed` and `.expired`, `invoice.paid`, `invoice.payment_failed`, "
+        "`product.*`, `price.*` and `entitlements.active_entitlement_summary.updated` (the "
+        "capabilities); other types are "
         "acknowledged and ignored, and an event id already processed is acknowledged again. "
         "`outcome`: `processed`, `unchanged` (older than the state held), `unknown_customer`, "
         "`duplicate` or `ignored`."
@@ -350,5 +352,356 @@ PAYMENTS_LIST = extend_schema(
             "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
         ),
         503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+    },
+)
+
+
+# --- Plans and buying -------------------------------------------------------------------------
+
+_CAPABILITY_FIELDS: dict[str, serializers.Field] = {
+    "id": serializers.CharField(help_text="`feat_...`"),
+    "code": serializers.CharField(help_text="The feature's metadata `code`, else its `lookup_key`."),
+    "description": serializers.CharField(help_text="The feature's name."),
+    "type": serializers.CharField(help_text="Metadata `type`; `BOOLEAN` by default."),
+    "value": serializers.IntegerField(help_text="Metadata `value`; 1 by default."),
+}
+_PERIOD_FIELDS: dict[str, serializers.Field] = {
+    "id": serializers.CharField(help_text="`price_...`"),
+    "subscriptionId": serializers.CharField(help_text="The plan's `prod_...`"),
+    "periodType": serializers.CharField(
+        help_text="`DAILY`, `WEEKLY`, `MONTHLY`, `YEARLY` or `EVERY_<n>_<UNIT>S`"
+    ),
+    "price": serializers.IntegerField(help_text="In the currency's minor unit (1999 is 19.99)."),
+    "currency": serializers.CharField(),
+}
+
+
+def _plans_serializer() -> serializers.Serializer:
+    return inline_serializer(
+        name="Plan",
+        many=True,
+        fields={
+            "id": serializers.CharField(help_text="`prod_...`"),
+            "name": serializers.CharField(),
+            "description": serializers.CharField(),
+            "periods": inline_serializer(name="SubscriptionPeriod", fields=_PERIOD_FIELDS, many=True),
+            "capabilities": inline_serializer(name="PlanCapability", fields=_CAPABILITY_FIELDS, many=True),
+        },
+    )
+
+
+_DEMO_PLAN = {
+    "id": "prod_demo_starter",
+    "name": "Starter",
+    "description": "For small teams: 1 TB of storage.",
+    "periods": [
+        {
+            "id": "price_demo_starter_monthly",
+            "subscriptionId": "prod_demo_starter",
+            "periodType": "MONTHLY",
+            "price": 1900,
+            "currency": "usd",
+        },
+        {
+            "id": "price_demo_starter_yearly",
+            "subscriptionId": "prod_demo_starter",
+            "periodType": "YEARLY",
+            "price": 19000,
+            "currency": "usd",
+        },
+    ],
+    "capabilities": [
+        {
+            "id": "feat_demo_projects",
+            "code": "PROJECTS",
+            "description": "Projects",
+            "type": "BOOLEAN",
+            "value": 1,
+        },
+        {
+            "id": "feat_demo_storage_1tb",
+            "code": "STORAGE_TB",
+            "description": "1 TB of storage",
+            "type": "QUOTA",
+            "value": 1,
+        },
+    ],
+}
+
+# The answers every billing-role endpoint shares: the caller's errors, before and after its own.
+_BILLING_ROLE_ERRORS = {
+    **CALLER_ERRORS,
+    403: error_response("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
+    429: error_response(
+        "Per-user rate exceeded (shared with the portal); see `Retry-After`.", "RATE_LIMITED"
+    ),
+    500: error_response(
+        "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
+    ),
+    503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+}
+
+PLAN_LIST = extend_schema(
+    operation_id="getSubscriptions",
+    summary="List Plans",
+    description=(
+        "The plans on offer, read from Stripe's catalogue: a plan is a product, its periods the "
+        "product's active recurring prices (by price ascending), its capabilities the product's "
+        "Entitlements features. Plans come in the order of `BILLING_PRODUCTS`, else by their lowest "
+        "price. No authentication. Cached a few minutes (dropped by `product.*`/`price.*` webhooks); "
+        "while Stripe is unreachable the last list fetched is served."
+    ),
+    auth=[],
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="PlanListResponse",
+                fields={"success": serializers.BooleanField(), "data": _plans_serializer()},
+            ),
+            examples=[OpenApiExample("Plans", value={"success": True, "data": [_DEMO_PLAN]})],
+        ),
+        405: error_response("Any method but GET.", "METHOD_NOT_ALLOWED"),
+        500: error_response(
+            "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
+        ),
+        503: error_response(
+            "Stripe is unreachable and no plan list is cached; see `Retry-After`.", "BILLING_UNAVAILABLE"
+        ),
+    },
+)
+
+SUBSCRIPTION_BUY = extend_schema(
+    operation_id="buySubscription",
+    summary="Buy Subscription",
+    description=(
+        "Start (or change) the organization's subscription to one period (`price_...`). Without a "
+        "live subscription: a Stripe Checkout session for a paid period (the same open session is "
+        "answered again for the same period; an open one for another period is expired first), or "
+        "the subscription at once for a free period. With a live subscription on another period: a "
+        "portal session confirming the change (`isSubscriptionChange`). Billing roles only; counts "
+        "toward the per-user rate shared with the portal."
+    ),
+    request=inline_serializer(
+        name="BuySubscriptionRequest", fields={"subscriptionPeriodId": serializers.CharField()}
+    ),
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="BuySubscriptionResponse",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "checkoutUrl": serializers.URLField(allow_null=True),
+                    "sessionId": serializers.CharField(allow_null=True, help_text="`cs_...` or `bps_...`"),
+                    "subscriptionId": serializers.CharField(required=False, help_text="A free period only."),
+                    "isSubscriptionChange": serializers.BooleanField(),
+                    "previousSubscription": inline_serializer(
+                        name="PreviousSubscription",
+                        fields={"id": serializers.CharField(), "name": serializers.CharField()},
+                        allow_null=True,
+                    ),
+                    "isFreeSubscription": serializers.BooleanField(),
+                },
+            ),
+            examples=[
+                OpenApiExample(
+                    "Checkout",
+                    value={
+                        "success": True,
+                        "checkoutUrl": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3",
+                        "sessionId": "cs_test_a1b2c3",
+                        "isSubscriptionChange": False,
+                        "previousSubscription": None,
+                        "isFreeSubscription": False,
+                    },
+                ),
+                OpenApiExample(
+                    "Free period",
+                    value={
+                        "success": True,
+                        "checkoutUrl": None,
+                        "sessionId": None,
+                        "subscriptionId": "sub_1PqrStUvWxYz",
+                        "isSubscriptionChange": False,
+                        "previousSubscription": None,
+                        "isFreeSubscription": True,
+                    },
+                ),
+                OpenApiExample(
+                    "Change of period",
+                    value={
+                        "success": True,
+                        "checkoutUrl": "https://billing.stripe.com/p/session/test_abc",
+                        "sessionId": "bps_1PqrStUvWxYz",
+                        "isSubscriptionChange": True,
+                        "previousSubscription": {"id": "sub_1PqrStUvWxYz", "name": "Starter"},
+                        "isFreeSubscription": False,
+                    },
+                ),
+            ],
+        ),
+        **_BILLING_ROLE_ERRORS,
+        400: error_response(
+            "The user belongs to no organization; or the body is not JSON or names no "
+            "`subscriptionPeriodId`.",
+            "NO_ORGANIZATION",
+            "VALIDATION_ERROR",
+        ),
+        404: error_response(
+            "The user or the organization no longer exists, or the period is not an active recurring "
+            "price of a plan on offer.",
+            "USER_NOT_FOUND",
+            "ORG_NOT_FOUND",
+            "SUBSCRIPTION_PERIOD_NOT_FOUND",
+        ),
+        405: error_response("Any method but POST.", "METHOD_NOT_ALLOWED"),
+        409: error_response(
+            "Already subscribed to this period (or the open Checkout session was just paid).",
+            "ALREADY_SUBSCRIBED",
+        ),
+    },
+)
+
+CHECKOUT_SESSION_STATUS = extend_schema(
+    operation_id="getCheckoutSessionStatus",
+    summary="Get Checkout Session Status",
+    description=(
+        "One of the organization's Checkout sessions, as Stripe has it now. A `complete` session's "
+        "subscription is recorded at once. Any member may ask."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="CheckoutSessionStatusResponse",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "id": serializers.CharField(),
+                    "status": serializers.ChoiceField(choices=["open", "complete", "expired"]),
+                    "payment_status": serializers.ChoiceField(
+                        choices=["unpaid", "paid", "no_payment_required"]
+                    ),
+                    "subscriptionId": serializers.CharField(allow_null=True),
+                },
+            ),
+            examples=[
+                OpenApiExample(
+                    "Paid",
+                    value={
+                        "success": True,
+                        "id": "cs_test_a1b2c3",
+                        "status": "complete",
+                        "payment_status": "paid",
+                        "subscriptionId": "sub_1PqrStUvWxYz",
+                    },
+                )
+            ],
+        ),
+        **CALLER_ERRORS,
+        400: error_response(
+            "The user belongs to no organization, or the id is not one of the organization's "
+            "Checkout sessions.",
+            "NO_ORGANIZATION",
+            "INVALID_SESSION",
+        ),
+        405: error_response("Any method but GET.", "METHOD_NOT_ALLOWED"),
+        500: error_response(
+            "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
+        ),
+        503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+    },
+)
+
+_PENDING_EXAMPLE = {
+    "id": 12,
+    "stripePaymentId": "cs_test_a1b2c3",
+    "amount": 1900,
+    "currency": "usd",
+    "status": "PENDING",
+    "createdAt": "2026-12-01T10:00:00Z",
+    "subscription": {"id": "prod_demo_starter", "name": "Starter", "description": "For small teams."},
+    "subscriptionPeriod": {"id": "price_demo_starter_monthly", "periodType": "MONTHLY", "price": 1900},
+    "checkoutUrl": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3",
+    "sessionStatus": "open",
+}
+
+PENDING_PAYMENT_GET = extend_schema(
+    operation_id="getPendingPayment",
+    summary="Get Pending Payment",
+    description=(
+        "The organization's open Checkout session (one past its `expires_at` is not pending). "
+        "Any member may ask."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="PendingPaymentResponse",
+                fields={"success": serializers.BooleanField(), "data": serializers.DictField()},
+            ),
+            examples=[OpenApiExample("Pending", value={"success": True, "data": _PENDING_EXAMPLE})],
+        ),
+        **CALLER_ERRORS,
+        404: error_response(
+            "The user or the organization no longer exists, or there is no pending payment.",
+            "USER_NOT_FOUND",
+            "ORG_NOT_FOUND",
+            "NO_PENDING_PAYMENT",
+        ),
+        405: error_response("Any method but GET and DELETE.", "METHOD_NOT_ALLOWED"),
+        500: error_response("An unexpected failure.", "INTERNAL_ERROR"),
+    },
+)
+
+PENDING_PAYMENT_CANCEL = extend_schema(
+    operation_id="cancelPendingPayment",
+    summary="Cancel Pending Payment",
+    description=(
+        "Expire the organization's open Checkout session at Stripe. Billing roles only; counts "
+        "toward the per-user rate shared with the portal. If Stripe says it was paid meanwhile, the "
+        "subscription is recorded and the answer is 409."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=inline_serializer(
+                name="CancelPendingPaymentResponse",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "message": serializers.CharField(),
+                    "data": inline_serializer(
+                        name="CancelledPayment",
+                        fields={
+                            "paymentId": serializers.IntegerField(),
+                            "stripePaymentId": serializers.CharField(),
+                            "cancelledAt": serializers.DateTimeField(),
+                        },
+                    ),
+                },
+            ),
+            examples=[
+                OpenApiExample(
+                    "Cancelled",
+                    value={
+                        "success": True,
+                        "message": "Pending payment cancelled successfully",
+                        "data": {
+                            "paymentId": 12,
+                            "stripePaymentId": "cs_test_a1b2c3",
+                            "cancelledAt": "2026-12-01T10:05:00Z",
+                        },
+                    },
+                )
+            ],
+        ),
+        **_BILLING_ROLE_ERRORS,
+        404: error_response(
+            "The user or the organization no longer exists, or there is no pending payment.",
+            "USER_NOT_FOUND",
+            "ORG_NOT_FOUND",
+            "NO_PENDING_PAYMENT",
+        ),
+        405: error_response("Any method but GET and DELETE.", "METHOD_NOT_ALLOWED"),
+        409: error_response("The session was paid meanwhile.", "ALREADY_SUBSCRIBED"),
     },
 )

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Case, Q, Value, When
 
 from billing.models import Subscription
+from billing.services import plans as plan_catalogue
 from organizations.models import Organization
 
 
@@ -19,3 +22,16 @@ def subscription_current_get(*, organization: Organization) -> Subscription | No
         .order_by("_ended", "-stripe_created", "-pk")
         .first()
     )
+
+
+def plan_period_for_price(*, price_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The plan and period (the dicts of `GET /subscriptions`) of a Stripe price, from the
+    cached plan list: no Stripe call, so None also when the list was never fetched."""
+    plans = plan_catalogue.plans_cached()
+    return None if plans is None else plan_catalogue.plan_period_find(plans, price_id=price_id)
+
+
+def plan_for_product(*, product_id: str) -> dict[str, Any] | None:
+    """The plan of a Stripe product from the cached plan list (no Stripe call), or None."""
+    plans = plan_catalogue.plans_cached()
+    return None if plans is None else plan_catalogue.plan_find(plans, product_id=product_id)

@@ -82,6 +82,8 @@ class StripeSubscription:
     canceled_at: datetime | None
     trial_end: datetime | None
     created: datetime
+    # The first item's id: a change of price names it (the portal's update-confirm flow).
+    item_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -366,14 +368,18 @@ def customer_create(*, name: str, email: str, organization_id: int, idempotency_
 
 
 def portal_session_create(
-    *, customer_id: str, return_url: str, configuration: str = "", flow_data: dict[str, Any] | None = None
+    *,
+    customer_id: str,
+    return_url: str,
+    configuration: str = "",
+    flow_data: Mapping[str, Any] | None = None,
 ) -> PortalSession:
-    """A portal session; `flow_data` opens it on one flow (Stripe's deep links) instead of its home."""
+    """A portal session; `flow_data` opens it on one flow (a plan change to confirm, say)."""
     params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
     if configuration:
         params["configuration"] = configuration
-    if flow_data:
-        params["flow_data"] = flow_data
+    if flow_data is not None:
+        params["flow_data"] = dict(flow_data)
     with _call("billing_portal.sessions.create"):
         session = client().v1.billing_portal.sessions.create(params)  # type: ignore[arg-type]
     return PortalSession(id=session.id, url=session.url)
@@ -522,6 +528,7 @@ def subscription_from_dict(data: Mapping[str, Any]) -> StripeSubscription:
         canceled_at=_time(data.get("canceled_at")),
         trial_end=_time(data.get("trial_end")),
         created=created,
+        item_id=_id(item.get("id")),
     )
 
 
@@ -556,7 +563,27 @@ def webhook_event_construct(*, payload: bytes, signature: str) -> StripeEvent:
     return StripeEvent(id=data["id"], type=data["type"], created=created, object=obj)
 
 
-# --- Entitlements (capabilities) ----------------------------------------------------------
+# --- The catalogue, Checkout and Entitlements -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripeProduct:
+    id: str
+    name: str
+    description: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class StripePrice:
+    id: str
+    product: str
+    active: bool
+    recurring: bool
+    unit_amount: int
+    currency: str
+    interval: str
+    interval_count: int
 
 
 @dataclass(frozen=True)
@@ -567,6 +594,7 @@ class StripeFeature:
     name: str
     lookup_key: str
     metadata: dict[str, str]
+    active: bool = True
 
 
 def feature_from_dict(data: Mapping[str, Any]) -> StripeFeature:
@@ -577,6 +605,7 @@ def feature_from_dict(data: Mapping[str, Any]) -> StripeFeature:
         name=str(data.get("name") or ""),
         lookup_key=str(data.get("lookup_key") or ""),
         metadata={str(k): str(v) for k, v in metadata.items()},
+        active=bool(data.get("active", True)),
     )
 
 
@@ -619,3 +648,157 @@ def products_with_features(*, quick: bool = False) -> list[StripeProductFeatures
             )
     # Stripe lists newest first: reversed, then by creation (a stable sort keeps ties in order).
     return sorted(reversed(found), key=lambda p: p.created)
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+    status: str  # open, complete, expired
+    payment_status: str  # unpaid, paid, no_payment_required
+    subscription_id: str
+    customer_id: str
+    amount_total: int | None
+    currency: str
+    expires_at: datetime | None
+    created: datetime | None
+
+
+def _product_from(data: Mapping[str, Any]) -> StripeProduct:
+    return StripeProduct(
+        id=str(data["id"]),
+        name=str(data.get("name") or data["id"]),
+        description=str(data.get("description") or ""),
+        active=bool(data.get("active")),
+    )
+
+
+def _price_from(data: Mapping[str, Any]) -> StripePrice:
+    recurring = data.get("recurring") or {}
+    return StripePrice(
+        id=str(data["id"]),
+        product=_id(data.get("product")),
+        active=bool(data.get("active")),
+        recurring=bool(recurring) and data.get("type", "recurring") == "recurring",
+        unit_amount=int(data.get("unit_amount") or 0),
+        currency=str(data.get("currency") or ""),
+        interval=str(recurring.get("interval") or ""),
+        interval_count=int(recurring.get("interval_count") or 1),
+    )
+
+
+def _checkout_from(data: Mapping[str, Any]) -> CheckoutSession:
+    amount = data.get("amount_total")
+    return CheckoutSession(
+        id=str(data["id"]),
+        url=str(data.get("url") or ""),
+        status=str(data.get("status") or ""),
+        payment_status=str(data.get("payment_status") or ""),
+        subscription_id=_id(data.get("subscription")),
+        customer_id=_id(data.get("customer")),
+        amount_total=None if amount is None else int(amount),
+        currency=str(data.get("currency") or ""),
+        expires_at=_time(data.get("expires_at")),
+        created=_time(data.get("created")),
+    )
+
+
+def product_list(*, ids: list[str] | None = None) -> list[StripeProduct]:
+    """Active products (only `ids`, when given), every page."""
+    params: dict[str, Any] = {"active": True, "limit": 100}
+    if ids:
+        params["ids"] = list(ids)
+    with _call("products.list"):
+        page = client().v1.products.list(params)  # type: ignore[arg-type]
+        return [_product_from(p.to_dict()) for p in page.auto_paging_iter()]
+
+
+def price_list() -> list[StripePrice]:
+    """Active recurring prices of every product, every page."""
+    with _call("prices.list"):
+        page = client().v1.prices.list({"active": True, "type": "recurring", "limit": 100})
+        return [_price_from(p.to_dict()) for p in page.auto_paging_iter()]
+
+
+def product_feature_list(*, product_id: str) -> list[StripeFeature]:
+    """The Entitlements features attached to a product, every page."""
+    with _call("products.features.list"):
+        page = client().v1.products.features.list(product_id, {"limit": 100})
+        return [feature_from_dict(pf.to_dict()["entitlement_feature"]) for pf in page.auto_paging_iter()]
+
+
+def checkout_session_create(
+    *,
+    customer_id: str,
+    price_id: str,
+    organization_id: int,
+    success_url: str,
+    cancel_url: str,
+    trial_days: int,
+    idempotency_key: str,
+) -> CheckoutSession:
+    """A subscription-mode Checkout session for one period; the key makes a retry a replay."""
+    metadata = {"organization_id": str(organization_id)}
+    subscription_data: dict[str, Any] = {"metadata": metadata}
+    if trial_days > 0:
+        subscription_data["trial_period_days"] = trial_days
+    params: dict[str, Any] = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "client_reference_id": str(organization_id),
+        "metadata": metadata,
+        "subscription_data": subscription_data,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    with _call("checkout.sessions.create"):
+        session = client().v1.checkout.sessions.create(
+            params,  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key},
+        )
+    return _checkout_from(session.to_dict())
+
+
+def checkout_session_retrieve(*, session_id: str) -> CheckoutSession:
+    with _call("checkout.sessions.retrieve"):
+        session = client().v1.checkout.sessions.retrieve(session_id)
+    return _checkout_from(session.to_dict())
+
+
+def checkout_session_expire(*, session_id: str, idempotency_key: str) -> CheckoutSession:
+    """Expire an open session; the session as Stripe has it afterwards.
+
+    A session that is no longer open (paid, or expired meanwhile) cannot be expired: Stripe
+    refuses, and the answer is the session as it is now, for the caller to act on its status.
+    """
+    refused = False
+    with _call("checkout.sessions.expire"):
+        try:
+            session = client().v1.checkout.sessions.expire(
+                session_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.InvalidRequestError as e:
+            if "can be expired" not in (e.user_message or str(e)):
+                raise
+            refused = True
+    if refused:
+        return checkout_session_retrieve(session_id=session_id)
+    return _checkout_from(session.to_dict())
+
+
+def subscription_create(
+    *, customer_id: str, price_id: str, organization_id: int, idempotency_key: str
+) -> StripeSubscription:
+    """A subscription started at once (a free period: nothing to pay, no Checkout)."""
+    params: dict[str, Any] = {
+        "customer": customer_id,
+        "items": [{"price": price_id, "quantity": 1}],
+        "metadata": {"organization_id": str(organization_id)},
+    }
+    with _call("subscriptions.create"):
+        subscription = client().v1.subscriptions.create(
+            params,  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key},
+        )
+    return subscription_from_dict(subscription.to_dict())

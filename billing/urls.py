@@ -22,9 +22,25 @@ api_urlpatterns = [
     path("subscriptions/payments/", apis.PaymentsListApi.as_view(schema=None)),
     path("subscriptions/webhook", apis.StripeWebhookApi.as_view(), name="webhook-api"),
     path("subscriptions/webhook/", apis.StripeWebhookApi.as_view(schema=None)),
+    path("subscriptions", apis.PlanListApi.as_view(), name="plans-api"),
+    path("subscriptions/", apis.PlanListApi.as_view(schema=None)),
+    path("subscriptions/buy", apis.SubscriptionBuyApi.as_view(), name="buy-api"),
+    path("subscriptions/buy/", apis.SubscriptionBuyApi.as_view(schema=None)),
+    path(
+        "subscriptions/checkout-session/<str:session_id>",
+        apis.CheckoutSessionStatusApi.as_view(),
+        name="checkout-session-api",
+    ),
+    path(
+        "subscriptions/checkout-session/<str:session_id>/", apis.CheckoutSessionStatusApi.as_view(schema=None)
+    ),
+    path("subscriptions/pending-payment", apis.PendingPaymentApi.as_view(), name="pending-payment-api"),
+    path("subscriptions/pending-payment/", apis.PendingPaymentApi.as_view(schema=None)),
 ]
 
 urlpatterns = [
     path("", views.billing_page, name="page"),
     path("portal/", views.portal_redirect, name="portal"),
+    path("buy/", views.buy_redirect, name="buy"),
+    path("pending-payment/cancel/", views.pending_payment_cancel_view, name="pending-payment-cancel"),
 ]

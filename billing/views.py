@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,8 +21,16 @@ from django.views.decorators.http import require_safe
 
 from accounts.models import User
 from billing import selectors
-from billing.models import PortalSession
+from billing.errors import BillingError
+from billing.models import PortalSession, Subscription
 from billing.services.access import billing_membership_get
+from billing.services.checkout import (
+    checkout_session_status_get,
+    pending_payment_cancel,
+    pending_payment_get,
+    subscription_buy,
+)
+from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
 from billing.services.portal import portal_session_create
 from billing.services.sync import subscription_refresh_after_portal
 from core.api_errors import retry_after_header
@@ -48,6 +57,13 @@ _PAGE_MESSAGES = {
         "Billing isn't set up on this server yet, so the billing portal can't be opened. "
         "Please contact support."
     ),
+    "ALREADY_SUBSCRIBED": "Your organization is already subscribed to this plan; nothing was changed.",
+    "SUBSCRIPTION_PERIOD_NOT_FOUND": (
+        "That plan is no longer on offer. Please choose one of the plans shown below."
+    ),
+    "VALIDATION_ERROR": "Please choose a plan with one of the “Choose” buttons.",
+    "NO_PENDING_PAYMENT": "There is no checkout in progress to cancel.",
+    "INVALID_SESSION": "That checkout doesn't belong to your organization.",
 }
 _GENERIC_MESSAGE = (
     "Something went wrong while opening the billing portal. Please try again; if it keeps "
@@ -75,6 +91,70 @@ def _refusal(check: Callable[..., object], user: User) -> ApplicationError | Non
     return None
 
 
+# Currencies whose minor unit is the unit itself (Stripe's zero-decimal currencies).
+_ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "chf": "CHF "}
+_PERIOD_LABELS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+
+
+def money(amount: int | None, currency: str) -> str:
+    """An amount in the currency's minor unit, as a person reads it: 1900 usd is $19.00."""
+    if amount is None:
+        return ""
+    code = currency.lower()
+    value = f"{amount:,}" if code in _ZERO_DECIMAL else f"{amount / 100:,.2f}"
+    symbol = _SYMBOLS.get(code)
+    return f"{symbol}{value}" if symbol else f"{value} {code.upper()}"
+
+
+def period_label(period_type: str) -> str:
+    """`MONTHLY` → "month", `EVERY_3_MONTHS` → "3 months"."""
+    if period_type in _PERIOD_LABELS:
+        return _PERIOD_LABELS[period_type]
+    parts = period_type.split("_")
+    if len(parts) == 3 and parts[0] == "EVERY":
+        return f"{parts[1]} {parts[2].lower()}"
+    return period_type.lower()
+
+
+def _plan_cards(plans: list[Plan], current_price: str) -> list[dict[str, Any]]:
+    return [
+        {
+            **plan,
+            "periods": [
+                {
+                    **period,
+                    "amount": money(period["price"], period["currency"]),
+                    "per": period_label(period["periodType"]),
+                    "is_current": period["id"] == current_price,
+                    "is_free": period["price"] == 0,
+                }
+                for period in plan["periods"]
+            ],
+        }
+        for plan in plans
+    ]
+
+
 def _page(
     request: HttpRequest,
     *,
@@ -82,6 +162,7 @@ def _page(
     error: ApplicationError | None = None,
     notice: str = "",
     refresh: bool = False,
+    catalogue: bool = False,
 ) -> HttpResponse:
     """The billing page for the logged-in user, with `error` shown above it when given."""
     user: User = request.user  # type: ignore[assignment]
@@ -96,6 +177,31 @@ def _page(
         if refresh:
             subscription_refresh_after_portal(organization=membership.organization)
         subscription = selectors.subscription_current_get(organization=membership.organization)
+    live = subscription is not None and subscription.status not in Subscription.ENDED_STATUSES
+    # The plans on offer (and the subscribed plan's name): Stripe's catalogue, cached. The
+    # page renders without them when Stripe cannot be reached and nothing is cached.
+    plans: list[Plan] | None = None
+    plans_message = ""
+    if outsider is None and catalogue:
+        try:
+            plans = plans_list()
+        except BillingError as e:
+            plans_message = page_message(e)
+    known = plans if plans is not None else []
+    current_plan = current_period = None
+    if subscription is not None:
+        found = plan_period_find(known, price_id=subscription.price_id)
+        if found is None:
+            found = selectors.plan_period_for_price(price_id=subscription.price_id)
+        if found is not None:
+            current_plan, current_period = found
+        else:
+            current_plan = plan_find(known, product_id=subscription.product) or selectors.plan_for_product(
+                product_id=subscription.product
+            )
+    pending = None
+    if membership is not None and outsider is None and not live:
+        pending = pending_payment_get(organization=membership.organization)
     # The button's reason already says why when the error is the same refusal.
     show_error = error is not None and (blocked is None or blocked.error_code != error.error_code)
     context: dict[str, Any] = {
@@ -108,6 +214,29 @@ def _page(
         "error": error if show_error else None,
         "error_message": page_message(error) if error is not None and show_error else "",
         "notice": notice,
+        "live": live,
+        "plans": _plan_cards(plans, subscription.price_id if live and subscription else "")
+        if plans
+        else None,
+        "plans_loaded": plans is not None,
+        "plans_message": plans_message,
+        "current_plan": current_plan,
+        "current_period": (
+            {
+                **current_period,
+                "amount": money(current_period["price"], current_period["currency"]),
+                "per": period_label(current_period["periodType"]),
+            }
+            if current_period
+            else None
+        ),
+        "pending": pending,
+        "pending_amount": money(pending.amount, pending.currency) if pending else "",
+        "pending_plan": (
+            (selectors.plan_period_for_price(price_id=pending.price_id) or ({"name": pending.product_id},))[0]
+            if pending
+            else None
+        ),
         # Offline, the app talks to the local stand-in, never to Stripe: the page says so.
         "offline_demo": bool(settings.STRIPE_API_BASE),
     }
@@ -123,7 +252,74 @@ def _page(
 def billing_page(request: HttpRequest) -> HttpResponse:
     # Coming back from the portal is the moment the subscription may have changed: the
     # refresh brings what the app knows up to date before showing it.
-    return _page(request, refresh=True)
+    checkout = request.GET.get("checkout")
+    if checkout == "success":
+        return _checkout_return(request, request.GET.get("session_id", ""))
+    notice = ""
+    if checkout == "canceled":
+        notice = "Checkout canceled: nothing was charged. You can choose a plan again at any time."
+    return _page(request, refresh=True, catalogue=True, notice=notice)
+
+
+def _checkout_return(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Back from Checkout: the session's subscription is recorded now, before any webhook."""
+    try:
+        session = checkout_session_status_get(user=request.user, session_id=session_id)  # type: ignore[arg-type]
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True)
+    if session.status == "complete":
+        notice = "Thank you! Your payment went through and your subscription has started."
+    elif session.status == "open":
+        notice = "Your checkout isn't finished yet: nothing has been charged."
+    else:
+        notice = "That checkout has expired: nothing was charged. Please choose a plan again."
+    return _page(request, catalogue=True, notice=notice)
+
+
+_WRONG_METHOD_BUY = "To choose a plan, use one of the “Choose” buttons."
+
+
+@never_cache
+def buy_redirect(request: HttpRequest) -> HttpResponse:
+    """A "Choose" button: 303 to Stripe Checkout (or the portal, for a change of period), or
+    back to the page with a message (a free plan started at once, or the reason why not)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("billing:page"))
+    if request.method != "POST":
+        response = _page(request, status=405, notice=_WRONG_METHOD_BUY, catalogue=True)
+        response["Allow"] = "POST"
+        return response
+    try:
+        result = subscription_buy(
+            user=request.user,  # type: ignore[arg-type]
+            price_id=request.POST.get("price"),
+            source=PortalSession.Source.WEB.value,
+        )
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True)
+    if result.checkout_url:
+        response = HttpResponseRedirect(result.checkout_url, status=303)
+        response["Cache-Control"] = "no-store"
+        return response
+    messages.success(request, "Your free plan has started. You can upgrade at any time.")
+    return HttpResponseRedirect(reverse("billing:page"), status=303)
+
+
+@never_cache
+def pending_payment_cancel_view(request: HttpRequest) -> HttpResponse:
+    """The "Cancel" button of a checkout in progress: expires it at Stripe, back to the page."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("billing:page"))
+    if request.method != "POST":
+        response = _page(request, status=405, catalogue=True)
+        response["Allow"] = "POST"
+        return response
+    try:
+        pending_payment_cancel(user=request.user)  # type: ignore[arg-type]
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True)
+    messages.success(request, "Checkout canceled: nothing was charged.")
+    return HttpResponseRedirect(reverse("billing:page"), status=303)
 
 
 @never_cache

@@ -20,7 +20,7 @@ from django.utils import timezone
 from billing import stripe_gateway
 from billing.capabilities import plan_catalogue
 from billing.errors import SubscriptionMissing, WebhookPayloadInvalid
-from billing.models import Subscription, WebhookEvent
+from billing.models import CheckoutSession, Subscription, WebhookEvent
 from billing.services.capabilities import (
     capabilities_refresh_quietly,
     capabilities_state_at,
@@ -29,6 +29,7 @@ from billing.services.capabilities import (
     fetch_state_at_after,
 )
 from billing.services.customers import customer_forget
+from billing.services.plans import plans_invalidate
 from billing.services.subscriptions import (
     fetch_state_at,
     subscription_event_state,
@@ -241,6 +242,96 @@ HANDLERS: dict[str, Handler] = {
         after=_plan_catalogue_after_summary,
     ),
 }
+
+
+# --- Checkout and the catalogue ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CheckoutCompleted:
+    session_id: str
+    organization: Organization | None
+    subscription: stripe_gateway.StripeSubscription | None
+    state_at: datetime
+
+
+def _checkout_session_id(event: stripe_gateway.StripeEvent) -> str:
+    session_id = event.object.get("id")
+    if not isinstance(session_id, str) or not session_id:
+        raise WebhookPayloadInvalid()
+    return session_id
+
+
+def _checkout_completed_prepare(event: stripe_gateway.StripeEvent) -> _CheckoutCompleted:
+    """The session's subscription, fetched from Stripe (the event carries only its id)."""
+    session_id = _checkout_session_id(event)
+    row = CheckoutSession.objects.filter(stripe_session_id=session_id).select_related("organization").first()
+    customer_id = stripe_gateway._id(event.object.get("customer"))
+    organization = (
+        row.organization
+        if row is not None
+        else Organization.objects.filter(stripe_customer_id=customer_id).first()
+        if customer_id
+        else None
+    )
+    subscription_id = stripe_gateway._id(event.object.get("subscription"))
+    started = timezone.now()
+    subscription = None
+    if subscription_id and organization is not None:
+        try:
+            subscription = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
+        except SubscriptionMissing:
+            subscription = None
+    return _CheckoutCompleted(session_id, organization, subscription, fetch_state_at(started))
+
+
+def _checkout_completed(event: stripe_gateway.StripeEvent, prepared: _CheckoutCompleted) -> Outcome:
+    if prepared.organization is None:
+        return Outcome.UNKNOWN_CUSTOMER
+    written = False
+    if prepared.subscription is not None:
+        written = subscription_state_apply(
+            organization=prepared.organization, data=prepared.subscription, state_at=prepared.state_at
+        )
+    ended = CheckoutSession.objects.filter(
+        stripe_session_id=prepared.session_id, status__in=CheckoutSession.UNSETTLED_STATUSES
+    ).update(
+        status=CheckoutSession.Status.COMPLETE,
+        url="",
+        stripe_subscription_id=prepared.subscription.id if prepared.subscription else "",
+        updated_at=timezone.now(),
+    )
+    return Outcome.PROCESSED if written or ended else Outcome.UNCHANGED
+
+
+def _checkout_expired(event: stripe_gateway.StripeEvent, prepared: None) -> Outcome:
+    session_id = _checkout_session_id(event)
+    if not CheckoutSession.objects.filter(stripe_session_id=session_id).exists():
+        return Outcome.UNKNOWN_CUSTOMER
+    ended = CheckoutSession.objects.filter(
+        stripe_session_id=session_id, status__in=CheckoutSession.UNSETTLED_STATUSES
+    ).update(status=CheckoutSession.Status.EXPIRED, url="", updated_at=timezone.now())
+    return Outcome.PROCESSED if ended else Outcome.UNCHANGED
+
+
+def _catalogue_changed(event: stripe_gateway.StripeEvent, prepared: None) -> Outcome:
+    plans_invalidate()
+    return Outcome.PROCESSED
+
+
+_CATALOGUE = Handler(apply=_catalogue_changed)
+
+HANDLERS.update(
+    {
+        "checkout.session.completed": Handler(prepare=_checkout_completed_prepare, apply=_checkout_completed),
+        "checkout.session.expired": Handler(apply=_checkout_expired),
+        **{
+            f"{kind}.{change}": _CATALOGUE
+            for kind in ("product", "price")
+            for change in ("created", "updated", "deleted")
+        },
+    }
+)
 
 
 def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:

@@ -272,6 +272,20 @@ if BILLING_CANCEL_MODE not in ("at_period_end", "immediately"):
 BILLING_ACCESS_STATUSES: list[str] = env.list(
     "BILLING_ACCESS_STATUSES", default=["active", "trialing", "past_due"]
 )
+# Plans and buying: the Stripe products offered (display order; unset: every active product
+# with an active recurring price), free trial days on a first subscription, where Checkout
+# sends the customer back ({CHECKOUT_SESSION_ID} is filled in by Stripe), and how long the
+# plan list fetched from Stripe is reused (product.*/price.* webhooks drop it sooner).
+BILLING_PRODUCTS: list[str] = env.list("BILLING_PRODUCTS", default=[])
+BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=0)
+BILLING_CHECKOUT_SUCCESS_URL: str = env.str(
+    "BILLING_CHECKOUT_SUCCESS_URL",
+    default=f"{SITE_URL}/billing/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+)
+BILLING_CHECKOUT_CANCEL_URL: str = env.str(
+    "BILLING_CHECKOUT_CANCEL_URL", default=f"{SITE_URL}/billing/?checkout=canceled"
+)
+BILLING_PLANS_CACHE_SECONDS: int = env.int("BILLING_PLANS_CACHE_SECONDS", default=300)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {

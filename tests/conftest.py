@@ -205,7 +205,11 @@ def _stripe_breaker_closed() -> Iterator[None]:
 def populated(owner: User, member: User, organization: Organization) -> None:
     """One of everything the admin shows: Acme with a Stripe customer, its owner and member, a
     portal session, a subscription and a webhook event."""
-    from billing.models import PortalSession, WebhookEvent
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.models import CapabilitySet, CheckoutSession, PortalSession, WebhookEvent
 
     organization.stripe_customer_id = "cus_admin_smoke"
     organization.save()
@@ -218,3 +222,20 @@ def populated(owner: User, member: User, organization: Organization) -> None:
     )
     SubscriptionFactory.create(organization=organization, stripe_subscription_id="sub_admin_smoke")
     WebhookEvent.objects.create(stripe_event_id="evt_admin_smoke", type="customer.subscription.created")
+    CheckoutSession.objects.create(
+        organization=organization,
+        user=owner,
+        price_id="price_pro",
+        product_id="prod_pro",
+        stripe_session_id="cs_test_admin_smoke",
+        status="open",
+        amount=4900,
+        currency="usd",
+        expires_at=timezone.now() + timedelta(hours=23),
+    )
+    CapabilitySet.objects.create(
+        organization=organization,
+        items=[{"feature_id": "feat_1", "code": "PROJECTS", "type": "BOOLEAN", "value": 1}],
+        state_at=timezone.now(),
+        synced_at=timezone.now(),
+    )

@@ -20,7 +20,13 @@ def org_change_url(organization: Organization) -> str:
 
 
 def test_billing_models_are_registered():
-    assert registered("billing") == ["portalsession", "subscription", "webhookevent"]
+    assert registered("billing") == [
+        "capabilityset",
+        "checkoutsession",
+        "portalsession",
+        "subscription",
+        "webhookevent",
+    ]
 
 
 @pytest.mark.django_db
@@ -138,7 +144,9 @@ def test_stripe_customer_id_cannot_be_changed_in_the_admin(admin_client, populat
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("model_name", ["subscription", "portalsession", "webhookevent"])
+@pytest.mark.parametrize(
+    "model_name", ["subscription", "portalsession", "webhookevent", "checkoutsession", "capabilityset"]
+)
 def test_billing_records_are_read_only(admin_client, populated, model_name):
     model = next(m for m in admin.site._registry if m._meta.model_name == model_name)
     obj = model._default_manager.get()

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing.services.capabilities import capabilities_refresh
+from billing.services.checkout import checkout_sessions_settle
 from billing.services.sync import customer_missing_settle, subscriptions_sync
 from core.errors import ApplicationError
 from organizations.models import Organization
@@ -57,6 +58,16 @@ class Command(BaseCommand):
             subscriptions += result.fetched
             line = f"{label}: {result.fetched} subscription(s), {result.written} updated"
             if not result.customer_missing:
+                try:
+                    settled = checkout_sessions_settle(organization=organization)
+                except ApplicationError as e:
+                    failed += 1
+                    self.stderr.write(
+                        self.style.ERROR(f"{label}: checkout sessions failed: {e.error_code}: {e.message}")
+                    )
+                else:
+                    if settled:
+                        line += f"; {settled} checkout session(s) settled"
                 # After its subscriptions: the capabilities their plans grant now.
                 try:
                     capabilities_refresh(organization=organization)
