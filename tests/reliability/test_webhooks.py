@@ -194,7 +194,7 @@ def _plan(standin: infra.StandinProcess, env: dict[str, str]) -> tuple[list[Deli
         )
     # A type we do not handle: acknowledged, never recorded.
     ignored = json.dumps(
-        envelope("evt_ignored_invoice", "invoice.paid", {"id": "in_1", "object": "invoice"}, T0 + 5)
+        envelope("evt_ignored_invoice", "invoice.finalized", {"id": "in_1", "object": "invoice"}, T0 + 5)
     )
     deliveries += [
         Delivery("ignored", "evt_ignored_invoice", ignored.encode(), "", (200, None)) for _ in range(2)
