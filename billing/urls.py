@@ -43,4 +43,7 @@ urlpatterns = [
     path("portal/", views.portal_redirect, name="portal"),
     path("buy/", views.buy_redirect, name="buy"),
     path("pending-payment/cancel/", views.pending_payment_cancel_view, name="pending-payment-cancel"),
+    path("cancel/", views.cancel_view, name="cancel"),
+    path("resume/", views.resume_view, name="resume"),
+    path("payment-method/", views.payment_method_redirect, name="payment-method"),
 ]

@@ -24,14 +24,16 @@ from billing import selectors
 from billing.errors import BillingError
 from billing.models import PortalSession, Subscription
 from billing.services.access import billing_membership_get
+from billing.services.cancel import subscription_cancel, subscription_resume
 from billing.services.checkout import (
     checkout_session_status_get,
     pending_payment_cancel,
     pending_payment_get,
     subscription_buy,
 )
+from billing.services.payments import Payment, payments_list
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
-from billing.services.portal import portal_session_create
+from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
 from billing.services.sync import subscription_refresh_after_portal
 from core.api_errors import retry_after_header
 from core.errors import ApplicationError, retry_after_seconds
@@ -155,6 +157,13 @@ def _plan_cards(plans: list[Plan], current_price: str) -> list[dict[str, Any]]:
     ]
 
 
+# Statuses in which Stripe is waiting for a payment the customer can fix with another card.
+_NEEDS_PAYMENT = frozenset(
+    {Subscription.Status.PAST_DUE, Subscription.Status.UNPAID, Subscription.Status.INCOMPLETE}
+)
+_PAYMENT_LABELS = {"COMPLETED": "Paid", "PENDING": "Due", "FAILED": "Failed", "CANCELLED": "Void"}
+
+
 def _page(
     request: HttpRequest,
     *,
@@ -199,6 +208,15 @@ def _page(
             current_plan = plan_find(known, product_id=subscription.product) or selectors.plan_for_product(
                 product_id=subscription.product
             )
+    # The payment history, for the billing roles: one short Stripe try on the side, so that
+    # a slow Stripe costs the page a moment at most, and a failure only hides the table.
+    payments: list[Payment] | None = None
+    payments_message = ""
+    if blocked is None and subscription is not None and membership is not None:
+        try:
+            payments, _ = payments_list(user=user, quick=True)
+        except BillingError as e:
+            payments_message = page_message(e)
     pending = None
     if membership is not None and outsider is None and not live:
         pending = pending_payment_get(organization=membership.organization)
@@ -230,6 +248,18 @@ def _page(
             if current_period
             else None
         ),
+        "needs_payment": live and subscription is not None and subscription.status in _NEEDS_PAYMENT,
+        "payments": [
+            {
+                "payment": p,
+                "amount": money(p.amount, p.currency),
+                "label": _PAYMENT_LABELS.get(p.status, p.status),
+            }
+            for p in payments
+        ]
+        if payments is not None
+        else None,
+        "payments_message": payments_message,
         "pending": pending,
         "pending_amount": money(pending.amount, pending.currency) if pending else "",
         "pending_plan": (
@@ -276,6 +306,33 @@ def _checkout_return(request: HttpRequest, session_id: str) -> HttpResponse:
     return _page(request, catalogue=True, notice=notice)
 
 
+def _post_only(request: HttpRequest, *, notice: str = "") -> HttpResponse | None:
+    """The answer to a page button's URL that is not a logged-in POST, or None to go ahead.
+
+    Not logged in: to the login page, then back to the billing page (not this POST-only URL).
+    Another method: the page itself, 405 (the address bar shows this URL after an error).
+    """
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("billing:page"))
+    if request.method != "POST":
+        response = _page(request, status=405, notice=notice, catalogue=True)
+        response["Allow"] = "POST"
+        return response
+    return None
+
+
+def _back_to_page(request: HttpRequest, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return HttpResponseRedirect(reverse("billing:page"), status=303)
+
+
+def _to_stripe(url: str) -> HttpResponse:
+    # A Stripe URL (portal or Checkout) is a bearer credential: never cached, never logged.
+    response = HttpResponseRedirect(url, status=303)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 _WRONG_METHOD_BUY = "To choose a plan, use one of the “Choose” buttons."
 
 
@@ -283,12 +340,8 @@ _WRONG_METHOD_BUY = "To choose a plan, use one of the “Choose” buttons."
 def buy_redirect(request: HttpRequest) -> HttpResponse:
     """A "Choose" button: 303 to Stripe Checkout (or the portal, for a change of period), or
     back to the page with a message (a free plan started at once, or the reason why not)."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(reverse("billing:page"))
-    if request.method != "POST":
-        response = _page(request, status=405, notice=_WRONG_METHOD_BUY, catalogue=True)
-        response["Allow"] = "POST"
-        return response
+    if (refused := _post_only(request, notice=_WRONG_METHOD_BUY)) is not None:
+        return refused
     try:
         result = subscription_buy(
             user=request.user,  # type: ignore[arg-type]
@@ -298,48 +351,78 @@ def buy_redirect(request: HttpRequest) -> HttpResponse:
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e, catalogue=True)
     if result.checkout_url:
-        response = HttpResponseRedirect(result.checkout_url, status=303)
-        response["Cache-Control"] = "no-store"
-        return response
-    messages.success(request, "Your free plan has started. You can upgrade at any time.")
-    return HttpResponseRedirect(reverse("billing:page"), status=303)
+        return _to_stripe(result.checkout_url)
+    return _back_to_page(request, "Your free plan has started. You can upgrade at any time.")
 
 
 @never_cache
 def pending_payment_cancel_view(request: HttpRequest) -> HttpResponse:
     """The "Cancel" button of a checkout in progress: expires it at Stripe, back to the page."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(reverse("billing:page"))
-    if request.method != "POST":
-        response = _page(request, status=405, catalogue=True)
-        response["Allow"] = "POST"
-        return response
+    if (refused := _post_only(request)) is not None:
+        return refused
     try:
         pending_payment_cancel(user=request.user)  # type: ignore[arg-type]
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e, catalogue=True)
-    messages.success(request, "Checkout canceled: nothing was charged.")
-    return HttpResponseRedirect(reverse("billing:page"), status=303)
+    return _back_to_page(request, "Checkout canceled: nothing was charged.")
+
+
+@never_cache
+def cancel_view(request: HttpRequest) -> HttpResponse:
+    """ "Yes, cancel" (after the confirmation step): cancels as BILLING_CANCEL_MODE says."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    try:
+        subscription = subscription_cancel(user=request.user, source=PortalSession.Source.WEB.value)  # type: ignore[arg-type]
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True)
+    if subscription.status == Subscription.Status.CANCELED:
+        return _back_to_page(request, "Your subscription has been canceled.")
+    ends = subscription.current_period_end
+    return _back_to_page(
+        request,
+        f"Your subscription will end on {ends:%B} {ends.day}, {ends.year}. Until then nothing changes."
+        if ends
+        else "Your subscription will end at the end of its period.",
+    )
+
+
+@never_cache
+def resume_view(request: HttpRequest) -> HttpResponse:
+    """ "Keep my subscription": undoes a cancellation scheduled for the end of the period."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    try:
+        subscription_resume(user=request.user)  # type: ignore[arg-type]
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True)
+    return _back_to_page(request, "Your subscription will renew as usual.")
+
+
+@never_cache
+def payment_method_redirect(request: HttpRequest) -> HttpResponse:
+    """ "Update payment method": 303 to Stripe's portal, opened on that flow."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    try:
+        url = portal_session_create(
+            user=request.user,  # type: ignore[arg-type]
+            source=PortalSession.Source.WEB.value,
+            flow=PAYMENT_METHOD_UPDATE,
+        )
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True)
+    return _to_stripe(url)
 
 
 @never_cache
 def portal_redirect(request: HttpRequest) -> HttpResponse:
     """The "Manage billing" button: 303 to Stripe's portal, or the page with the reason why not."""
-    if not request.user.is_authenticated:
-        # After logging in, come back to the page with the button, not to this POST-only URL.
-        return redirect_to_login(reverse("billing:page"))
-    if request.method != "POST":
-        # The address bar shows this URL after an error; opening it again shows the page
-        # (405, as for any method but POST), not a blank error.
-        response = _page(request, status=405, notice=_WRONG_METHOD)
-        response["Allow"] = "POST"
-        return response
+    if (refused := _post_only(request, notice=_WRONG_METHOD)) is not None:
+        return refused
     try:
         # The plain value: the event log writes fields with repr(), and should say 'web'.
         url = portal_session_create(user=request.user, source=PortalSession.Source.WEB.value)  # type: ignore[arg-type]
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e)
-    # The URL is a bearer credential for the customer's billing: never cached, never logged.
-    response = HttpResponseRedirect(url, status=303)
-    response["Cache-Control"] = "no-store"
-    return response
+    return _to_stripe(url)

@@ -26,12 +26,12 @@ from billing.services.capabilities import (
     capabilities_state_at,
     capabilities_store,
     capability_items,
-    fetch_state_at_after,
 )
 from billing.services.customers import customer_forget
 from billing.services.plans import plans_invalidate
 from billing.services.subscriptions import (
     fetch_state_at,
+    fetch_state_at_after,
     subscription_event_state,
     subscription_state_apply,
 )
@@ -209,12 +209,17 @@ def _invoice_subscription_state(
     subscription_id = stripe_gateway.invoice_subscription_id(event.object)
     if not subscription_id:
         return None  # a one-off invoice: no subscription to refresh
+    prior = (
+        Subscription.objects.filter(stripe_subscription_id=subscription_id)
+        .values_list("state_at", flat=True)
+        .first()
+    )
     started = timezone.now()
     try:
         data = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
     except SubscriptionMissing:
         return None
-    return data, fetch_state_at(started)
+    return data, fetch_state_at_after(started, prior)
 
 
 def _invoice_changed(

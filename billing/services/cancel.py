@@ -8,7 +8,6 @@ customer keeps what they paid for, and the subscription ends with its period) or
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,7 +17,7 @@ from billing import selectors, stripe_gateway
 from billing.errors import NoSubscription
 from billing.models import Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted
-from billing.services.subscriptions import fetch_state_at, subscription_state_apply
+from billing.services.subscriptions import fetch_state_at_after, subscription_state_apply
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +31,6 @@ def _cancellation_stands(subscription: Subscription, mode: str) -> bool:
         return subscription.status == Subscription.Status.CANCELED
     live = subscription.status not in Subscription.ENDED_STATUSES
     return live and subscription.cancel_at_period_end
-
-
-def _answer_state_at(subscription: Subscription, started: datetime) -> datetime:
-    """The state time of Stripe's answer to our own write: at least that of the state written
-    over (the answer reflects the write, so it is no older), and a tie with it applies."""
-    return max(fetch_state_at(started), subscription.state_at)
 
 
 def subscription_cancel(*, user: User, source: str) -> Subscription:
@@ -70,7 +63,7 @@ def subscription_cancel(*, user: User, source: str) -> Subscription:
                 idempotency_key=f"subscription-{subscription.pk}-cancel-{version}",
             )
     subscription_state_apply(
-        organization=organization, data=data, state_at=_answer_state_at(subscription, started)
+        organization=organization, data=data, state_at=fetch_state_at_after(started, subscription.state_at)
     )
     subscription.refresh_from_db()
     logger.info(
@@ -102,7 +95,7 @@ def subscription_resume(*, user: User) -> Subscription:
             idempotency_key=f"subscription-{subscription.pk}-resume-{int(subscription.state_at.timestamp())}",
         )
     subscription_state_apply(
-        organization=organization, data=data, state_at=_answer_state_at(subscription, started)
+        organization=organization, data=data, state_at=fetch_state_at_after(started, subscription.state_at)
     )
     subscription.refresh_from_db()
     logger.info(

@@ -18,7 +18,7 @@ from billing import stripe_gateway
 from billing.capabilities import feature_item
 from billing.errors import BillingError, CustomerMissing
 from billing.models import CapabilitySet
-from billing.services.subscriptions import fetch_state_at
+from billing.services.subscriptions import fetch_state_at_after
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -96,15 +96,6 @@ def capabilities_refresh(*, organization: Organization, quick: bool = False) -> 
         items=capability_items(features),
         state_at=fetch_state_at_after(started, prior),
     )
-
-
-def fetch_state_at_after(started: datetime, prior: datetime | None) -> datetime:
-    """The state time of a fetch of entitlements: the fetch's own (a margin early, see
-    `FETCH_STATE_MARGIN`), but never older than what was stored before it started. Stripe's
-    state at the fetch includes whatever the stored state reflected, so an event stored a
-    moment ago (its `created` ahead of the margin) does not make the fresher fetch look stale."""
-    at = fetch_state_at(started)
-    return at if prior is None else max(at, prior)
 
 
 def capabilities_refresh_quietly(*, organization: Organization) -> None:

@@ -51,6 +51,15 @@ def fetch_state_at(started: datetime) -> datetime:
     return started.replace(microsecond=0) - FETCH_STATE_MARGIN
 
 
+def fetch_state_at_after(started: datetime, prior: datetime | None) -> datetime:
+    """The state time of a fetch: the fetch's own (a margin early, see `FETCH_STATE_MARGIN`),
+    but never older than what was stored before it started (`prior`). Stripe's state at the
+    fetch includes whatever the stored state reflected, so an event stored a moment ago (its
+    `created` ahead of the margin) does not make the fresher fetch look stale; a tie applies."""
+    at = fetch_state_at(started)
+    return at if prior is None else max(at, prior)
+
+
 def _verdict(row: Subscription, *, status: str, state_at: datetime, on_tie: _Verdict) -> _Verdict:
     incoming_ended = status in Subscription.ENDED_STATUSES
     if row.status in Subscription.ENDED_STATUSES and not incoming_ended:
