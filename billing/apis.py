@@ -69,7 +69,10 @@ class SubscriptionCurrentApi(BaseApi):
             return Response(
                 {"success": True, "data": None, "message": "No subscription found"}, headers=NO_STORE
             )
-        data = openapi.SubscriptionSerializer(subscription, context={"capabilities": capabilities}).data
+        # The plan by name, from the cached plan list: no Stripe call on this read.
+        plan, period = selectors.plan_period_for_price(price_id=subscription.price_id) or (None, None)
+        context = {"capabilities": capabilities, "plan": plan, "period": period}
+        data = openapi.SubscriptionSerializer(subscription, context=context).data
         return Response({"success": True, "data": data}, headers=NO_STORE)
 
 
@@ -146,11 +149,10 @@ class SubscriptionCancelApi(BaseApi):
     @openapi.SUBSCRIPTION_CANCEL
     def post(self, request: Request) -> Response:
         subscription = subscription_cancel(user=request.user, source=PortalSession.Source.API)  # type: ignore[arg-type]
-        cancel_at = subscription.current_period_end if subscription.cancel_at_period_end else None
         data = {
             "subscriptionId": subscription.stripe_subscription_id,
             "status": subscription.status,
-            "cancelAt": _iso(cancel_at or subscription.canceled_at),
+            "cancelAt": _iso(subscription.cancel_at),
             "canceledAt": _iso(subscription.canceled_at),
         }
         return Response({"success": True, "data": data}, headers=NO_STORE)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -80,6 +82,18 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_subscription_id} ({self.status})"
+
+    @property
+    def cancel_at(self) -> datetime | None:
+        """When the subscription ends for good: its period's end once a cancellation is
+        scheduled, the moment it was canceled once it is, else None."""
+        if self.cancel_at_period_end and self.status not in self.ENDED_STATUSES:
+            return self.current_period_end
+        return self.canceled_at if self.status == self.Status.CANCELED else None
+
+    @property
+    def auto_renew(self) -> bool:
+        return self.status not in self.ENDED_STATUSES and not self.cancel_at_period_end
 
 
 class WebhookEvent(models.Model):

@@ -31,12 +31,55 @@ class CapabilitySerializer(serializers.Serializer):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
-    # The plan's capabilities, passed in as `context["capabilities"]` (empty without access).
+    """The subscription as last synced, with its plan as `GET /subscriptions` names it.
+
+    `context`: `capabilities` (empty without access), `plan` and `period` (the dicts of the
+    cached plan list, None when the price is not, or no longer, on offer).
+    """
+
     capabilities = serializers.SerializerMethodField()
+    name = serializers.SerializerMethodField(help_text="The plan's (the Stripe product's) name.")
+    description = serializers.SerializerMethodField(help_text="The plan's description.")
+    periodId = serializers.CharField(source="price_id", help_text="The period's `price_...`.")
+    periodType = serializers.SerializerMethodField(help_text="`MONTHLY`, `YEARLY`, ... as in the plans.")
+    price = serializers.SerializerMethodField(help_text="The period's price, in the currency's minor unit.")
+    currency = serializers.SerializerMethodField()
+    dateFrom = serializers.DateTimeField(source="current_period_start", help_text="Current period start.")
+    dateTo = serializers.DateTimeField(source="current_period_end", help_text="Current period end.")
+    autoRenew = serializers.BooleanField(source="auto_renew", help_text="False once a cancellation stands.")
+    cancelAt = serializers.DateTimeField(source="cancel_at", help_text="When it ends for good, if it does.")
 
     @extend_schema_field(CapabilitySerializer(many=True))
     def get_capabilities(self, obj: Subscription) -> list[dict[str, object]]:
         return [c.as_dict() for c in self.context.get("capabilities", [])]
+
+    def _plan(self, key: str) -> str | None:
+        plan = self.context.get("plan")
+        return None if plan is None else plan.get(key)
+
+    def _period(self, key: str) -> object:
+        period = self.context.get("period")
+        return None if period is None else period.get(key)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_name(self, obj: Subscription) -> str | None:
+        return self._plan("name")
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_description(self, obj: Subscription) -> str | None:
+        return self._plan("description")
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_periodType(self, obj: Subscription) -> object:
+        return self._period("periodType")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_price(self, obj: Subscription) -> object:
+        return self._period("price")
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_currency(self, obj: Subscription) -> object:
+        return self._period("currency")
 
     # Times are ISO 8601 in UTC ("2026-01-31T00:00:00Z"): TIME_ZONE is UTC.
     class Meta:
@@ -51,6 +94,16 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "cancel_at_period_end",
             "canceled_at",
             "trial_end",
+            "name",
+            "description",
+            "periodId",
+            "periodType",
+            "price",
+            "currency",
+            "dateFrom",
+            "dateTo",
+            "autoRenew",
+            "cancelAt",
             "capabilities",
         )
 

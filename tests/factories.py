@@ -69,6 +69,7 @@ class SubscriptionFactory(factory.django.DjangoModelFactory[Subscription]):
     product = "prod_pro"
     quantity = 1
     stripe_created = factory.LazyAttribute(lambda o: o.now - timedelta(days=10))
+    current_period_start = factory.LazyAttribute(lambda o: o.current_period_end - timedelta(days=30))
     current_period_end = factory.LazyAttribute(lambda o: o.stripe_created + timedelta(days=30))
     state_at = factory.LazyAttribute(lambda o: o.now)
     synced_at = factory.LazyAttribute(lambda o: o.state_at)

@@ -81,9 +81,47 @@ def test_one_subscription_with_times_in_utc(owner, organization, make_organizati
             "cancel_at_period_end": True,
             "canceled_at": "2026-03-20T08:30:15Z",
             "trial_end": "2026-03-15T00:00:00Z",
+            # The plan as the plans name it: unknown here (not among the plans on offer).
+            "name": None,
+            "description": None,
+            "periodId": "price_team_monthly",
+            "periodType": None,
+            "price": None,
+            "currency": None,
+            "dateFrom": "2026-03-01T12:00:00Z",
+            "dateTo": "2026-03-31T12:00:00Z",
+            "autoRenew": False,  # a cancellation is scheduled
+            "cancelAt": "2026-03-31T12:00:00Z",
             "capabilities": [],  # none synced from Stripe
         },
     }
+
+
+def test_the_plan_is_named_from_the_cached_plan_list_without_calling_stripe(
+    owner, organization, stripe_standin
+):
+    from billing.services.plans import plans_list
+
+    stripe_standin.seed_demo_catalogue()
+    plans_list()  # the plan list, as GET /subscriptions or the page fetched it
+    make_subscription(
+        organization, "sub_starter", price_id="price_demo_starter_yearly", product="prod_demo_starter"
+    )
+    calls = len(stripe_standin.requests)
+
+    data = get(owner).json()["data"]
+
+    assert {k: data[k] for k in ("name", "periodId", "periodType", "price", "currency", "autoRenew")} == {
+        "name": "Starter",
+        "periodId": "price_demo_starter_yearly",
+        "periodType": "YEARLY",
+        "price": 19000,
+        "currency": "usd",
+        "autoRenew": True,
+    }
+    assert data["description"]
+    assert data["cancelAt"] is None
+    assert len(stripe_standin.requests) == calls  # no Stripe call on the read
 
 
 @pytest.mark.parametrize(
