@@ -235,7 +235,7 @@ class SubscriptionBuyApi(BaseApi):
         user: User = request.user  # type: ignore[assignment]
         billing_membership_get(user=user)  # who may buy comes before what they sent
         if request._request.body and "json" not in (request.content_type or "").lower():
-            raise BuyRequestInvalid("The request body must be JSON")  # not 415: the contract's 400
+            raise BuyRequestInvalid("The request body must be JSON")  # not 415: the documented 400
         data = request.data  # a body that is not JSON raises here: 400 VALIDATION_ERROR
         if not isinstance(data, dict) or isinstance(data, QueryDict):
             raise BuyRequestInvalid()

@@ -40,7 +40,7 @@ from core.errors import ApplicationError, retry_after_seconds
 from organizations.selectors import membership_for_user, organization_membership_get
 
 # What a person reads for each billing error. The API keeps the errors' own messages (the
-# contract fixes some of them); a page can say what to do next.
+# API reference fixes some of them); a page can say what to do next.
 _PAGE_MESSAGES = {
     "NO_ORGANIZATION": (
         "Your account doesn't belong to an organization yet, so there is no billing to manage. "

@@ -13,7 +13,7 @@ class BaseApi(APIView):
     """An APIView that refuses a wrong method before it authenticates.
 
     DRF authenticates first and looks the handler up afterwards, so an anonymous GET to a
-    POST-only endpoint would get 401; our contract checks the method first (405).
+    POST-only endpoint would get 401; our API checks the method first (405).
     """
 
     # The message of a 500 INTERNAL_ERROR answered for an unexpected exception.

@@ -7,7 +7,7 @@ from typing import Any
 
 
 def assert_error(response: Any, status: int, error_code: str) -> dict[str, Any]:
-    """The response is the contract's JSON error envelope with this status and code."""
+    """The response is the API's JSON error envelope with this status and code."""
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json", response.content
     body: dict[str, Any] = response.json()

@@ -1,4 +1,4 @@
-"""Forged, stale and misused tokens: each answers its contract code and nothing else, and none
+"""Forged, stale and misused tokens: each answers its documented code and nothing else, and none
 reaches Stripe. tests/billing/test_portal_api.py has the basic rows; this adds the forgeries it
 lacks, the refresh endpoint, and refresh tokens raced against their own rotation."""
 

@@ -2,8 +2,8 @@
 the Stripe stand-in (a process of its own) answers with a mix of 500s, 429s, dropped connections
 and slow answers.
 
-What must hold: every response is a contract response (status, JSON, `error_code` of the
-contract table), each organization gets exactly one Stripe customer although its first
+What must hold: every response is a documented response (status, JSON, `error_code` of the
+documented table), each organization gets exactly one Stripe customer although its first
 requests race, every 200 has its audit row (and no row lacks its 200), every portal URL
 handed out opens the caller's own customer, and the server process stays up.
 """
@@ -55,7 +55,7 @@ class Client:
 
 
 def check_response(client: Client, response: requests.Response) -> None:
-    """Record one response; anything outside the contract goes to `client.unexpected`."""
+    """Record one response; anything outside the documented API goes to `client.unexpected`."""
     status = response.status_code
     problems = []
     if response.headers.get("Content-Type") != "application/json":
@@ -329,9 +329,11 @@ def _run_and_check(server: infra.AppServer, standin: infra.StandinProcess, seede
         worker_restarts=server.workers_booted() - WORKERS,
     )
 
-    # --- the contract ---------------------------------------------------------------------
+    # --- the documented API ---------------------------------------------------------------------
     unexpected = [u for c in clients for u in c.unexpected]
-    assert not unexpected, f"{len(unexpected)} responses outside the contract:\n" + "\n".join(unexpected[:30])
+    assert not unexpected, f"{len(unexpected)} responses outside the documented API:\n" + "\n".join(
+        unexpected[:30]
+    )
     assert sum(injected.values()) >= 100, f"too few faults hit a request to mean anything: {injected}"
     assert all(injected[kind] > 0 for kind in ("500", "429", "drop", "latency")), injected
     assert ok >= len(url_owner) > 0

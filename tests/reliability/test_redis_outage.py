@@ -3,7 +3,7 @@ started again, empty.
 
 While it is down, the rate limit cannot be checked: portal requests and logins are refused
 (fail closed: no unlimited portal sessions or password guesses), as JSON errors of the
-contract, quickly, and nothing reaches Stripe. When it is back, the same server serves again.
+documented API, quickly, and nothing reaches Stripe. When it is back, the same server serves again.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ oversized deliveries.
 What must hold: each genuine event changes state once (one non-duplicate answer, one
 `billing.webhook_processed` log line), the newest state wins whatever the arrival order,
 nothing forged, stale or oversized is processed or even recorded, and every answer is a
-contract answer (JSON, 200 / 400 / 413 with its `error_code`).
+documented answer (JSON, 200 / 400 / 413 with its `error_code`).
 """
 
 from __future__ import annotations
