@@ -266,16 +266,22 @@ STRIPE_WEBHOOK = extend_schema(
 )
 
 
-# The answers of every billing write that calls Stripe on the caller's behalf.
-_BILLING_WRITE_ERRORS = {
+# The answers every billing-role endpoint that calls Stripe shares (its own come beside them).
+_BILLING_ROLE_ERRORS = {
     **CALLER_ERRORS,
     403: error_response("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
-    405: error_response("Any method but POST.", "METHOD_NOT_ALLOWED"),
-    429: error_response("Per-user rate exceeded; see `Retry-After`.", "RATE_LIMITED"),
+    429: error_response(
+        "Per-user rate exceeded (shared by the portal, buying and cancelling); see `Retry-After`.",
+        "RATE_LIMITED",
+    ),
     500: error_response(
         "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
     ),
     503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+}
+_BILLING_WRITE_ERRORS = {
+    **_BILLING_ROLE_ERRORS,
+    405: error_response("Any method but POST.", "METHOD_NOT_ALLOWED"),
 }
 
 PAYMENT_METHOD_PORTAL_CREATE = extend_schema(
@@ -481,18 +487,6 @@ _DEMO_PLAN = {
     ],
 }
 
-# The answers every billing-role endpoint shares: the caller's errors, before and after its own.
-_BILLING_ROLE_ERRORS = {
-    **CALLER_ERRORS,
-    403: error_response("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
-    429: error_response(
-        "Per-user rate exceeded (shared with the portal); see `Retry-After`.", "RATE_LIMITED"
-    ),
-    500: error_response(
-        "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
-    ),
-    503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
-}
 
 PLAN_LIST = extend_schema(
     operation_id="getSubscriptions",

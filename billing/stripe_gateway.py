@@ -24,7 +24,6 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import connection
 
 from billing.errors import (
     BillingError,
@@ -35,6 +34,7 @@ from billing.errors import (
     WebhookPayloadInvalid,
     WebhookSignatureInvalid,
 )
+from core.db import connection_release_if_pooled
 from core.resilience import Bulkhead, CircuitBreaker
 
 logger = logging.getLogger(__name__)
@@ -228,13 +228,6 @@ def resilience_reset() -> None:
     _current_breaker().reset()
 
 
-def _release_database_connection() -> None:
-    # A pooled connection held while waiting on Stripe is one fewer for every other request:
-    # hand it back to the pool first (when no transaction needs it; there should be none).
-    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
-        connection.close()
-
-
 @contextmanager
 def _call(call: str, *, quick: bool = False) -> Iterator[None]:
     """One Stripe call: bounded (deadline, bulkhead, breaker) and its errors mapped."""
@@ -248,7 +241,7 @@ def _call(call: str, *, quick: bool = False) -> Iterator[None]:
         breaker.record(ok=True)  # not Stripe's failure; frees a half-open trial slot
         logger.warning("billing.stripe_bulkhead_full", extra={"call": call, "size": bulkhead.size})
         raise BillingUnavailable()
-    _release_database_connection()
+    connection_release_if_pooled()
     ok = False
     _state.single_try = quick
     try:

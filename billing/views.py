@@ -393,7 +393,7 @@ def resume_view(request: HttpRequest) -> HttpResponse:
     if (refused := _post_only(request)) is not None:
         return refused
     try:
-        subscription_resume(user=request.user)  # type: ignore[arg-type]
+        subscription_resume(user=request.user, source=PortalSession.Source.WEB.value)  # type: ignore[arg-type]
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e, catalogue=True)
     return _back_to_page(request, "Your subscription will renew as usual.")

@@ -108,6 +108,9 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
     _db["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+    # The pool checks a connection before handing it out: one broken by a database restart is
+    # replaced, not given to a request.
+    _db["CONN_HEALTH_CHECKS"] = True
 else:
     # Persistent connections (one per gunicorn thread) with a health check: a request does not
     # pay for a new connection, and one broken by a database restart is replaced. Opening the

@@ -22,6 +22,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.db import connection_release_if_pooled
 from core.models import Lease
 
 # How often a waiter looks again: short against a Stripe call, long against a query.
@@ -59,6 +60,7 @@ def lease_hold(*, key: str, ttl: float, wait: float) -> Iterator[bool]:
     deadline = time.monotonic() + wait
     token = lease_acquire(key=key, ttl=ttl)
     while token is None and time.monotonic() < deadline:
+        connection_release_if_pooled()  # the holder may need one from the pool to finish
         time.sleep(POLL_SECONDS)
         token = lease_acquire(key=key, ttl=ttl)
     if token is None:

@@ -8,6 +8,7 @@ customer keeps what they paid for, and the subscription ends with its period) or
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,6 +19,7 @@ from billing.errors import NoSubscription
 from billing.models import Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted
 from billing.services.subscriptions import fetch_state_at_after, subscription_state_apply
+from billing.stripe_gateway import StripeSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,46 @@ def _cancellation_stands(subscription: Subscription, mode: str) -> bool:
     return live and subscription.cancel_at_period_end
 
 
+def _write(
+    *,
+    user: User,
+    subscription: Subscription,
+    action: str,
+    source: str,
+    call: Callable[[str], StripeSubscription],
+) -> Subscription:
+    """Make one write to the subscription at Stripe and store the state Stripe answers at once.
+
+    The idempotency key names the state written over: a retry replays it, while the same
+    action on a later state (a cancellation after a resume) is a new write.
+    """
+    key = f"subscription-{subscription.pk}-{action}-{int(subscription.state_at.timestamp())}"
+    with billing_rate_counted(user=user, action=action), stripe_gateway.request_deadline():
+        started = timezone.now()
+        data = call(key)
+    subscription_state_apply(
+        organization=subscription.organization,
+        data=data,
+        state_at=fetch_state_at_after(started, subscription.state_at),
+    )
+    subscription.refresh_from_db()
+    logger.info(
+        f"billing.subscription_{action.replace('-', '_')}",
+        extra={
+            "user_id": user.pk,
+            "organization_id": subscription.organization_id,
+            "subscription_id": subscription.stripe_subscription_id,
+            "source": source,
+        },
+    )
+    return subscription
+
+
+def _live_subscription(user: User) -> Subscription | None:
+    organization = billing_membership_get(user=user).organization
+    return selectors.subscription_current_get(organization=organization)
+
+
 def subscription_cancel(*, user: User, source: str) -> Subscription:
     """Cancel the organization's live subscription as BILLING_CANCEL_MODE says; return it.
 
@@ -40,66 +82,47 @@ def subscription_cancel(*, user: User, source: str) -> Subscription:
     Raises NoSubscription when there is nothing to cancel.
     """
     mode = settings.BILLING_CANCEL_MODE
-    organization = billing_membership_get(user=user).organization
-    subscription = selectors.subscription_current_get(organization=organization)
+    subscription = _live_subscription(user)
     if subscription is not None and _cancellation_stands(subscription, mode):
         return subscription
     if subscription is None or subscription.status in Subscription.ENDED_STATUSES:
         raise NoSubscription()
-    with billing_rate_counted(user=user, action="cancel"), stripe_gateway.request_deadline():
-        started = timezone.now()
-        # The key names the state being cancelled: a retry replays it, while a cancellation
-        # after a resume (a new state) is a new write.
-        version = int(subscription.state_at.timestamp())
-        if mode == IMMEDIATELY:
-            data = stripe_gateway.subscription_cancel(
-                subscription_id=subscription.stripe_subscription_id,
-                idempotency_key=f"subscription-{subscription.pk}-cancel-now-{version}",
-            )
-        else:
-            data = stripe_gateway.subscription_update(
-                subscription_id=subscription.stripe_subscription_id,
-                cancel_at_period_end=True,
-                idempotency_key=f"subscription-{subscription.pk}-cancel-{version}",
-            )
-    subscription_state_apply(
-        organization=organization, data=data, state_at=fetch_state_at_after(started, subscription.state_at)
+    stripe_id = subscription.stripe_subscription_id
+    if mode == IMMEDIATELY:
+        return _write(
+            user=user,
+            subscription=subscription,
+            action="cancel-now",
+            source=source,
+            call=lambda key: stripe_gateway.subscription_cancel(
+                subscription_id=stripe_id, idempotency_key=key
+            ),
+        )
+    return _write(
+        user=user,
+        subscription=subscription,
+        action="cancel",
+        source=source,
+        call=lambda key: stripe_gateway.subscription_update(
+            subscription_id=stripe_id, cancel_at_period_end=True, idempotency_key=key
+        ),
     )
-    subscription.refresh_from_db()
-    logger.info(
-        "billing.subscription_canceled",
-        extra={
-            "user_id": user.pk,
-            "organization_id": organization.pk,
-            "subscription_id": subscription.stripe_subscription_id,
-            "mode": mode,
-            "source": source,
-        },
-    )
-    return subscription
 
 
-def subscription_resume(*, user: User) -> Subscription:
+def subscription_resume(*, user: User, source: str) -> Subscription:
     """Undo a cancellation scheduled for the end of the period; return the subscription."""
-    organization = billing_membership_get(user=user).organization
-    subscription = selectors.subscription_current_get(organization=organization)
+    subscription = _live_subscription(user)
     if subscription is None or subscription.status in Subscription.ENDED_STATUSES:
         raise NoSubscription()
     if not subscription.cancel_at_period_end:
         return subscription
-    with billing_rate_counted(user=user, action="resume"), stripe_gateway.request_deadline():
-        started = timezone.now()
-        data = stripe_gateway.subscription_update(
-            subscription_id=subscription.stripe_subscription_id,
-            cancel_at_period_end=False,
-            idempotency_key=f"subscription-{subscription.pk}-resume-{int(subscription.state_at.timestamp())}",
-        )
-    subscription_state_apply(
-        organization=organization, data=data, state_at=fetch_state_at_after(started, subscription.state_at)
+    stripe_id = subscription.stripe_subscription_id
+    return _write(
+        user=user,
+        subscription=subscription,
+        action="resume",
+        source=source,
+        call=lambda key: stripe_gateway.subscription_update(
+            subscription_id=stripe_id, cancel_at_period_end=False, idempotency_key=key
+        ),
     )
-    subscription.refresh_from_db()
-    logger.info(
-        "billing.subscription_resumed",
-        extra={"organization_id": organization.pk, "subscription_id": subscription.stripe_subscription_id},
-    )
-    return subscription

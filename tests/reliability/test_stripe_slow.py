@@ -306,7 +306,9 @@ def test_a_frozen_stripe_answers_503_to_every_portal_request_and_nothing_else_wa
     assert max(seconds for _, _, seconds in answers) < 20, answers
     for name, (statuses, slowest) in worst.items():
         assert statuses == {200}, (name, probes.timings[name])
-        assert slowest < 1.0, (name, probes.timings[name])
+        # A login hashes its password (PBKDF2, about 0.4 s of CPU on its own), and the 140
+        # requests arrive at once on two cores: it gets half a second more than the others.
+        assert slowest < (1.5 if name == "login" else 1.0), (name, probes.timings[name])
 
 
 @pytest.fixture(scope="module")
