@@ -62,26 +62,31 @@ class Load:
     def _run(self, token: str) -> None:
         http = infra.http_session()
         while not self.stop.is_set():
+            started_in = self.phase
             try:
                 response = http.post(
                     self.base_url + "/subscriptions/portal",
                     headers={"Authorization": f"Bearer {token}"},
                     timeout=60,
                 )
-                # The phase it was answered in: a request that started while the database was
-                # down may wait for a pooled connection and be served once it is back.
                 answer = (
-                    self.phase,
+                    self._phase_of(started_in),
                     response.status_code,
                     response.headers.get("Content-Type", ""),
                     response.text,
                 )
             except requests.RequestException as e:
-                answer = (self.phase, 0, "", type(e).__name__)
+                answer = (self._phase_of(started_in), 0, "", type(e).__name__)
             with self.lock:
                 self.answers.append(answer)
             time.sleep(0.02)
         http.close()
+
+    def _phase_of(self, started_in: str) -> str:
+        """The phase a request belongs to: the one it started and was answered in, else
+        "across" (one that started while the database was down may wait for a pooled
+        connection, and be served, or time out, once it is back)."""
+        return started_in if self.phase == started_in else "across"
 
     def start(self) -> None:
         for thread in self.threads:

@@ -306,9 +306,10 @@ def test_a_frozen_stripe_answers_503_to_every_portal_request_and_nothing_else_wa
     assert max(seconds for _, _, seconds in answers) < 20, answers
     for name, (statuses, slowest) in worst.items():
         assert statuses == {200}, (name, probes.timings[name])
-        # A login hashes its password (PBKDF2, about 0.4 s of CPU on its own), and the 140
-        # requests arrive at once on two cores: it gets half a second more than the others.
-        assert slowest < (1.5 if name == "login" else 1.0), (name, probes.timings[name])
+        # A login hashes its password (PBKDF2: about 0.4 s of CPU on its own), and while the
+        # 140 requests arrive at once it shares two cores with them (and, on CI's PostgreSQL
+        # leg, with two database servers): seen up to 2 s there, so it is held to 2.5 s.
+        assert slowest < (2.5 if name == "login" else 1.0), (name, probes.timings[name])
 
 
 @pytest.fixture(scope="module")
