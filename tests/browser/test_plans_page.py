@@ -1,10 +1,9 @@
 """Buying a plan in a real browser: a new organization's owner picks a plan, pays on the
 stand-in's Checkout page and lands back on /billing/ showing the plan by name, with no webhook
-delivered; a member sees the plans without buttons. Screenshots go to /tmp/shots/."""
+delivered; a member sees the plans without buttons. Screenshots go to artifacts/ (not committed)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,22 +16,20 @@ from tests.browser.test_billing_page import log_in
 
 pytestmark = needs_chromium
 
-SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/shots"))  # noqa: S108  # not committed
-
 
 def test_owner_picks_a_plan_pays_and_comes_back_subscribed(
-    page: Any, live_server: Any, owner: User, stripe_standin: StripeStandIn, settings: Any
+    page: Any, live_server: Any, owner: User, stripe_standin: StripeStandIn, settings: Any, artifacts: Path
 ) -> None:
     stripe_standin.seed_demo_catalogue()
     settings.BILLING_CHECKOUT_SUCCESS_URL = (
         f"{live_server.url}/billing/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
     )
     settings.BILLING_CHECKOUT_CANCEL_URL = f"{live_server.url}/billing/?checkout=canceled"
-    SHOTS.mkdir(exist_ok=True)
+    artifacts.mkdir(exist_ok=True)
     log_in(page, live_server, owner)
     assert page.inner_text("#plans-title") == "Choose a plan"
     assert page.locator("#plans .plan").count() == 3
-    page.screenshot(path=str(SHOTS / "plans.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "plans.png"), full_page=True)
 
     with page.expect_navigation(url=re.compile(re.escape(stripe_standin.url) + r"/c/pay/")):
         page.click('button.choose[data-price="price_demo_starter_monthly"]')
@@ -46,15 +43,15 @@ def test_owner_picks_a_plan_pays_and_comes_back_subscribed(
     assert page.inner_text("#status") == "Active"
     assert stripe_standin.deliveries == []  # no webhook: the page recorded it itself
     assert Subscription.objects.get().price_id == "price_demo_starter_monthly"
-    page.screenshot(path=str(SHOTS / "subscribed.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "subscribed.png"), full_page=True)
 
 
 def test_member_sees_the_plans_and_no_buttons(
-    page: Any, live_server: Any, member: User, stripe_standin: StripeStandIn
+    page: Any, live_server: Any, member: User, stripe_standin: StripeStandIn, artifacts: Path
 ) -> None:
     stripe_standin.seed_demo_catalogue()
     log_in(page, live_server, member)
     assert page.locator("#plans .plan").count() == 3
     assert page.locator("button.choose").count() == 0
     assert "owner, admins and billing managers can choose a plan" in page.inner_text("#plans-who")
-    page.screenshot(path=str(SHOTS / "plans-member.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "plans-member.png"), full_page=True)
