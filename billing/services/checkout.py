@@ -30,16 +30,14 @@ from billing.errors import (
     CustomerMissing,
     InvalidCheckoutSession,
     NoPendingPayment,
-    RateLimited,
     SubscriptionMissing,
     SubscriptionPeriodNotFound,
 )
 from billing.models import CheckoutSession, PortalSession, Subscription
-from billing.services.access import billing_membership_get
+from billing.services.access import billing_membership_get, billing_rate_counted
 from billing.services.customers import customer_ensure
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
 from billing.services.subscriptions import fetch_state_at, subscription_state_apply
-from core import ratelimit
 from core.leases import lease_hold
 from organizations.models import Organization
 from organizations.selectors import organization_membership_get
@@ -59,16 +57,6 @@ class BuyResult:
     is_subscription_change: bool = False
     previous_subscription: dict[str, str] | None = None
     is_free: bool = False
-
-
-def _rate_hit(user: User) -> tuple[str, float]:
-    """Count the request toward the per-user rate shared with the portal (or refuse it)."""
-    key = f"portal:user:{user.pk}"
-    retry_after, stamp = ratelimit.hit_stamped(key=key, rate=settings.BILLING_PORTAL_RATE)
-    if retry_after is not None or stamp is None:
-        logger.info("billing.buy_rate_limited", extra={"user_id": user.pk})
-        raise RateLimited(retry_after=retry_after)
-    return key, stamp
 
 
 def _live_subscription(organization: Organization) -> Subscription | None:
@@ -357,10 +345,9 @@ def subscription_buy(*, user: User, price_id: Any, source: str = PortalSession.S
     if not isinstance(price_id, str) or not price_id.strip():
         raise BuyRequestInvalid()
     price_id = price_id.strip()
-    rate_key, stamp = _rate_hit(user)
     log_fields = {"user_id": user.pk, "organization_id": organization.pk, "price_id": price_id}
     try:
-        with stripe_gateway.request_deadline():
+        with billing_rate_counted(user=user, action="buy"), stripe_gateway.request_deadline():
             plans = plans_list()
             found = plan_period_find(plans, price_id=price_id)
             if found is None:
@@ -383,8 +370,6 @@ def subscription_buy(*, user: User, price_id: Any, source: str = PortalSession.S
                 return _checkout_start(organization, user, plan, period)
     except BillingError as e:
         logger.warning("billing.buy_failed", extra={**log_fields, "error_code": e.error_code})
-        if isinstance(e, BillingUnavailable):
-            ratelimit.forget(key=rate_key, stamp=stamp, rate=settings.BILLING_PORTAL_RATE)
         raise
 
 
@@ -437,9 +422,12 @@ def pending_payment_cancel(*, user: User) -> tuple[CheckoutSession, datetime]:
     """
     membership = billing_membership_get(user=user)
     organization = membership.organization
-    rate_key, stamp = _rate_hit(user)
     try:
-        with stripe_gateway.request_deadline(), _organization_lease(organization) as held:
+        with (
+            billing_rate_counted(user=user, action="pending-payment-cancel"),
+            stripe_gateway.request_deadline(),
+            _organization_lease(organization) as held,
+        ):
             if not held:
                 raise BillingUnavailable()
             row = pending_payment_get(organization=organization)
@@ -451,8 +439,6 @@ def pending_payment_cancel(*, user: User) -> tuple[CheckoutSession, datetime]:
             "billing.pending_payment_cancel_failed",
             extra={"user_id": user.pk, "organization_id": organization.pk, "error_code": e.error_code},
         )
-        if isinstance(e, BillingUnavailable):
-            ratelimit.forget(key=rate_key, stamp=stamp, rate=settings.BILLING_PORTAL_RATE)
         raise
     logger.info(
         "billing.pending_payment_cancelled",
