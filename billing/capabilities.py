@@ -32,6 +32,7 @@ from accounts.models import User
 from billing import stripe_gateway
 from billing.errors import BillingError
 from billing.models import CapabilitySet, Subscription
+from billing.services.plans import plans_cached, plans_invalidate, plans_list
 from core.errors import ApplicationError
 from organizations.models import Membership, Organization
 
@@ -217,10 +218,11 @@ def user_billing_access(user: User) -> tuple[Membership | None, BillingAccess | 
 # denied page names the plans that carry the capability. A request that passes its gate
 # never calls Stripe for this (`fetch=False` reads the cache only).
 
-PLAN_CATALOGUE_CACHE_KEY = "billing:capabilities:plan-catalogue:v1"
-PLAN_CATALOGUE_SECONDS = 300
-_PLAN_CATALOGUE_RETRY_SECONDS = 30  # after a failed read, Stripe is not asked again this soon
-_UNAVAILABLE = "unavailable"
+# The plans that unlock a capability come from the plan list (billing.services.plans); after
+# a failed read of it, Stripe is not asked again this soon by a refused page.
+PLAN_CATALOGUE_UNAVAILABLE_KEY = "billing:capabilities:plan-catalogue-unavailable"
+_PLAN_CATALOGUE_RETRY_SECONDS = 30
+_PLAN_CATALOGUE_DEADLINE_SECONDS = 2.0
 
 
 def feature_item(feature: stripe_gateway.StripeFeature) -> dict[str, Any]:
@@ -243,35 +245,32 @@ def feature_item(feature: stripe_gateway.StripeFeature) -> dict[str, Any]:
 
 
 def plan_catalogue(*, fetch: bool = True) -> list[dict[str, Any]] | None:
-    """`[{"name", "codes": [...], "descriptions": {code: name}}]` per active product, oldest
-    first; from the cache, else (with `fetch`) from Stripe in one short try. None when unknown."""
-    cached = cache.get(PLAN_CATALOGUE_CACHE_KEY)
-    if isinstance(cached, list):
-        return cached
-    if not fetch or cached == _UNAVAILABLE:
+    """`[{"name", "codes": [...], "descriptions": {code: name}}]` per plan on offer, in the
+    plans' order: from the plan list's cache, else (with `fetch`) from Stripe with a short
+    deadline. None when unknown; after a failed read Stripe is not asked again for a while."""
+    plans = plans_cached()
+    if plans is None and fetch and cache.get(PLAN_CATALOGUE_UNAVAILABLE_KEY) is None:
+        try:
+            with stripe_gateway.request_deadline(_PLAN_CATALOGUE_DEADLINE_SECONDS):
+                plans = plans_list()
+        except BillingError as e:
+            logger.warning("billing.plan_catalogue_unavailable", extra={"error_code": e.error_code})
+            cache.set(PLAN_CATALOGUE_UNAVAILABLE_KEY, True, _PLAN_CATALOGUE_RETRY_SECONDS)
+    if plans is None:
         return None
-    try:
-        products = stripe_gateway.products_with_features(quick=True)
-    except BillingError as e:
-        logger.warning("billing.plan_catalogue_unavailable", extra={"error_code": e.error_code})
-        cache.set(PLAN_CATALOGUE_CACHE_KEY, _UNAVAILABLE, _PLAN_CATALOGUE_RETRY_SECONDS)
-        return None
-    catalogue = []
-    for product in products:
-        items = [feature_item(f) for f in product.features]
-        catalogue.append(
-            {
-                "name": product.name,
-                "codes": [item["code"] for item in items],
-                "descriptions": {item["code"]: item["description"] for item in items},
-            }
-        )
-    cache.set(PLAN_CATALOGUE_CACHE_KEY, catalogue, PLAN_CATALOGUE_SECONDS)
-    return catalogue
+    return [
+        {
+            "name": plan["name"],
+            "codes": [c["code"] for c in plan["capabilities"]],
+            "descriptions": {c["code"]: c["description"] for c in plan["capabilities"]},
+        }
+        for plan in plans
+    ]
 
 
 def plan_catalogue_forget() -> None:
-    cache.delete(PLAN_CATALOGUE_CACHE_KEY)
+    plans_invalidate()
+    cache.delete(PLAN_CATALOGUE_UNAVAILABLE_KEY)
 
 
 def plan_names_with_capability(code: str | None, *, fetch: bool = True) -> list[str]:

@@ -612,38 +612,6 @@ def active_entitlements_list(*, customer_id: str, quick: bool = False) -> list[S
 
 
 @dataclass(frozen=True)
-class StripeProductFeatures:
-    """An active product (a plan) and the features attached to it."""
-
-    id: str
-    name: str
-    created: int
-    features: list[StripeFeature]
-
-
-def products_with_features(*, quick: bool = False) -> list[StripeProductFeatures]:
-    """Every active product with its attached features, oldest first (a catalogue read: cache it)."""
-    with _call("products.features.list", quick=quick):
-        products = client().v1.products.list({"active": True, "limit": 100})
-        found: list[StripeProductFeatures] = []
-        for product in products.auto_paging_iter():
-            attached = client().v1.products.features.list(product.id, {"limit": 100})
-            features = [
-                feature_from_dict(pf.to_dict()["entitlement_feature"]) for pf in attached.auto_paging_iter()
-            ]
-            found.append(
-                StripeProductFeatures(
-                    id=product.id,
-                    name=str(product.name or product.id),
-                    created=int(product.created),
-                    features=features,
-                )
-            )
-    # Stripe lists newest first: reversed, then by creation (a stable sort keeps ties in order).
-    return sorted(reversed(found), key=lambda p: p.created)
-
-
-@dataclass(frozen=True)
 class CheckoutSession:
     id: str
     url: str
