@@ -100,12 +100,18 @@ def server_config() -> dict[str, Any]:
 # operator may override (GUNICORN_WORKERS, GUNICORN_THREADS): nothing else of the caller's
 # leaks into the figures (the requests library reads every variable on each Stripe call).
 _PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
-_SERVER_KNOBS = ("GUNICORN_WORKERS", "GUNICORN_THREADS")
+_SERVER_KNOBS = ("GUNICORN_WORKERS", "GUNICORN_THREADS", "STRIPE_MAX_CONCURRENT_CALLS")
 
 
-def base_env(standin_url: str, customer: str) -> dict[str, str]:
-    """What the README tells operators to set, with the stand-in as Stripe."""
+def base_env(standin_url: str, customer: str, threads: int) -> dict[str, str]:
+    """What the README tells operators to set, with the stand-in as Stripe.
+
+    The Stripe bulkhead (STRIPE_MAX_CONCURRENT_CALLS, calls in flight per process) is set to
+    the worker's threads unless the caller sets it: at its default, below the threads, a worker
+    holding more portal requests than that answers the rest 503 at once, floor and app alike,
+    and the benchmark would measure the bulkhead, not the request."""
     env = {key: os.environ[key] for key in (*_PASSED, *_SERVER_KNOBS) if key in os.environ}
+    env.setdefault("STRIPE_MAX_CONCURRENT_CALLS", str(threads))
     env.update(
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_SECURE_SSL_REDIRECT="0",
@@ -129,7 +135,7 @@ class Bench:
         self.customer = self.standin.create_customer(
             name="Bench Inc", email="billing@bench.example.com", metadata={"organization_id": "bench"}
         )
-        self.env = base_env(self.standin.url, self.customer)
+        self.env = base_env(self.standin.url, self.customer, int(self.config["threads"]))
         self.tokens: Path | None = None  # the current database's users' tokens
 
     def close(self) -> None:
@@ -383,7 +389,8 @@ def header(
             f"Portal benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, gunicorn {gunicorn.__version__} "
             f"{config['worker_class']} {config['workers']} workers {X} {config['threads']} threads"
-            f"{', preload' if config['preload_app'] else ''}",
+            f"{', preload' if config['preload_app'] else ''}; "
+            f"STRIPE_MAX_CONCURRENT_CALLS={bench.env['STRIPE_MAX_CONCURRENT_CALLS']}",
             f"Load: {wrk.describe()}, Connection: close, {USERS} users' tokens in turn; "
             f"{args.runs} measured run(s) per server after a warm-up, medians; requests per run: "
             + ", ".join(f"{s.requests:,} ({s.name})" for s in scenarios),
