@@ -7,16 +7,19 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.loadgen import LoadResult
+from bench.wrk import LoadResult
 
 X = "\N{MULTIPLICATION SIGN}"
 
-# The benchmark's targets.
-RATIO_AT_0_MS = 0.5
-RATIO_AT_300_MS = 0.9
-RPS_AT_300_MS = 180.0
-P99_AT_300_MS = 450.0
-MAX_QUERIES_PER_REQUEST = 3.0
+# The benchmark's targets: app req/s ÷ floor req/s by scenario; at 300 ms, a p99 bound up to
+# 64 clients and a bound on the slowest request beyond.
+RATIO_AT_0_MS = 0.60
+RATIO_AT_300_MS = 0.95
+RATIO_AT_300_MS_CROWDED = 0.85  # more clients than the server has threads
+CROWDED_CLIENTS = 128
+P99_AT_300_MS = 400.0
+MAX_MS_CROWDED = 2000.0
+MAX_QUERIES_PER_REQUEST = 3.0  # Django's own count (PostgreSQL's adds the pool's health check)
 # Peak memory "no growth beyond noise" between 5,000 and 20,000 requests: within this much.
 MEMORY_GROWTH_NOISE = 0.05
 MEMORY_GROWTH_NOISE_MIB = 4.0
@@ -34,8 +37,19 @@ class Scenario:
 
     @property
     def slow(self) -> bool:
-        """The scenario with Stripe's latency, where the throughput targets are absolute."""
+        """A scenario with Stripe's latency."""
         return self.latency_ms >= 300
+
+    @property
+    def crowded(self) -> bool:
+        """More clients than the server's threads: requests queue in the listen backlog."""
+        return self.clients > CROWDED_CLIENTS
+
+    @property
+    def ratio_target(self) -> float:
+        if not self.slow:
+            return RATIO_AT_0_MS
+        return RATIO_AT_300_MS_CROWDED if self.crowded else RATIO_AT_300_MS
 
 
 @dataclass
@@ -88,6 +102,11 @@ class ServerFigures:
 
     def latency(self, key: str) -> float:
         return self._median([r.load.latency_ms[key] for r in self.runs])
+
+    @property
+    def slowest_ms(self) -> float:
+        """The slowest answer of all the runs (not a median)."""
+        return max((r.load.latency_ms["max"] for r in self.runs), default=0.0)
 
     @property
     def errors(self) -> dict[str, int]:
@@ -144,6 +163,7 @@ class ServerFigures:
             "database": self.database,
             "rps_median": round(self.rps, 1),
             "latency_ms_median": {k: round(self.latency(k), 2) for k in ("p50", "p95", "p99")},
+            "latency_ms_max": round(self.slowest_ms, 2),
             "errors": self.errors,
             "warmup_errors": self.warmup_errors,
             "queries_per_request": self.queries_per_request,
@@ -178,18 +198,21 @@ class ScenarioResult:
     def checks(self, max_connections: int) -> dict[str, bool]:
         """Each of the issue's targets that applies to this scenario: met or not."""
         app = self.app
-        queries = max(app.queries_per_request or 0.0, app.pg_statements_per_request or 0.0)
         checks = {
-            "ratio": self.ratio >= (RATIO_AT_300_MS if self.scenario.slow else RATIO_AT_0_MS),
+            "ratio": self.ratio >= self.scenario.ratio_target,
             "errors": not app.errors and app.answered > 0,
-            "queries": app.queries_per_request is not None and queries <= MAX_QUERIES_PER_REQUEST,
+            # To two decimals: the limiter's occasional pruning of expired rows is not a query
+            # per request.
+            "queries": app.queries_per_request is not None
+            and round(app.queries_per_request, 2) <= MAX_QUERIES_PER_REQUEST,
             # Exactly one: every request the server finished made one Stripe call, no retries.
             "stripe": sum(r.stripe_requests for r in app.runs) == app.server_requests > 0,
             "connections": app.new_connections <= max_connections,
         }
-        if self.scenario.slow:
-            checks["rps"] = app.rps >= RPS_AT_300_MS
+        if self.scenario.slow and not self.scenario.crowded:
             checks["p99"] = app.latency("p99") < P99_AT_300_MS
+        if self.scenario.slow and self.scenario.crowded:
+            checks["max"] = app.slowest_ms < MAX_MS_CROWDED
         return checks
 
     def to_dict(self, max_connections: int) -> dict[str, Any]:
@@ -260,6 +283,7 @@ COLUMNS = [
     ("p50 ms", ">"),
     ("p95 ms", ">"),
     ("p99 ms", ">"),
+    ("max ms", ">"),
     ("errors", "<"),
     ("CPU ms/req", ">"),
     ("÷ floor", ">"),
@@ -282,10 +306,11 @@ def _server_row(result: ScenarioResult, figures: ServerFigures, max_connections:
         result.scenario.name,
         result.database if is_app else "(none)",
         figures.kind,
-        f"{math.floor(figures.rps):,}{_mark(checks.get('rps'))}",  # floor: 179.6 is not 180
+        f"{math.floor(figures.rps):,}",
         f"{figures.latency('p50'):.1f}",
         f"{figures.latency('p95'):.1f}",
         f"{figures.latency('p99'):.1f}{_mark(checks.get('p99'))}",
+        f"{figures.slowest_ms:.0f}{_mark(checks.get('max'))}",
         _errors_text(figures.errors) + _mark(checks.get("errors")),
         _num(figures.cpu_ms_per_request),
         f"{math.floor(result.ratio * 1000) / 1000:.3f}{_mark(checks['ratio'])}" if is_app else "1",

@@ -1,10 +1,10 @@
--- wrk script of the portal benchmark (bench/loadgen.py runs it; see bench/README.md).
+-- wrk script of the portal benchmark (bench/wrk.py runs it; see bench/README.md).
 --
 -- Each request is a POST to the URL's path with the next user's Bearer token (one per line
 -- in $BENCH_TOKENS; none: no Authorization header) and "Connection: close", so that
 -- gunicorn's workers share the load request by request rather than by kept-alive connection.
 -- A thread says on stdout ("BENCH_THREAD_DONE") when it has had $BENCH_REQUESTS_PER_THREAD
--- responses, and carries on: loadgen.py sends wrk SIGINT once every thread has said so, and
+-- responses, and carries on: wrk.py sends wrk SIGINT once every thread has said so, and
 -- done() prints one line, "BENCH_RESULT {json}", with latency percentiles and counts by status.
 -- Threads do not stop themselves (wrk.thread:stop()): a stopped thread's connections stay open
 -- until wrk exits, and gunicorn 27's gthread worker, closing a "Connection: close" connection,

@@ -15,8 +15,17 @@ figures, and the runs behind each choice below, are in bench/README.md.
 - 64 threads per worker: a worker accepts a connection whenever it wins the race for it, not
   when it has a free thread, so most of the requests in flight can sit in one worker; with
   fewer threads they queue behind the busy ones.
-- Each thread keeps one database connection and one kept-alive connection to Stripe: size
-  PostgreSQL's `max_connections` for workers x threads per instance (README, deployment).
+- Each thread keeps one kept-alive connection to Stripe; on SQLite one database connection,
+  on PostgreSQL the pool's (DATABASE_POOL_MAX_SIZE per worker, whatever the threads).
+- A busy instance (more portal requests in flight than it has threads) keeps one worker per
+  core and raises GUNICORN_THREADS to the requests it must hold at its peak: a request that
+  finds no free thread waits in the listen backlog for one, i.e. for a whole Stripe round trip,
+  and since either worker may accept most of them, each worker's threads should cover most of
+  the instance's peak. Raise STRIPE_MAX_CONCURRENT_CALLS with them (it counts per process, and
+  at its default, below the threads, a worker holding more portal requests than it answers the
+  rest 503 at once), keeping it a few below the threads so that a hung Stripe leaves threads for
+  the other doors. More threads do not buy CPU: once the cores are busy, more workers or
+  instances do. bench/README.md has the runs behind this.
 - `timeout` outlasts the slowest Stripe call the client allows, so a worker is never killed
   for waiting on Stripe.
 - Preloading the app: less memory per worker (shared pages), and start-up fails at once on

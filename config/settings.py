@@ -122,9 +122,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# --- Cache --------------------------------------------------------------------------------
-# The throttle lives in the cache, so it must be shared by every worker process: Redis when
-# several instances run, otherwise a file cache on this machine (never per-process memory).
+# --- Cache and rate limits ----------------------------------------------------------------
+# The rate limits (core/ratelimit.py) must be shared by every worker process and instance:
+# with REDIS_URL their counters live in Redis (one Lua script per hit), otherwise in the
+# database (one row per key, one statement per hit), never in per-process memory. The cache
+# itself is Redis, or a file cache on this machine.
 REDIS_URL: str = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {

@@ -16,3 +16,27 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class RateCounter(models.Model):
+    """One rate-limit key's sliding-window counter (`core.ratelimit`, the embedded backend).
+
+    Two fixed windows of the rate's period: the hits counted in the current one and in the one
+    before, each with the times of its first and last counted hit. Written only by the one
+    `INSERT ... ON CONFLICT DO UPDATE` of `core.ratelimit`; a row past `expires_at` (both of its
+    windows over) counts for nothing and is pruned now and then.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    window_start = models.BigIntegerField()  # epoch seconds, a multiple of the period
+    hits = models.IntegerField()
+    first_at = models.FloatField()  # epoch seconds; 0 while `hits` is 0
+    last_at = models.FloatField()
+    prev_hits = models.IntegerField()
+    prev_first_at = models.FloatField()
+    prev_last_at = models.FloatField()
+    counted = models.SmallIntegerField()  # 1 when the latest hit was counted, 0 when refused
+    expires_at = models.FloatField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

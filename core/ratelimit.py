@@ -1,33 +1,45 @@
-"""A per-key sliding-window rate limit kept in the shared cache.
+"""Per-key rate limits: a sliding-window counter, one atomic round trip to shared state per hit.
 
-The count must hold across every worker process (and, on Redis, every instance), so the
-read-modify-write of a key's history happens under a lock that spans processes: Redis's
-own lock when the cache is Redis, an `flock` on a file beside the cache otherwise.
+The count must hold across every worker process and, on Redis, every instance. Each key keeps
+two fixed windows of the rate's period (aligned to the epoch): the hits counted in the current
+window and in the previous one, and for each the times of its first and last counted hit.
+A hit is let through when
 
-On the file cache, keys are spread over 64 locks (lock files), not one: the read-modify-write
-is a dozen file system calls, each a chance for another thread to take the GIL, and with one
-lock for every key all portal requests of all workers queued behind whichever held it
-(bench/README.md has the figures).
-Hits for the same key still exclude each other.
+    previous hits still in the sliding window + current hits + 1 <= limit
+
+where the previous window's hits are taken as spread evenly between its first and last hit
+(all of them at one instant when they were: a burst then leaves the window exactly one period
+later, as a log of timestamps would have it). Memory per key is bounded (a handful of
+numbers), and a refused hit is not counted.
+
+Where the state lives:
+
+- no `REDIS_URL`: a row per key in the database (`core.models.RateCounter`), read, rolled
+  over, checked and written by one `INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING`
+  statement (SQLite >= 3.35 and PostgreSQL), in autocommit: the database serialises the
+  statements for a key, so no lock of our own is held across processes. Call it outside a
+  transaction (the row would stay locked until the transaction ends). Rows whose windows are
+  both over are deleted now and then, by one statement;
+- `REDIS_URL`: a hash per key, updated by one Lua script (atomic in Redis), with an expiry.
+
+`hit_stamped` answers the time a hit was counted at; `forget` takes that hit back by
+decrementing the window it was counted in (nothing when that window is already over).
+Time is this process's clock (`time.time`): instances should keep their clocks in sync.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import threading
+import math
+import random
 import time
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
-from django.core.cache import cache, caches
-from django.core.cache.backends.filebased import FileBasedCache
+from django.conf import settings
+from django.db import connection
 
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-_STRIPES = 64
-_thread_locks = [threading.Lock() for _ in range(_STRIPES)]
+# About one hit in this many also deletes the expired rows (the embedded backend).
+PRUNE_EVERY = 1000
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -41,30 +53,189 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), int(digits or 1) * _UNITS[unit]
 
 
-@contextmanager
-def _cache_lock(key: str) -> Iterator[None]:
-    if hasattr(cache, "lock"):  # django-redis: one lock per key, shared by every instance
-        with cache.lock(f"lock:{key}", timeout=5, blocking_timeout=5):
-            yield
-        return
-    stripe = zlib.crc32(key.encode()) % _STRIPES  # the same for a key in every process
-    backend = caches["default"]
-    if isinstance(backend, FileBasedCache):
-        directory = Path(backend._dir)  # type: ignore[attr-defined]
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / f"ratelimit-{stripe}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            with _thread_locks[stripe]:  # flock is per open file description; threads need their own
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-        return
-    with _thread_locks[stripe]:  # a per-process cache: a process lock is all there is to hold
-        yield
+# --- the arithmetic, shared by both backends ------------------------------------------------
+
+
+def _share_left(first: float, last: float, period: int, now: float) -> float:
+    """The share of a finished window's hits (spread over [first, last]) still within the
+    sliding window ending at `now`: a hit at `t` is within it while `t > now - period`."""
+    if last + period <= now:
+        return 0.0
+    if last <= first:
+        return 1.0
+    return min(1.0, (last + period - now) / (last - first))
+
+
+def _retry_after(
+    *, limit: int, period: int, now: float, counts: tuple[int, float, float, int, float, float]
+) -> float:
+    """Seconds until a hit would be let through, for a key refused at `now` (no hit meanwhile)."""
+    hits, first, last, prev_hits, prev_first, prev_last = counts
+    if limit <= 0:
+        return float(period)
+    if hits <= limit - 1:  # the previous window's hits must leave: at most `room` of them may stay
+        room = (limit - 1 - hits) / prev_hits
+        moment = prev_last + period - room * (prev_last - prev_first)
+    else:  # this window's own: once it is over, they are the previous window's
+        room = (limit - 1) / hits
+        moment = last + period - room * (last - first)
+    return max(moment - now, 0.001)
+
+
+def _key(key: str) -> str:
+    return f"ratelimit:{key}"
+
+
+# --- the embedded backend: one row per key ------------------------------------------------
+
+_T = "core_ratecounter"
+_SAME = f"{_T}.window_start = %(window)s"
+_NEXT = f"{_T}.window_start = %(previous_window)s"
+# The row as of this window: rolled over once (the current window becomes the previous), or
+# emptied when both of its windows are over.
+_HITS = f"(CASE WHEN {_SAME} THEN {_T}.hits ELSE 0 END)"
+_FIRST = f"(CASE WHEN {_SAME} THEN {_T}.first_at ELSE 0.0 END)"
+_LAST = f"(CASE WHEN {_SAME} THEN {_T}.last_at ELSE 0.0 END)"
+_PREV_HITS = f"(CASE WHEN {_SAME} THEN {_T}.prev_hits WHEN {_NEXT} THEN {_T}.hits ELSE 0 END)"
+_PREV_FIRST = f"(CASE WHEN {_SAME} THEN {_T}.prev_first_at WHEN {_NEXT} THEN {_T}.first_at ELSE 0.0 END)"
+_PREV_LAST = f"(CASE WHEN {_SAME} THEN {_T}.prev_last_at WHEN {_NEXT} THEN {_T}.last_at ELSE 0.0 END)"
+_LEFT = f"({_PREV_LAST} + %(period)s - %(now)s)"
+_SHARE = (
+    f"(CASE WHEN {_PREV_HITS} = 0 OR {_LEFT} <= 0 THEN 0.0 WHEN {_PREV_LAST} <= {_PREV_FIRST} THEN 1.0"
+    f" WHEN {_LEFT} >= {_PREV_LAST} - {_PREV_FIRST} THEN 1.0"
+    f" ELSE {_LEFT} / ({_PREV_LAST} - {_PREV_FIRST}) END)"
+)
+_LET_THROUGH = f"({_PREV_HITS} * {_SHARE} + {_HITS} + 1 <= %(limit)s)"
+_HIT_SQL = f"""
+INSERT INTO {_T} ("key", window_start, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at,
+                  counted, expires_at)
+VALUES (%(key)s, %(window)s, %(fresh)s, %(now)s, %(now)s, 0, 0.0, 0.0, %(fresh)s, %(expires)s)
+ON CONFLICT ("key") DO UPDATE SET
+    hits = {_HITS} + (CASE WHEN {_LET_THROUGH} THEN 1 ELSE 0 END),
+    first_at = (CASE WHEN {_HITS} = 0 AND {_LET_THROUGH} THEN %(now)s ELSE {_FIRST} END),
+    last_at = (CASE WHEN {_LET_THROUGH} THEN %(now)s ELSE {_LAST} END),
+    prev_hits = {_PREV_HITS},
+    prev_first_at = {_PREV_FIRST},
+    prev_last_at = {_PREV_LAST},
+    counted = (CASE WHEN {_LET_THROUGH} THEN 1 ELSE 0 END),
+    window_start = %(window)s,
+    expires_at = %(expires)s
+RETURNING counted, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at
+"""  # noqa: S608 (built from this module's constants; every value is bound)
+_FORGET_SQL = f"""
+UPDATE {_T} SET
+    hits = (CASE WHEN window_start = %(window)s AND hits > 0 THEN hits - 1 ELSE hits END),
+    prev_hits = (CASE WHEN window_start = %(next_window)s AND prev_hits > 0 THEN prev_hits - 1
+                 ELSE prev_hits END)
+WHERE "key" = %(key)s AND window_start IN (%(window)s, %(next_window)s)
+"""  # noqa: S608 (constants; values bound)
+_RESET_SQL = 'DELETE FROM core_ratecounter WHERE "key" = %(key)s'
+_PRUNE_SQL = "DELETE FROM core_ratecounter WHERE expires_at < %(now)s"
+
+
+def _db_hit(key: str, limit: int, period: int, now: float) -> tuple[bool, tuple[Any, ...]]:
+    window = math.floor(now / period) * period
+    params: dict[str, str | int | float] = {
+        "key": key,
+        "window": window,
+        "previous_window": window - period,
+        "period": period,
+        "now": now,
+        "limit": limit,
+        "fresh": 1 if limit >= 1 else 0,
+        "expires": window + 2 * period,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_HIT_SQL, params)
+        row = cursor.fetchall()[0]
+        if random.randrange(PRUNE_EVERY) == 0:  # noqa: S311 (not security: spreads the pruning)
+            cursor.execute(_PRUNE_SQL, {"now": now})
+    return bool(row[0]), tuple(row[1:])
+
+
+def _db_forget(key: str, window: int, period: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_FORGET_SQL, {"key": key, "window": window, "next_window": window + period})
+
+
+def _db_reset(key: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_RESET_SQL, {"key": key})
+
+
+# --- the Redis backend: one hash per key, one script per hit --------------------------------
+
+# KEYS[1]: the key's hash. ARGV: now, window, period, limit. Answers the counts as strings
+# (Redis would truncate numbers to integers).
+_HIT_LUA = """
+local now, window, period, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local s = redis.call('HMGET', KEYS[1], 'w', 'h', 'f', 'l', 'ph', 'pf', 'pl')
+local w = tonumber(s[1])
+local h, f, l, ph, pf, pl = 0, 0, 0, 0, 0, 0
+if w == window then
+  h, f, l = tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+  ph, pf, pl = tonumber(s[5]), tonumber(s[6]), tonumber(s[7])
+elseif w == window - period then
+  ph, pf, pl = tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+end
+local share = 0
+local left = pl + period - now
+if ph > 0 and left > 0 then
+  if pl <= pf or left >= pl - pf then share = 1 else share = left / (pl - pf) end
+end
+local counted = 0
+if ph * share + h + 1 <= limit then
+  counted = 1
+  if h == 0 then f = now end
+  h, l = h + 1, now
+end
+redis.call('HSET', KEYS[1], 'w', window, 'h', h, 'f', string.format('%.6f', f), 'l', string.format('%.6f', l),
+           'ph', ph, 'pf', string.format('%.6f', pf), 'pl', string.format('%.6f', pl))
+redis.call('EXPIREAT', KEYS[1], window + 2 * period)
+return {counted, tostring(h), string.format('%.6f', f), string.format('%.6f', l), tostring(ph),
+        string.format('%.6f', pf), string.format('%.6f', pl)}
+"""
+# KEYS[1]: the key's hash. ARGV: the window the hit was counted in, period.
+_FORGET_LUA = """
+local window, period = tonumber(ARGV[1]), tonumber(ARGV[2])
+local w = tonumber(redis.call('HGET', KEYS[1], 'w'))
+local field = nil
+if w == window then field = 'h' elseif w == window + period then field = 'ph' end
+if field and tonumber(redis.call('HGET', KEYS[1], field) or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], field, -1)
+end
+return 0
+"""
+_scripts: dict[str, Any] = {}
+
+
+def _redis_script(name: str, source: str) -> Any:
+    if name not in _scripts:
+        from django_redis import get_redis_connection
+
+        _scripts[name] = get_redis_connection("default").register_script(source)
+    return _scripts[name]
+
+
+def _redis_hit(key: str, limit: int, period: int, now: float) -> tuple[bool, tuple[Any, ...]]:
+    window = math.floor(now / period) * period
+    answer = _redis_script("hit", _HIT_LUA)(keys=[_key(key)], args=[repr(now), window, period, limit])
+    counted, hits, first, last, prev_hits, prev_first, prev_last = answer
+    counts = (int(hits), float(first), float(last), int(prev_hits), float(prev_first), float(prev_last))
+    return bool(int(counted)), counts
+
+
+def _redis_forget(key: str, window: int, period: int) -> None:
+    _redis_script("forget", _FORGET_LUA)(keys=[_key(key)], args=[window, period])
+
+
+def _redis_reset(key: str) -> None:
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").delete(_key(key))
+
+
+# --- the API ------------------------------------------------------------------------------
 
 
 def hit(*, key: str, rate: str) -> float | None:
@@ -76,32 +247,23 @@ def hit(*, key: str, rate: str) -> float | None:
 def hit_stamped(*, key: str, rate: str) -> tuple[float | None, float | None]:
     """As `hit`, also answering the time the hit was counted at (None when it was refused), for
     `forget` to take it back once it turns out not to count."""
-    limit, window = parse_rate(rate)
-    cache_key = f"ratelimit:{key}"
-    with _cache_lock(cache_key):
-        now = time.time()
-        history = [t for t in cache.get(cache_key, []) if t > now - window]
-        if len(history) >= limit:
-            return history[0] + window - now, None
-        history.append(now)
-        cache.set(cache_key, history, timeout=window)
-    return None, now
+    limit, period = parse_rate(rate)
+    now = time.time()
+    counter = _redis_hit if settings.REDIS_URL else _db_hit
+    counted, counts = counter(key, limit, period, now)
+    if counted:
+        return None, now
+    return _retry_after(limit=limit, period=period, now=now, counts=counts), None
 
 
 def forget(*, key: str, stamp: float, rate: str) -> None:
-    """Take back the one hit counted at `stamp` for `key` (by `hit_stamped`)."""
-    _, window = parse_rate(rate)
-    cache_key = f"ratelimit:{key}"
-    with _cache_lock(cache_key):
-        now = time.time()
-        history = [t for t in cache.get(cache_key, []) if t > now - window]
-        if stamp in history:
-            history.remove(stamp)
-            cache.set(cache_key, history, timeout=window)
+    """Take back the one hit counted at `stamp` for `key` (by `hit_stamped`): one fewer in the
+    window it was counted in, if that window still counts."""
+    _, period = parse_rate(rate)
+    window = math.floor(stamp / period) * period
+    (_redis_forget if settings.REDIS_URL else _db_forget)(key, window, period)
 
 
 def reset(*, key: str) -> None:
     """Forget every hit of `key`."""
-    cache_key = f"ratelimit:{key}"
-    with _cache_lock(cache_key):
-        cache.delete(cache_key)
+    (_redis_reset if settings.REDIS_URL else _db_reset)(key)

@@ -121,9 +121,9 @@ def test_a_successful_login_within_the_limit_still_works(owner):
     assert set(response.json()) == {"access", "refresh"}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the counters are rows: no test transaction holding SQLite's lock
 def test_the_limit_holds_when_attempts_arrive_at_once(owner):
-    """The limiter's read-modify-write is locked: 20 threads, exactly RATE failures get through."""
+    """The limiter's check-and-count is one statement: 20 threads, exactly RATE failures get through."""
     import threading
 
     from django.db import connection

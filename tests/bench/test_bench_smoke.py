@@ -1,6 +1,6 @@
 """The benchmark's quick mode runs end to end, so `make bench` cannot rot.
 
-It starts real processes (the Stripe stand-in, gunicorn twice, wrk or the asyncio client)
+It starts real processes (the Stripe stand-in, gunicorn twice, wrk)
 and takes ten to twenty seconds, so it is marked `reliability` with the other suites of real
 processes: the quick loop (`-m "not reliability and not browser"`) leaves it out, the full
 `pytest` (make test, CI) runs it. It asserts what the
@@ -10,6 +10,7 @@ run produced, never how fast: timings belong to the benchmark's table, not to a 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,9 @@ import pytest
 pytest.importorskip("gunicorn")
 if not Path("/proc/self/status").exists():
     pytest.skip("the benchmark samples memory and CPU from Linux's /proc", allow_module_level=True)
+
+if not shutil.which("wrk"):
+    pytest.skip("the benchmark's load generator, wrk, is not installed", allow_module_level=True)
 
 pytestmark = pytest.mark.reliability
 
