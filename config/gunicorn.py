@@ -17,15 +17,14 @@ figures, and the runs behind each choice below, are in bench/README.md.
   fewer threads they queue behind the busy ones.
 - Each thread keeps one kept-alive connection to Stripe; on SQLite one database connection,
   on PostgreSQL the pool's (DATABASE_POOL_MAX_SIZE per worker, whatever the threads).
-- A busy instance (more portal requests in flight than it has threads) keeps one worker per
-  core and raises GUNICORN_THREADS to the requests it must hold at its peak: a request that
-  finds no free thread waits in the listen backlog for one, i.e. for a whole Stripe round trip,
-  and since either worker may accept most of them, each worker's threads should cover most of
-  the instance's peak. Raise STRIPE_MAX_CONCURRENT_CALLS with them (it counts per process, and
-  at its default, below the threads, a worker holding more portal requests than it answers the
-  rest 503 at once), keeping it a few below the threads so that a hung Stripe leaves threads for
-  the other doors. More threads do not buy CPU: once the cores are busy, more workers or
-  instances do. bench/README.md has the runs behind this.
+- A busy instance keeps this configuration, one worker per core and 64 threads each, and is
+  scaled out (more cores or instances), not up in threads: once the cores are busy with the
+  app's own work per request, more threads only queue that work behind the GIL, and the
+  slowest requests wait far longer while throughput stays where it was. The threads are
+  enough to keep the cores busy at Stripe's usual latency. STRIPE_MAX_CONCURRENT_CALLS counts
+  per process: at its default, below the threads, a worker holding more portal requests than
+  that answers the rest 503 at once, so a busy instance raises it to a few below the threads
+  (leaving a hung Stripe threads for the other doors). bench/README.md has the runs.
 - `timeout` outlasts the slowest Stripe call the client allows, so a worker is never killed
   for waiting on Stripe.
 - Preloading the app: less memory per worker (shared pages), and start-up fails at once on
