@@ -79,7 +79,10 @@ def _retry_after(
     else:  # this window's own: once it is over, they are the previous window's
         room = (limit - 1) / hits
         moment = last + period - room * (last - first)
-    return max(moment - now, 0.001)
+    # Capped at the period: another process may count a hit a moment after this `now` was
+    # read (its clock read later), which would otherwise push the answer past the period by
+    # those milliseconds ("61 s" for a per-minute rate).
+    return min(max(moment - now, 0.001), float(period))
 
 
 def _key(key: str) -> str:
