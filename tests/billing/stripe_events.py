@@ -68,8 +68,16 @@ def deliver(
 
 
 def give_customer(organization: Organization, standin: StripeStandIn) -> str:
-    """Create the organization's customer in the stand-in and store its id."""
+    """Create the organization's customer in the stand-in and store its id (and its account)."""
     customer = standin.create_customer(name=organization.name, email=organization.billing_email or None)
     organization.stripe_customer_id = customer["id"]
-    organization.save(update_fields=["stripe_customer_id"])
+    organization.stripe_account_id = standin.account_id
+    organization.save(update_fields=["stripe_customer_id", "stripe_account_id"])
     return str(customer["id"])
+
+
+def subscribe_at_stripe(client: Client, organization: Organization, standin: StripeStandIn) -> dict[str, Any]:
+    """An active subscription of the organization, at Stripe and (through its webhook) in the app."""
+    at_stripe = standin.create_subscription(customer=give_customer(organization, standin), status="active")
+    assert deliver(client, event("customer.subscription.created", at_stripe)).status_code == 200
+    return at_stripe

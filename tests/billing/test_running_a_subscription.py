@@ -10,7 +10,7 @@ import pytest
 
 from billing.models import Subscription
 from tests.assertions import assert_error
-from tests.billing.stripe_events import deliver, event, give_customer
+from tests.billing.stripe_events import subscribe_at_stripe
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +22,7 @@ PAYMENT_METHOD = "/subscriptions/portal/payment-method"
 @pytest.fixture
 def live(client, organization, stripe_standin) -> dict:
     """An active subscription, at Stripe and as the app knows it."""
-    customer_id = give_customer(organization, stripe_standin)
-    organization.stripe_account_id = stripe_standin.account_id
-    organization.save()
-    at_stripe = stripe_standin.create_subscription(customer=customer_id, status="active")
-    assert deliver(client, event("customer.subscription.created", at_stripe)).status_code == 200
-    return at_stripe
+    return subscribe_at_stripe(client, organization, stripe_standin)
 
 
 def _writes(stripe_standin, subscription_id: str) -> list:

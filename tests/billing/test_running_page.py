@@ -8,7 +8,7 @@ from django.test import Client
 from pytest_django.asserts import assertContains, assertNotContains
 
 from billing.models import Subscription
-from tests.billing.stripe_events import deliver, event, give_customer
+from tests.billing.stripe_events import deliver, event, subscribe_at_stripe
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,7 @@ def logged_in(user) -> Client:
 
 @pytest.fixture
 def subscribed(client, organization, stripe_standin) -> dict:
-    customer_id = give_customer(organization, stripe_standin)
-    organization.stripe_account_id = stripe_standin.account_id
-    organization.save()
-    at_stripe = stripe_standin.create_subscription(customer=customer_id, status="active")
-    assert deliver(client, event("customer.subscription.created", at_stripe)).status_code == 200
-    return at_stripe
+    return subscribe_at_stripe(client, organization, stripe_standin)
 
 
 def test_the_owner_can_cancel_after_a_confirmation_step(owner, subscribed):

@@ -32,6 +32,25 @@ def _client(user: User) -> APIClient:
     return client
 
 
+def _portal_in_flight(user: User, stripe_standin, stripe_path: str) -> tuple[threading.Thread, list[int]]:
+    """A portal request of `user` on a thread of its own, once its call to `stripe_path` is in
+    flight at the stand-in; its status lands in the list when it is answered."""
+    answers: list[int] = []
+
+    def request() -> None:
+        try:
+            answers.append(_client(user).post(PORTAL).status_code)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not stripe_standin.requests_to("POST", stripe_path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return thread, answers
+
+
 def _with_customer(organization: Organization, stripe_standin) -> str:
     customer_id: str = stripe_standin.create_customer(name=organization.name)["id"]
     organization.stripe_customer_id = customer_id
@@ -82,19 +101,7 @@ def test_the_bulkhead_refuses_at_once_past_its_size(make_user, organization, str
     first_user = make_user(role="owner", organization=organization)
     second_user = make_user(role="owner", organization=organization)
     stripe_standin.add_fault("latency", latency_ms=1500, path_prefix="/v1/billing_portal", times=1)
-    answers: list[int] = []
-
-    def slow() -> None:
-        try:
-            answers.append(_client(first_user).post(PORTAL).status_code)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=slow)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not stripe_standin.requests_to("POST", "/v1/billing_portal") and time.monotonic() < deadline:
-        time.sleep(0.01)  # until the first call is in flight
+    thread, answers = _portal_in_flight(first_user, stripe_standin, "/v1/billing_portal")
 
     started = time.monotonic()
     refused = _client(second_user).post(PORTAL)
@@ -137,19 +144,7 @@ def test_the_database_stays_writable_while_a_customer_is_being_created(
 ):
     """No transaction is open across customers.create: on SQLite one would lock every write."""
     stripe_standin.add_fault("latency", latency_ms=1500, path_prefix="/v1/customers", times=1)
-    answers: list[int] = []
-
-    def first_request() -> None:
-        try:
-            answers.append(_client(owner).post(PORTAL).status_code)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=first_request)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not stripe_standin.requests_to("POST", "/v1/customers") and time.monotonic() < deadline:
-        time.sleep(0.01)
+    thread, answers = _portal_in_flight(owner, stripe_standin, "/v1/customers")
 
     started = time.monotonic()
     other = make_organization(name="Written meanwhile")
