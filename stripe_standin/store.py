@@ -1723,35 +1723,30 @@ class Store:
 
     # ---- endpoint helpers ------------------------------------------------------
 
+    @staticmethod
+    def _found(
+        objects: dict[str, dict[str, Any]], kind: str, object_id: str, *, param: str
+    ) -> dict[str, Any]:
+        """`objects[object_id]`, or Stripe's 404 for a `kind` it does not know."""
+        found = objects.get(object_id)
+        if found is None:
+            raise obj.no_such(kind, object_id, param=param, status=404)
+        return found
+
     def _product_or_404(self, product_id: str) -> dict[str, Any]:
-        product = self.products.get(product_id)
-        if product is None:
-            raise obj.no_such("product", product_id, param="id", status=404)
-        return product
+        return self._found(self.products, "product", product_id, param="id")
 
     def _price_or_404(self, price_id: str) -> dict[str, Any]:
-        price = self.prices.get(price_id)
-        if price is None:
-            raise obj.no_such("price", price_id, param="price", status=404)
-        return price
+        return self._found(self.prices, "price", price_id, param="price")
 
     def _feature_or_404(self, feature_id: str) -> dict[str, Any]:
-        feature = self.features.get(feature_id)
-        if feature is None:
-            raise obj.no_such("feature", feature_id, param="id", status=404)
-        return feature
+        return self._found(self.features, "feature", feature_id, param="id")
 
     def _checkout_or_404(self, session_id: str) -> dict[str, Any]:
-        session = self.checkout_sessions.get(session_id)
-        if session is None:
-            raise obj.no_such("checkout.session", session_id, param="session", status=404)
-        return session
+        return self._found(self.checkout_sessions, "checkout.session", session_id, param="session")
 
     def _subscription_or_404(self, subscription_id: str) -> dict[str, Any]:
-        subscription = self.subscriptions.get(subscription_id)
-        if subscription is None:
-            raise obj.no_such("subscription", subscription_id, param="id", status=404)
-        return subscription
+        return self._found(self.subscriptions, "subscription", subscription_id, param="id")
 
     def _customer_or_404(self, customer_id: str, *, live: bool = False) -> dict[str, Any]:
         customer = self.live_customer(customer_id) if live else self.customers.get(customer_id)
