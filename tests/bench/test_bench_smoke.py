@@ -52,4 +52,6 @@ def test_quick_bench_prints_a_table_with_throughput_and_no_errors(tmp_path: Path
         assert server["rps_median"] > 0, scenario
         assert server["errors"] == {}, scenario
         assert server["stripe_requests_per_request"] == 1, scenario
-    assert 0 < scenario["app"]["queries_per_request"] <= 3, scenario
+    # Three per request (user, rate counter, audit row), plus the rate limiter's prune of
+    # expired counters, run by about one hit in a thousand: a few hundredths at most here.
+    assert 0 < scenario["app"]["queries_per_request"] < 3.02, scenario
