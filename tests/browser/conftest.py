@@ -73,6 +73,25 @@ def page(browser: Any, live_server: Any, settings: Any, transactional_db: None) 
 
 
 @pytest.fixture
+def checkout_returns_here(live_server: Any, settings: Any) -> None:
+    """Stripe Checkout (the stand-in's page) sends the customer back to the live app."""
+    settings.BILLING_CHECKOUT_SUCCESS_URL = (
+        f"{live_server.url}/billing/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+    )
+    settings.BILLING_CHECKOUT_CANCEL_URL = f"{live_server.url}/billing/?checkout=canceled"
+
+
+def deliver_all(standin: Any, live_server: Any) -> None:
+    """Stripe's webhooks for what happened at the stand-in, signed, to the live app."""
+    from django.conf import settings
+
+    deliveries = standin.deliver_events(
+        url=f"{live_server.url}/subscriptions/webhook", secret=settings.STRIPE_WEBHOOK_SECRET
+    )
+    assert deliveries and all(d.ok for d in deliveries), deliveries
+
+
+@pytest.fixture
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS

@@ -18,13 +18,14 @@ pytestmark = needs_chromium
 
 
 def test_owner_picks_a_plan_pays_and_comes_back_subscribed(
-    page: Any, live_server: Any, owner: User, stripe_standin: StripeStandIn, settings: Any, artifacts: Path
+    page: Any,
+    live_server: Any,
+    owner: User,
+    stripe_standin: StripeStandIn,
+    artifacts: Path,
+    checkout_returns_here: None,
 ) -> None:
     stripe_standin.seed_demo_catalogue()
-    settings.BILLING_CHECKOUT_SUCCESS_URL = (
-        f"{live_server.url}/billing/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
-    )
-    settings.BILLING_CHECKOUT_CANCEL_URL = f"{live_server.url}/billing/?checkout=canceled"
     artifacts.mkdir(exist_ok=True)
     log_in(page, live_server, owner)
     assert page.inner_text("#plans-title") == "Choose a plan"

@@ -8,33 +8,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.conf import settings
-
 from accounts.models import User
 from billing.models import Subscription
 from stripe_standin import StripeStandIn
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import deliver_all, needs_chromium
 from tests.browser.test_billing_page import log_in
 
 pytestmark = needs_chromium
 
 
-def deliver_all(standin: StripeStandIn, live_server: Any) -> None:
-    """Stripe's webhooks for what happened at the stand-in, signed, to the live app."""
-    deliveries = standin.deliver_events(
-        url=f"{live_server.url}/subscriptions/webhook", secret=settings.STRIPE_WEBHOOK_SECRET
-    )
-    assert all(d.ok for d in deliveries), deliveries
-
-
 def test_subscribe_cancel_resume_fail_a_renewal_and_fix_the_card(
-    page: Any, live_server: Any, owner: User, stripe_standin: StripeStandIn, artifacts: Any, settings: Any
+    page: Any,
+    live_server: Any,
+    owner: User,
+    stripe_standin: StripeStandIn,
+    artifacts: Any,
+    checkout_returns_here: None,
 ) -> None:
     stripe_standin.seed_demo_catalogue()
-    settings.BILLING_CHECKOUT_SUCCESS_URL = (
-        f"{live_server.url}/billing/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
-    )
-    settings.BILLING_CHECKOUT_CANCEL_URL = f"{live_server.url}/billing/?checkout=canceled"
     log_in(page, live_server, owner)
 
     # Subscribe: Checkout at the stand-in, back on the page with the plan by name.

@@ -8,23 +8,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
 from accounts.models import User
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
 from tests.billing.capability_fixtures import PRO, STARTER, subscribe
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import deliver_all, needs_chromium
 from tests.conftest import PASSWORD
 
 pytestmark = needs_chromium
-
-
-def deliver_all(standin: StripeStandIn, live_server: Any) -> None:
-    deliveries = standin.deliver_events(
-        url=f"{live_server.url}/subscriptions/webhook", secret=settings.STRIPE_WEBHOOK_SECRET
-    )
-    assert deliveries and all(d.ok for d in deliveries), deliveries
 
 
 def test_workspace_follows_the_plan(

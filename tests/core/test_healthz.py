@@ -9,6 +9,7 @@ def test_healthz_ok_and_head(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
     head = client.head("/healthz")
     assert head.status_code == 200 and head.content == b""
 

@@ -8,8 +8,6 @@ the session's, in tests/conftest.py.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,19 +61,10 @@ def redis_url(log_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[infra.PgCluster]:
     """A throwaway PostgreSQL cluster of the suite's own, which tests may stop and start."""
-    bin_dir = infra.pg_bin_dir()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl): set TEST_PG_BIN or install postgresql")
-    # Straight under the system temp dir: pytest's own is private to this user, and the
-    # cluster runs as `postgres` when the suite runs as root.
-    base = Path(tempfile.mkdtemp(prefix="reliability-pg-"))
     started = time.monotonic()
-    cluster = infra.PgCluster(bin_dir, base)
-    cluster.start()
-    figures.record("setup", throwaway_postgresql_seconds=round(time.monotonic() - started, 1))
-    yield cluster
-    cluster.stop("immediate")
-    shutil.rmtree(base, ignore_errors=True)
+    with infra.throwaway_pg_cluster() as cluster:
+        figures.record("setup", throwaway_postgresql_seconds=round(time.monotonic() - started, 1))
+        yield cluster
 
 
 @pytest.fixture(scope="session")

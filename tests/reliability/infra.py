@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -210,6 +211,28 @@ def pg_bin_dir() -> Path | None:
         if candidate and (Path(candidate) / "pg_ctl").exists() and (Path(candidate) / "initdb").exists():
             return Path(candidate)
     return None
+
+
+@contextlib.contextmanager
+def throwaway_pg_cluster(*, max_connections: int = 200) -> Iterator[PgCluster]:
+    """A PostgreSQL cluster of the suite's own, started for the block and removed after it.
+
+    Straight under the system temp dir: pytest's own is private to this user, and the cluster
+    runs as `postgres` when the suite runs as root. Skips without PostgreSQL's binaries.
+    """
+    import pytest
+
+    bin_dir = pg_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl): set TEST_PG_BIN or install postgresql")
+    base = Path(tempfile.mkdtemp(prefix="reliability-pg-"))
+    cluster = PgCluster(bin_dir, base, max_connections=max_connections)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 class PgCluster:

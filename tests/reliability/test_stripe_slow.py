@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -315,15 +313,8 @@ def test_a_frozen_stripe_answers_503_to_every_portal_request_and_nothing_else_wa
 @pytest.fixture(scope="module")
 def small_postgres() -> Iterator[infra.PgCluster]:
     """A PostgreSQL of its default size: max_connections=100."""
-    bin_dir = infra.pg_bin_dir()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl): set TEST_PG_BIN or install postgresql")
-    base = Path(tempfile.mkdtemp(prefix="reliability-pg100-"))
-    cluster = infra.PgCluster(bin_dir, base, max_connections=100)
-    cluster.start()
-    yield cluster
-    cluster.stop("immediate")
-    shutil.rmtree(base, ignore_errors=True)
+    with infra.throwaway_pg_cluster(max_connections=100) as cluster:
+        yield cluster
 
 
 def _connections(server_url: str, database_url: str) -> int:
