@@ -7,7 +7,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
-from accounts.models import User
+from accounts.selectors import user_with_membership_get
 from accounts.tokens import token_version
 
 
@@ -41,9 +41,11 @@ class JWTAuthentication(_JWTAuthentication):
         except KeyError as e:
             raise InvalidToken("Token contained no recognizable user identification") from e
         try:
-            user = User.objects.select_related("membership__organization").get(pk=user_id)
-        except (User.DoesNotExist, ValueError, TypeError) as e:
+            user = user_with_membership_get(user_id=user_id)
+        except (ValueError, TypeError) as e:
             raise AuthenticationFailed("User not found", code="user_not_found") from e
+        if user is None:
+            raise AuthenticationFailed("User not found", code="user_not_found")
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         try:

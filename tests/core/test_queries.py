@@ -1,0 +1,139 @@
+"""core.queries.CompiledQuery: the same objects as the queryset it compiles, in one query."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db.models import QuerySet
+
+from accounts.models import User
+from accounts.selectors import user_with_membership_get
+from core.queries import CompiledInsert, CompiledQuery
+from organizations.models import Membership, Organization
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_the_user_with_membership_and_organization_is_what_the_orm_loads(
+    make_user: Callable[..., User], organization: Organization, django_assert_num_queries: Any
+) -> None:
+    user = make_user(email="a@example.com", role=Membership.Role.BILLING, organization=organization)
+    expected = User.objects.select_related("membership__organization").get(pk=user.pk)
+
+    with django_assert_num_queries(1):
+        loaded = user_with_membership_get(user_id=user.pk)
+        assert loaded is not None
+        membership = loaded.membership
+        assert membership.organization.name == "Acme Inc"
+
+    assert _fields(loaded) == _fields(expected)  # dates converted, booleans as booleans
+    assert loaded.date_joined.tzinfo is not None and loaded.is_active is True
+    assert _fields(membership) == _fields(expected.membership)
+    assert _fields(membership.organization) == _fields(expected.membership.organization)
+    assert membership.user is loaded  # both sides of the relation set, as select_related does
+    assert loaded._state.adding is False and loaded._state.db == "default"
+
+
+def test_a_user_without_membership_has_none_and_an_unknown_id_is_none(
+    make_user: Callable[..., User], django_assert_num_queries: Any
+) -> None:
+    user = make_user(email="alone@example.com")
+    with django_assert_num_queries(1):
+        loaded = user_with_membership_get(user_id=user.pk)
+        assert loaded is not None and loaded.email == "alone@example.com"
+        with pytest.raises(Membership.DoesNotExist):
+            loaded.membership  # noqa: B018 -- cached as missing: no second query
+    assert user_with_membership_get(user_id=user.pk + 1000) is None
+
+
+def test_each_call_runs_with_its_own_parameters(make_user: Callable[..., User]) -> None:
+    users = [make_user(email=f"u{i}@example.com", role="member") for i in range(3)]
+    for user in reversed(users):
+        loaded = user_with_membership_get(user_id=user.pk)
+        assert loaded is not None and loaded.pk == user.pk and loaded.email == user.email
+        assert loaded.membership.organization.pk == user.membership.organization.pk
+
+
+def test_an_id_that_is_not_a_primary_key_is_refused_as_the_orm_refuses_it() -> None:
+    with pytest.raises(ValueError):
+        user_with_membership_get(user_id="1 OR 1=1")
+    with pytest.raises(TypeError):
+        user_with_membership_get(user_id=[1])
+
+
+def test_a_queryset_whose_sql_takes_other_parameters_is_refused(make_user: Callable[..., User]) -> None:
+    user = make_user(email="b@example.com")
+
+    def build(pk: int) -> QuerySet[User]:
+        return User.objects.filter(pk=pk, email__startswith="b")  # a parameter the caller does not pass
+
+    with pytest.raises(ValueError, match="not the parameters"):
+        CompiledQuery(build).first(user.pk)
+
+
+def test_every_thread_compiles_its_own(make_user: Callable[..., User], transactional_db: None) -> None:
+    user = make_user(email="c@example.com", role="owner")
+    query: CompiledQuery[User] = CompiledQuery(lambda pk: User.objects.filter(pk=pk))
+    assert query.first(user.pk) is not None
+    mine = query._local.compiled
+    results: list[Any] = []
+
+    def worker() -> None:
+        from django.db import connection
+
+        try:
+            results.append((query.first(user.pk), query._local.compiled))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    [(loaded, theirs)] = results
+    assert loaded.pk == user.pk
+    # Compiled against that thread's own connection, not this one's.
+    assert theirs is not mine and theirs.compiler.connection is not mine.compiler.connection
+
+
+def test_a_compiled_insert_writes_the_row_create_would(
+    owner: User, organization: Organization, django_assert_num_queries: Any
+) -> None:
+    from billing.models import PortalSession
+
+    insert = CompiledInsert(PortalSession)
+    values = {"organization": organization, "user": owner, "stripe_session_id": "bps_1", "source": "api"}
+    with django_assert_num_queries(1):
+        insert.insert(**values, stripe_customer_id="cus_1")
+    insert.insert(**values | {"stripe_session_id": "bps_2", "user": None}, stripe_customer_id="cus_2")
+    PortalSession.objects.create(**values | {"stripe_session_id": "bps_3"}, stripe_customer_id="cus_3")
+
+    rows = list(PortalSession.objects.order_by("pk").values())
+    assert [(r["stripe_session_id"], r["stripe_customer_id"], r["user_id"]) for r in rows] == [
+        ("bps_1", "cus_1", owner.pk),
+        ("bps_2", "cus_2", None),
+        ("bps_3", "cus_3", owner.pk),
+    ]
+    # auto_now_add and the defaults, as create() sets them
+    assert all(r["created_at"] is not None and r["subscriptions_synced_at"] is None for r in rows)
+    assert rows[0]["created_at"] <= rows[2]["created_at"]
+
+
+def test_a_compiled_insert_refuses_a_model_with_save_receivers(organization: Organization) -> None:
+    from django.db.models.signals import post_save
+
+    def receiver(**kwargs: Any) -> None:
+        pass
+
+    post_save.connect(receiver, sender=Organization)
+    try:
+        with pytest.raises(ValueError, match="save signal receivers"):
+            CompiledInsert(Organization).insert(name="Other")
+    finally:
+        post_save.disconnect(receiver, sender=Organization)
