@@ -92,37 +92,45 @@ def _key(key: str) -> str:
 # --- the embedded backend: one row per key ------------------------------------------------
 
 _T = "core_ratecounter"
-_SAME = f"{_T}.window_start = %(window)s"
-_NEXT = f"{_T}.window_start = %(previous_window)s"
-# The row as of this window: rolled over once (the current window becomes the previous), or
-# emptied when both of its windows are over.
-_HITS = f"(CASE WHEN {_SAME} THEN {_T}.hits ELSE 0 END)"
-_FIRST = f"(CASE WHEN {_SAME} THEN {_T}.first_at ELSE 0.0 END)"
-_LAST = f"(CASE WHEN {_SAME} THEN {_T}.last_at ELSE 0.0 END)"
-_PREV_HITS = f"(CASE WHEN {_SAME} THEN {_T}.prev_hits WHEN {_NEXT} THEN {_T}.hits ELSE 0 END)"
-_PREV_FIRST = f"(CASE WHEN {_SAME} THEN {_T}.prev_first_at WHEN {_NEXT} THEN {_T}.first_at ELSE 0.0 END)"
-_PREV_LAST = f"(CASE WHEN {_SAME} THEN {_T}.prev_last_at WHEN {_NEXT} THEN {_T}.last_at ELSE 0.0 END)"
-_LEFT = f"({_PREV_LAST} + %(period)s - %(now)s)"
-_SHARE = (
-    f"(CASE WHEN {_PREV_HITS} = 0 OR {_LEFT} <= 0 THEN 0.0 WHEN {_PREV_LAST} <= {_PREV_FIRST} THEN 1.0"
-    f" WHEN {_LEFT} >= {_PREV_LAST} - {_PREV_FIRST} THEN 1.0"
-    f" ELSE {_LEFT} / ({_PREV_LAST} - {_PREV_FIRST}) END)"
-)
-_LET_THROUGH = f"({_PREV_HITS} * {_SHARE} + {_HITS} + 1 <= %(limit)s)"
+# On a conflict the row is rolled over to this window in a derived table, computed once per
+# hit: kept as is in the same window, rolled once (the current window becomes the previous)
+# in the next one, emptied when both of its windows are over. Then the previous window's share
+# still in the sliding window, then whether this hit fits. Both databases run this one
+# statement (a row-value SET from a correlated sub-SELECT), short enough for the drivers to
+# cache and the servers to parse cheaply.
+_ROLLED = f"""
+SELECT
+    (CASE WHEN {_T}.window_start = %(window)s THEN {_T}.hits ELSE 0 END) AS h,
+    (CASE WHEN {_T}.window_start = %(window)s THEN {_T}.first_at ELSE 0.0 END) AS f,
+    (CASE WHEN {_T}.window_start = %(window)s THEN {_T}.last_at ELSE 0.0 END) AS l,
+    (CASE WHEN {_T}.window_start = %(window)s THEN {_T}.prev_hits
+          WHEN {_T}.window_start = %(previous_window)s THEN {_T}.hits ELSE 0 END) AS ph,
+    (CASE WHEN {_T}.window_start = %(window)s THEN {_T}.prev_first_at
+          WHEN {_T}.window_start = %(previous_window)s THEN {_T}.first_at ELSE 0.0 END) AS pf,
+    (CASE WHEN {_T}.window_start = %(window)s THEN {_T}.prev_last_at
+          WHEN {_T}.window_start = %(previous_window)s THEN {_T}.last_at ELSE 0.0 END) AS pl
+"""
+_SHARED = f"""
+SELECT h, f, l, ph, pf, pl,
+    (CASE WHEN ph = 0 OR pl + %(period)s - %(now)s <= 0 THEN 0.0
+          WHEN pl <= pf OR pl + %(period)s - %(now)s >= pl - pf THEN 1.0
+          ELSE (pl + %(period)s - %(now)s) / (pl - pf) END) AS share
+FROM ({_ROLLED}) AS rolled
+"""  # noqa: S608 (constants; values bound)
+_LET = f"""
+SELECT h, f, l, ph, pf, pl, (CASE WHEN ph * share + h + 1 <= %(limit)s THEN 1 ELSE 0 END) AS t
+FROM ({_SHARED}) AS shared
+"""  # noqa: S608 (constants; values bound)
 _HIT_SQL = f"""
 INSERT INTO {_T} ("key", window_start, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at,
                   counted, expires_at)
 VALUES (%(key)s, %(window)s, %(fresh)s, %(now)s, %(now)s, 0, 0.0, 0.0, %(fresh)s, %(expires)s)
 ON CONFLICT ("key") DO UPDATE SET
-    hits = {_HITS} + (CASE WHEN {_LET_THROUGH} THEN 1 ELSE 0 END),
-    first_at = (CASE WHEN {_HITS} = 0 AND {_LET_THROUGH} THEN %(now)s ELSE {_FIRST} END),
-    last_at = (CASE WHEN {_LET_THROUGH} THEN %(now)s ELSE {_LAST} END),
-    prev_hits = {_PREV_HITS},
-    prev_first_at = {_PREV_FIRST},
-    prev_last_at = {_PREV_LAST},
-    counted = (CASE WHEN {_LET_THROUGH} THEN 1 ELSE 0 END),
-    window_start = %(window)s,
-    expires_at = %(expires)s
+    (hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at, counted, window_start, expires_at) = (
+    SELECT h + t, (CASE WHEN h = 0 AND t = 1 THEN %(now)s ELSE f END),
+           (CASE WHEN t = 1 THEN %(now)s ELSE l END), ph, pf, pl, t, %(window)s, %(expires)s
+    FROM ({_LET}) AS let
+    )
 RETURNING counted, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at
 """  # noqa: S608 (built from this module's constants; every value is bound)
 _FORGET_SQL = f"""

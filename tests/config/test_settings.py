@@ -81,7 +81,7 @@ def test_database_and_cache_come_from_the_environment():
         },
     )
     assert pg.stdout.split() == [
-        "django.db.backends.postgresql",
+        "core.backends.postgresql",  # Django's, with the pool's check of core/pool.py
         "billing",
         "django_redis.cache.RedisCache",
     ], pg.stderr
