@@ -54,6 +54,6 @@ def test_a_broken_connection_idle_a_while_fails_its_check() -> None:
 def test_the_postgresql_pool_runs_this_check() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the pool is PostgreSQL's")
-    live: Any = connection.pool
+    live: Any = connection.pool  # type: ignore[attr-defined]
     assert live._check is pool.pool_connection_check
     assert live._reset is pool.pool_connection_returned
