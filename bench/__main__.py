@@ -1,12 +1,14 @@
 """`python -m bench` (`make bench`): the portal endpoint against its floor, under production gunicorn.
 
-One run: start the Stripe stand-in; measure the load generator against a trivial app; then for
-each database (a SQLite file in a temporary directory; PostgreSQL too when its binaries are
-here), prepare a fresh database and, for each scenario, start the floor and the app (both
-`gunicorn -c config/gunicorn.py ...`, as the README tells operators), warm both up, drive them
-in turns (floor, app, app, floor, ...) and collect the figures; finally check that the app's
-peak memory does not grow between 5,000 and 20,000 requests. Prints a table (bench/README.md
-explains every column). Progress goes to stderr, the table to stdout.
+One run: start the Stripe stand-in (with its demo catalogue); measure the load generator against
+a trivial app; then for each database (a SQLite file in a temporary directory; PostgreSQL too
+when its binaries are here), prepare a fresh database and, for each scenario, start the app and
+the floor (both `gunicorn -c config/gunicorn.py ...`, as the README tells operators), warm both
+up, drive them in turns (floor, app, app, floor, ...) and collect the figures; finally check that
+the app's peak memory does not grow between 5,000 and 20,000 requests. Besides the portal, the
+three reads (`GET /subscriptions`, `/subscriptions/my`, `/subscriptions/pending-payment`) are
+measured the same way, each against a floor that answers the app's own bytes. Prints a table
+(bench/README.md explains every column). Progress goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,9 +49,12 @@ from bench.report import (
     CROWDED_CLIENTS,
     MAX_MS_CROWDED,
     P99_AT_300_MS,
+    PORTAL,
     RATIO_AT_0_MS,
     RATIO_AT_300_MS,
     RATIO_AT_300_MS_CROWDED,
+    READS,
+    Endpoint,
     MemoryCheck,
     Run,
     Scenario,
@@ -58,7 +64,6 @@ from bench.report import (
     table,
 )
 
-PORTAL = "/subscriptions/portal"
 USERS = 200
 # Per user and second: the limiter still runs (its lock, read and write) on every request, but
 # never refuses one; its window stays short, so each user's history stays as small as at 10/min.
@@ -66,6 +71,17 @@ BENCH_PORTAL_RATE = "1000/s"
 SCENARIOS = {"0ms": (0, 16), "300ms": (300, 64), "300x256": (300, 256)}
 DEFAULT_SCENARIOS = ["0ms", "300ms", "300x256"]
 DEFAULT_REQUESTS = {0: 5000, 300: 3000}
+# The reads: each at 0 ms (none calls Stripe) with the portal's 0 ms clients; `reads` is all three.
+READ_CLIENTS = 16
+READ_REQUESTS = 3000
+QUICK_READ = "my"  # the one read of --quick: login, two queries, the cached plan list
+# The plan list is fresh in the cache for this long (default 300 s): a refresh every five
+# minutes is one Stripe call per five minutes, not per request, but a run that happened to
+# straddle one would count it, and a read's target is no Stripe call at all.
+BENCH_PLANS_CACHE_SECONDS = "86400"
+# The stand-in's count of connections whose first request was to its API: each of the bench's
+# own control calls (the stats read around every run) opens one too, and is not the server's.
+NEW_CONNECTIONS = "api_connections_opened"
 # Before each measured run, wait (up to --quiet-wait s) until other work keeps fewer cores busy.
 QUIET_CORES = 0.3
 
@@ -118,6 +134,7 @@ def base_env(standin_url: str, customer: str, threads: int) -> dict[str, str]:
         STRIPE_SECRET_KEY="sk_test_bench_" + secrets.token_hex(8),
         STRIPE_API_BASE=standin_url,
         BILLING_PORTAL_RATE=BENCH_PORTAL_RATE,
+        BILLING_PLANS_CACHE_SECONDS=BENCH_PLANS_CACHE_SECONDS,
         BENCH_FLOOR_CUSTOMER=customer,
     )
     return env
@@ -132,6 +149,7 @@ class Bench:
         self.stack = contextlib.ExitStack()
         self.standin = StandIn(workdir / "standin.log")
         self.stack.callback(self.standin.stop)
+        self.standin.seed_demo_catalogue()  # the plans the reads show (bench/prepare.py)
         self.customer = self.standin.create_customer(
             name="Bench Inc", email="billing@bench.example.com", metadata={"organization_id": "bench"}
         )
@@ -152,13 +170,32 @@ class Bench:
         finally:
             server.stop()
 
-    def drive(self, server: Server, clients: int, requests: int) -> wrk.LoadResult:
+    def drive(
+        self, server: Server, clients: int, requests: int, endpoint: Endpoint = PORTAL
+    ) -> wrk.LoadResult:
         return wrk.run(
-            server.url + PORTAL,
+            server.url + endpoint.path,
             clients=clients,
             requests=requests,
             tokens_file=self.tokens,
+            method=endpoint.method,
         )
+
+    def read_answer(self, server: Server, endpoint: Endpoint) -> dict[str, str]:
+        """The app's answer to a read, once, as the floor's environment: it answers those bytes.
+
+        Anything but a 200 stops the bench: the floor would copy an error."""
+        assert self.tokens is not None
+        token = self.tokens.read_text().split()[0]
+        request = urllib.request.Request(
+            server.url + endpoint.path, headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body, cache_control = response.read(), response.headers.get("Cache-Control", "")
+        path = self.workdir / f"answer-{server.port}.json"
+        path.write_bytes(body)
+        log(f"  the app's answer: {len(body):,} bytes, Cache-Control: {cache_control or '(none)'}")
+        return {"BENCH_FLOOR_ANSWER": str(path), "BENCH_FLOOR_CACHE_CONTROL": cache_control}
 
     def _settled_totals(self, server: Server) -> dict[str, int]:
         """The server's counters once requests abandoned by the load generator have finished."""
@@ -195,7 +232,7 @@ class Bench:
         machine_before, loadgen_before = machine_cpu_seconds(), _children_cpu_seconds()
         cpu_before = tree_cpu(server.process.pid), tree_cpu(self.standin.process.pid)
         db_before = pg[0].cpu() if pg else {}
-        load = self.drive(server, scenario.clients, scenario.requests)
+        load = self.drive(server, scenario.clients, scenario.requests, scenario.endpoint)
         loadgen_cpu = _children_cpu_seconds() - loadgen_before
         time.sleep(scenario.latency_ms / 1000)  # abandoned requests are still with Stripe
         after = self._settled_totals(server)
@@ -219,14 +256,16 @@ class Bench:
             other_cores=max(0.0, machine_cpu - ours) / window,
             pg_statements=(pg_after - pg_before) if pg_after is not None and pg_before is not None else None,
         )
-        return run, stripe_after["connections_opened"] - stripe_before["connections_opened"]
+        return run, stripe_after[NEW_CONNECTIONS] - stripe_before[NEW_CONNECTIONS]
 
     def warm_up(self, server: Server, figures: ServerFigures, scenario: Scenario) -> None:
-        connections_before = self.standin.stats()["connections_opened"]
+        connections_before = self.standin.stats()[NEW_CONNECTIONS]
         # Enough for every thread that the load will use to open its connections.
-        load = self.drive(server, scenario.clients, scenario.clients * (4 if self.args.quick else 8))
+        load = self.drive(
+            server, scenario.clients, scenario.clients * (4 if self.args.quick else 8), scenario.endpoint
+        )
         figures.warmup_errors = load.errors
-        figures.new_connections += self.standin.stats()["connections_opened"] - connections_before
+        figures.new_connections += self.standin.stats()[NEW_CONNECTIONS] - connections_before
 
     # ---- the parts of a run ------------------------------------------------------------
 
@@ -272,11 +311,19 @@ class Bench:
         self.standin.set_latency(scenario.latency_ms)
         floor = ServerFigures("floor", None)
         app = ServerFigures("app", database)
-        log(f"{database}, Stripe at {scenario.latency_ms} ms, {scenario.clients} clients: starting servers")
-        with (
-            self.server("floor", "bench.floor:application", env) as floor_server,
-            self.server("app", "config.wsgi", env) as app_server,
-        ):
+        what = f"{scenario.endpoint.name}, " if scenario.endpoint.read else ""
+        log(
+            f"{database}, {what}Stripe at {scenario.latency_ms} ms, {scenario.clients} clients: "
+            "starting servers"
+        )
+        with contextlib.ExitStack() as servers:
+            # The app first: a read's floor answers the app's own bytes.
+            app_server = servers.enter_context(self.server("app", "config.wsgi", env))
+            floor_app, floor_env = "bench.floor:application", env
+            if scenario.endpoint.read:
+                floor_app = "bench.floor:reads"
+                floor_env = {**env, **self.read_answer(app_server, scenario.endpoint)}
+            floor_server = servers.enter_context(self.server("floor", floor_app, floor_env))
             pairs = [(floor_server, floor), (app_server, app)]
             for server, figures in pairs:
                 self.warm_up(server, figures, scenario)
@@ -319,22 +366,30 @@ class Bench:
 
 
 def build_scenarios(args: argparse.Namespace) -> list[Scenario]:
-    chosen = args.scenario or (["0ms"] if args.quick else DEFAULT_SCENARIOS)
-    scenarios = []
+    """The portal's scenarios in the order asked, then the reads (unless --no-reads)."""
+    chosen = args.scenario or (["0ms", QUICK_READ] if args.quick else [*DEFAULT_SCENARIOS, "reads"])
+    portal, reads = [], []
     for text in chosen:
+        if text in READS or text == "reads":
+            requests = args.requests or (300 if args.quick else READ_REQUESTS)
+            for key in READS if text == "reads" else [text]:
+                reads.append(Scenario(0, READ_CLIENTS, requests, READS[key]))
+            continue
         latency, clients = parse_scenario(text)
         # At least 25 requests per client: a run lasts long enough for every client to matter.
         requests = args.requests or (
             300 if args.quick else max(DEFAULT_REQUESTS.get(latency, 3000), 25 * clients)
         )
-        scenarios.append(Scenario(latency, clients, requests))
-    return scenarios
+        portal.append(Scenario(latency, clients, requests))
+    return portal if args.no_reads else portal + list(dict.fromkeys(reads))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark POST /subscriptions/portal against a bare Stripe-calling floor.",
+        description="Benchmark POST /subscriptions/portal against a bare Stripe-calling floor, "
+        "and the reads (GET /subscriptions, /subscriptions/my, /subscriptions/pending-payment) "
+        "against a floor that answers the app's own bytes.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="a few hundred requests, one run, one scenario (smoke test)"
@@ -344,9 +399,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario",
         action="append",
-        help="0ms (16 clients), 300ms (64 clients), 300x256 or <ms>x<clients>; repeatable "
-        "(default: those three)",
+        help="the portal: 0ms (16 clients), 300ms (64 clients), 300x256 or <ms>x<clients>; the reads: "
+        f"reads (all three), {', '.join(READS)}; repeatable (default: those three and reads)",
     )
+    parser.add_argument("--no-reads", action="store_true", help="leave the read endpoints out")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only (no memory check)")
     parser.add_argument("--no-memory-check", action="store_true", help="skip the 5,000 vs 20,000 check")
@@ -366,6 +422,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, databases)")
     args = parser.parse_args(argv)
+    if args.scenario and args.no_reads and all(s in READS or s == "reads" for s in args.scenario):
+        parser.error("--no-reads leaves none of the scenarios asked for")
     if args.runs is None:
         args.runs = 1 if args.quick else 3
     return args
@@ -382,7 +440,17 @@ def header(
 
     config = bench.config
     load = os.getloadavg()
-    fastest = max([f.rps for r in results for f in (r.floor, r.app)] or [1.0])
+    # A read's floor answers fixed bytes, as the trivial app does: it runs at the load
+    # generator's own limit, the very figure this line compares the others with.
+    aside = (
+        " (the reads' floors aside: they do no more than that trivial app)"
+        if any(r.scenario.endpoint.read for r in results)
+        else ""
+    )
+    rates = [
+        f.rps for r in results for f in (r.floor, r.app) if not (f is r.floor and r.scenario.endpoint.read)
+    ]
+    fastest = max(rates or [1.0])
     headroom = capacity["rps"] / fastest if fastest else 0.0
     return "\n".join(
         [
@@ -396,7 +464,7 @@ def header(
             + ", ".join(f"{s.requests:,} ({s.name})" for s in scenarios),
             f"Load generator capacity: {capacity['rps']:,.0f} req/s against a trivial WSGI app under the "
             f"same gunicorn settings ({capacity['clients']} clients), {headroom:.1f}{X} the fastest rate "
-            "measured below; load average now "
+            f"measured below{aside}; load average now "
             f"{load[0]:.2f} (other work on this machine shares the cores)",
         ]
     )
@@ -405,13 +473,23 @@ def header(
 def footer(
     results: list[ScenarioResult], memory: MemoryCheck | None, max_connections: int, pg_reason: str | None
 ) -> str:
-    lines = [
-        f"Targets: 0 ms ÷ floor ≥ {RATIO_AT_0_MS}; 300 ms up to {CROWDED_CLIENTS} clients: ÷ floor ≥ "
-        f"{RATIO_AT_300_MS}, p99 < {P99_AT_300_MS:.0f} ms; 300 ms beyond: "
-        f"÷ floor ≥ {RATIO_AT_300_MS_CROWDED}, "
-        f"no answer over {MAX_MS_CROWDED:.0f} ms (max ms: the slowest of all runs); everywhere 0 errors, "
-        f"Django's DB q/req ≤ 3, Stripe/req = 1, new conns ≤ {max_connections} (worker threads).",
-    ]
+    lines = []
+    if any(not r.scenario.endpoint.read for r in results):
+        lines.append(
+            f"Targets: 0 ms ÷ floor ≥ {RATIO_AT_0_MS}; 300 ms up to {CROWDED_CLIENTS} clients: ÷ floor ≥ "
+            f"{RATIO_AT_300_MS}, p99 < {P99_AT_300_MS:.0f} ms; 300 ms beyond: "
+            f"÷ floor ≥ {RATIO_AT_300_MS_CROWDED}, "
+            f"no answer over {MAX_MS_CROWDED:.0f} ms (max ms: the slowest of all runs); everywhere 0 errors, "
+            f"Django's DB q/req ≤ 3, Stripe/req = 1, new conns ≤ {max_connections} (worker threads)."
+        )
+    reads = list(dict.fromkeys(r.scenario.endpoint for r in results if r.scenario.endpoint.read))
+    if reads:
+        lines.append(
+            "Reads' targets: 0 errors, Stripe/req = 0 (not one call in a run), Django's DB q/req ≤ "
+            + ", ".join(f"{e.max_queries:.0f} ({e.path})" for e in reads)
+            + f", new conns ≤ {max_connections}; ÷ floor has no target (the floor answers the app's "
+            "own bytes, fetched once)."
+        )
     if pg_reason:
         lines.append(f"PostgreSQL: not measured ({pg_reason}).")
     pg = [r for r in results if r.app.pg_statements_per_request is not None]

@@ -90,6 +90,11 @@ class StandIn:
         stats: dict[str, Any] = self._control("GET", "stats")
         return stats
 
+    def seed_demo_catalogue(self) -> dict[str, list[str]]:
+        """The demo plans (Free, Starter, Pro; fixed ids): the ids of its products, prices, features."""
+        made: dict[str, list[str]] = self._control("POST", "catalogue/seed", {})
+        return made
+
     def create_customer(self, **fields: Any) -> str:
         customer: dict[str, Any] = self._control("POST", "customers", fields)
         return str(customer["id"])

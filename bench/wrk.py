@@ -65,10 +65,11 @@ def run(
     clients: int,
     requests: int,
     tokens_file: Path | None,
+    method: str = "POST",
     timeout_s: float = 10.0,
 ) -> LoadResult:
     """`requests` answers from `url` with `clients` requests in flight at all times."""
-    env = {**os.environ, "BENCH_TOKENS": str(tokens_file or "")}
+    env = {**os.environ, "BENCH_TOKENS": str(tokens_file or ""), "BENCH_METHOD": method}
     # Generous: a run that takes longer has failed anyway, and wrk stops on its own before.
     cap_s = max(60, int(requests * timeout_s / max(clients, 1)) + 30)
     threads = max(1, min(2, clients))

@@ -1,8 +1,9 @@
 -- wrk script of the portal benchmark (bench/wrk.py runs it; see bench/README.md).
 --
--- Each request is a POST to the URL's path with the next user's Bearer token (one per line
--- in $BENCH_TOKENS; none: no Authorization header) and "Connection: close", so that
--- gunicorn's workers share the load request by request rather than by kept-alive connection.
+-- Each request is a $BENCH_METHOD (default POST; GET for the reads), without a body, to the
+-- URL's path with the next user's Bearer token (one per line in $BENCH_TOKENS; none: no
+-- Authorization header) and "Connection: close", so that gunicorn's workers share the load
+-- request by request rather than by kept-alive connection.
 -- A thread says on stdout ("BENCH_THREAD_DONE") when it has had $BENCH_REQUESTS_PER_THREAD
 -- responses, and carries on: wrk.py sends wrk SIGINT once every thread has said so, and
 -- done() prints one line, "BENCH_RESULT {json}", with latency percentiles and counts by status.
@@ -19,19 +20,23 @@ end
 
 function init(args)
   local headers = { ["Connection"] = "close" }
+  local method = os.getenv("BENCH_METHOD") or ""
+  if method == "" then
+    method = "POST"
+  end
   prepared = {}
   local tokens = os.getenv("BENCH_TOKENS")
   if tokens and tokens ~= "" then
     for token in io.lines(tokens) do
       if token ~= "" then
         headers["Authorization"] = "Bearer " .. token
-        prepared[#prepared + 1] = wrk.format("POST", nil, headers)
+        prepared[#prepared + 1] = wrk.format(method, nil, headers)
       end
     end
   end
   if #prepared == 0 then
     headers["Authorization"] = nil
-    prepared[1] = wrk.format("POST", nil, headers)
+    prepared[1] = wrk.format(method, nil, headers)
   end
   position = thread_index * 7919  -- threads start at different users
   limit = tonumber(os.getenv("BENCH_REQUESTS_PER_THREAD") or "0")

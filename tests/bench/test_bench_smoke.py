@@ -1,6 +1,6 @@
 """The benchmark's quick mode runs end to end, so `make bench` cannot rot.
 
-It starts real processes (the Stripe stand-in, gunicorn twice, wrk)
+It starts real processes (the Stripe stand-in, gunicorn for each server, wrk)
 and takes ten to twenty seconds, so it is marked `reliability` with the other suites of real
 processes: the quick loop (`-m "not reliability and not browser"`) leaves it out, the full
 `pytest` (make test, CI) runs it. It asserts what the
@@ -10,6 +10,7 @@ run produced, never how fast: timings belong to the benchmark's table, not to a 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,21 @@ if not shutil.which("wrk"):
 pytestmark = pytest.mark.reliability
 
 ROOT = Path(__file__).resolve().parents[2]
+PORTAL_0_MS = "0 ms \N{MULTIPLICATION SIGN} 16"
+
+
+def _table(stdout: str) -> list[dict[str, str]]:
+    """The table's rows as {column: cell}, cut along the line of dashes under the header."""
+    lines = stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("scenario"))
+    spans = [(m.start(), m.end()) for m in re.finditer(r"-+", lines[at + 1])]
+    names = [lines[at][a:b].strip() for a, b in spans]
+    rows = []
+    for line in lines[at + 2 :]:
+        if not line.strip():
+            break
+        rows.append({name: line[a:b].strip() for name, (a, b) in zip(names, spans, strict=True)})
+    return rows
 
 
 def test_quick_bench_prints_a_table_with_throughput_and_no_errors(tmp_path: Path) -> None:
@@ -41,17 +57,36 @@ def test_quick_bench_prints_a_table_with_throughput_and_no_errors(tmp_path: Path
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
-    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("0 ms")]
-    assert [row[5] for row in rows] == ["floor", "app"], done.stdout  # 0, ms, x, 16, (none), floor, ...
-    header = next(line for line in done.stdout.splitlines() if line.startswith("scenario"))
-    assert "req/s" in header and "errors" in header, done.stdout
+    rows = _table(done.stdout)
+    assert [(r["scenario"], r["database"], r["server"]) for r in rows] == [
+        (PORTAL_0_MS, "(none)", "floor"),
+        (PORTAL_0_MS, "SQLite", "app"),
+        (f"GET /subscriptions/my {PORTAL_0_MS}", "(none)", "floor"),
+        (f"GET /subscriptions/my {PORTAL_0_MS}", "SQLite", "app"),
+    ], done.stdout
+    assert all(float(r["req/s"].replace(",", "")) > 0 for r in rows), done.stdout
+    portal_app, read_floor, read_app = rows[1], rows[2], rows[3]
+    assert portal_app["errors"] == "0 ✓" and portal_app["Stripe/req"] == "1.00 ✓", done.stdout
+    # A read: no error, not one Stripe call, its two queries; its ÷ floor has no target.
+    assert read_floor["errors"] == "0" and read_floor["Stripe/req"] == "0.00", done.stdout
+    assert read_app["errors"] == "0 ✓" and read_app["Stripe/req"] == "0.00 ✓", done.stdout
+    assert read_app["DB q/req"] == "2.00 ✓", done.stdout
+    assert not read_app["÷ floor"].endswith(("✓", "✗")), done.stdout
 
-    (scenario,) = json.loads(figures.read_text())["scenarios"]
-    assert scenario["database"] == "SQLite"
-    for server in (scenario["floor"], scenario["app"]):
-        assert server["rps_median"] > 0, scenario
-        assert server["errors"] == {}, scenario
-        assert server["stripe_requests_per_request"] == 1, scenario
+    portal, read = json.loads(figures.read_text())["scenarios"]
+    assert portal["database"] == read["database"] == "SQLite"
+    for server in (portal["floor"], portal["app"], read["floor"], read["app"]):
+        assert server["rps_median"] > 0, server
+        assert server["errors"] == {}, server
+    for server in (portal["floor"], portal["app"]):
+        assert server["stripe_requests_per_request"] == 1, portal
     # Three per request (user, rate counter, audit row), plus the rate limiter's prune of
     # expired counters, run by about one hit in a thousand: a few hundredths at most here.
-    assert 0 < scenario["app"]["queries_per_request"] < 3.02, scenario
+    assert 0 < portal["app"]["queries_per_request"] < 3.02, portal
+
+    assert (read["scenario"]["method"], read["scenario"]["path"]) == ("GET", "/subscriptions/my")
+    for server in (read["floor"], read["app"]):
+        assert server["stripe_requests_per_request"] == 0, read
+    # The user with membership and organization; the subscription with its capabilities.
+    assert read["app"]["queries_per_request"] == 2, read
+    assert read["targets_met"] == {"errors": True, "queries": True, "stripe": True, "connections": True}
