@@ -34,6 +34,7 @@ from billing.errors import BillingError
 from billing.models import CapabilitySet, Subscription
 from billing.services.plans import plans_cached, plans_invalidate, plans_list
 from core.errors import ApplicationError
+from core.queries import CompiledQuery
 from organizations.models import Membership, Organization
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,14 @@ def _items(organization_ref: Any) -> Subquery:
     )
 
 
+# `GET /subscriptions/my` on every page load: compiled once (core.queries).
+_CURRENT_WITH_ITEMS: CompiledQuery[Subscription] = CompiledQuery(
+    lambda organization_id: _current_first(
+        Subscription.objects.filter(organization_id=organization_id)
+    ).annotate(_items=_items(OuterRef("organization_id")))[:1]
+)
+
+
 def organization_billing_access(organization: Organization) -> BillingAccess:
     """Access and capabilities of the organization. One query."""
     row = (
@@ -179,11 +188,7 @@ def subscription_current_with_capabilities(
 ) -> tuple[Subscription | None, list[Capability]]:
     """`selectors.subscription_current_get` and the capabilities it grants (empty when its
     status grants no access), in its one query."""
-    subscription = (
-        _current_first(Subscription.objects.filter(organization=organization))
-        .annotate(_items=_items(OuterRef("organization_id")))
-        .first()
-    )
+    subscription = _CURRENT_WITH_ITEMS.first(organization.pk)
     if subscription is None:
         return None, []
     access = billing_access_from(subscription.status, subscription._items)  # type: ignore[attr-defined]

@@ -11,9 +11,11 @@ ORM's own machinery, exactly as iterating the queryset would.
 once, each call only converts its values (the fields' own `pre_save` and database conversion,
 `auto_now_add` included).
 
-Only for querysets whose SQL does not depend on the values passed: a filter on equality of
-each parameter, in order. The parameters are checked against the compiled ones once, and a
-queryset whose SQL carries other parameters is refused.
+Only for querysets whose SQL does not depend on the values passed, and whose parameters are
+integer keys (a primary or foreign key): the queryset is compiled with a probe value for each
+parameter, and each call's values take the probes' places among the compiled parameters (any
+other parameter of the SQL is the queryset's own constant). A queryset that does not carry a
+probe as it is (a key computed from it) is refused.
 """
 
 from __future__ import annotations
@@ -33,22 +35,28 @@ from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
 M = TypeVar("M", bound=Model)
 
 
+# Probe values for the parameters: keys no row has (negative, far from any serial's range).
+_PROBES = tuple(-(2**62) - index for index in range(8))
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
+    params: list[Any]  # the compiled parameters, the probes' places to fill
+    places: list[list[int]]  # for each parameter of a call, where it goes in `params`
     compiler: SQLCompiler
     model: type[Model]
     fields: slice
     init_list: list[str]
     related_populators: list[Any]
+    annotations: dict[str, int]  # `annotate()`d attributes and their columns
 
 
 class CompiledQuery(Generic[M]):
-    """`build(*params)` compiled once per thread and database; `first(*params)` runs it.
+    """`build(*keys)` compiled once per thread and database; `first(*keys)` runs it.
 
-    `build` must return the same SQL whatever the parameters (an equality filter on each),
-    and the parameters must be prepared for the database already (`field.get_prep_value`):
-    they go to the cursor as they are.
+    `build` must return the same SQL whatever the keys (an equality filter on each, a slice
+    for `first`), and the keys must be ints already (`field.get_prep_value`).
     """
 
     def __init__(self, build: Callable[..., QuerySet[M]], *, using: str = "default") -> None:
@@ -56,36 +64,45 @@ class CompiledQuery(Generic[M]):
         self._using = using
         self._local = threading.local()
 
-    def _compiled(self, params: tuple[Any, ...]) -> _Compiled:
+    def _compiled(self, count: int) -> _Compiled:
         compiled: _Compiled | None = getattr(self._local, "compiled", None)
         if compiled is not None:
             return compiled
-        queryset = self._build(*params)
+        probes = _PROBES[:count]
+        queryset = self._build(*probes)
         compiler = queryset.query.get_compiler(using=self._using)
         sql, compiled_params = compiler.as_sql()
-        if tuple(compiled_params) != params:
-            raise ValueError(
-                f"CompiledQuery: the queryset's SQL takes {compiled_params!r}, not the parameters {params!r}"
-            )
+        places = [[i for i, value in enumerate(compiled_params) if value == probe] for probe in probes]
+        if not all(places):
+            raise ValueError("CompiledQuery: the queryset's SQL does not take every parameter as it is")
         info = compiler.klass_info
         assert info is not None
         start, end = info["select_fields"][0], info["select_fields"][-1] + 1
         compiled = _Compiled(
             sql=sql,
+            params=list(compiled_params),
+            places=places,
             compiler=compiler,
             model=info["model"],
             fields=slice(start, end),
             init_list=[column[0].target.attname for column in compiler.select[start:end]],
             related_populators=get_related_populators(info, compiler.select, self._using),
+            annotations=dict(compiler.annotation_col_map or {}),
         )
         self._local.compiled = compiled
         return compiled
 
     def first(self, *params: Any) -> M | None:
         """The first row as a model instance, with its `select_related` objects; None if none."""
-        compiled = self._compiled(params)
+        compiled = self._compiled(len(params))
+        values = list(compiled.params)
+        for value, places in zip(params, compiled.places, strict=True):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"CompiledQuery: parameters are integer keys, not {value!r}")
+            for place in places:
+                values[place] = value
         with connections[self._using].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(compiled.sql, values)
             row = cursor.fetchone()
         if row is None:
             return None
@@ -94,6 +111,8 @@ class CompiledQuery(Generic[M]):
         obj = compiled.model.from_db(self._using, compiled.init_list, row[compiled.fields])
         for populator in compiled.related_populators:
             populator.populate(row, obj)
+        for name, column in compiled.annotations.items():
+            setattr(obj, name, row[column])
         return obj  # type: ignore[return-value]
 
 

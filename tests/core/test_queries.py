@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db.models import QuerySet
 
 from accounts.models import User
 from accounts.selectors import user_with_membership_get
@@ -68,14 +67,38 @@ def test_an_id_that_is_not_a_primary_key_is_refused_as_the_orm_refuses_it() -> N
         user_with_membership_get(user_id=[1])
 
 
-def test_a_queryset_whose_sql_takes_other_parameters_is_refused(make_user: Callable[..., User]) -> None:
-    user = make_user(email="b@example.com")
+def test_the_querysets_own_constants_stay_and_each_key_takes_its_places(
+    make_user: Callable[..., User],
+) -> None:
+    b = make_user(email="b@example.com")
+    c = make_user(email="c@example.com")
+    query: CompiledQuery[User] = CompiledQuery(
+        lambda pk: (
+            User.objects.filter(pk=pk, email__startswith="b") | User.objects.filter(pk=pk, is_staff=True)
+        )
+    )
+    assert query.first(b.pk) == b
+    assert query.first(c.pk) is None  # "b" is the queryset's constant, not a parameter slot
+    assert len(query._local.compiled.places[0]) == 2  # the key, in both of its places
 
-    def build(pk: int) -> QuerySet[User]:
-        return User.objects.filter(pk=pk, email__startswith="b")  # a parameter the caller does not pass
 
-    with pytest.raises(ValueError, match="not the parameters"):
-        CompiledQuery(build).first(user.pk)
+def test_a_key_the_sql_does_not_carry_as_it_is_is_refused(make_user: Callable[..., User]) -> None:
+    user = make_user(email="d@example.com")
+    with pytest.raises(ValueError, match="every parameter"):
+        CompiledQuery(lambda pk: User.objects.filter(pk=pk + 1)).first(user.pk)
+    with pytest.raises(TypeError, match="integer keys"):
+        CompiledQuery(lambda pk: User.objects.filter(pk=pk)).first("1")
+
+
+def test_annotations_are_set_as_the_orm_sets_them(make_user: Callable[..., User]) -> None:
+    from django.db.models import Value
+
+    user = make_user(email="e@example.com")
+    query: CompiledQuery[User] = CompiledQuery(
+        lambda pk: User.objects.filter(pk=pk).annotate(_flag=Value(7))[:1]
+    )
+    loaded = query.first(user.pk)
+    assert loaded is not None and loaded._flag == 7  # type: ignore[attr-defined]
 
 
 def test_every_thread_compiles_its_own(make_user: Callable[..., User], transactional_db: None) -> None:
