@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 import stripe
 from django.conf import settings
 
@@ -53,6 +54,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # Connect timeout is short (an unreachable Stripe should fail fast); the read timeout leaves
 # room for Stripe's own slow answers while a person waits.
 _CONNECT_TIMEOUT_SECONDS = 3.0
+_STRIPE_API = "https://api.stripe.com"  # the SDK's own default address
 # A call made on the side of a page view (the refresh after the portal) must not hold the
 # page for the full deadline while Stripe is down: it gets one short try.
 _QUICK_DEADLINE_SECONDS = 2.0
@@ -104,9 +106,9 @@ class _DeadlineHTTPClient(stripe.RequestsClient):
     the calls of one request, end by the deadline.
     """
 
-    def __init__(self, *, connect: float, read: float) -> None:
+    def __init__(self, *, connect: float, read: float, proxies: dict[str, str] | None = None) -> None:
         self._base_timeout = (connect, read)
-        super().__init__(timeout=(connect, read))
+        super().__init__(timeout=(connect, read), proxy=proxies or None)  # type: ignore[arg-type]
 
     @property  # type: ignore[override]
     def _timeout(self) -> tuple[float, float]:
@@ -124,6 +126,13 @@ class _DeadlineHTTPClient(stripe.RequestsClient):
         left = _time_left()
         if left is not None and left <= 0:
             raise stripe.APIConnectionError("The request's time for Stripe ran out", should_retry=False)
+        if getattr(self._thread_local, "session", None) is None:
+            # The environment's proxy settings were read once, for the one Stripe address
+            # (`_client_for`); requests would otherwise read and match them on every call (a
+            # tenth of the portal request's own CPU).
+            session = requests.Session()
+            session.trust_env = False
+            self._thread_local.session = session
         return super().request(method, url, headers, post_data, **kwargs)
 
     def _should_retry(
@@ -149,7 +158,12 @@ def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: i
         stripe_version=STRIPE_API_VERSION,
         base_addresses={"api": api_base} if api_base else None,  # type: ignore[typeddict-item]
         max_network_retries=max_retries,
-        http_client=_DeadlineHTTPClient(connect=_CONNECT_TIMEOUT_SECONDS, read=read_timeout),
+        http_client=_DeadlineHTTPClient(
+            connect=_CONNECT_TIMEOUT_SECONDS,
+            read=read_timeout,
+            # HTTPS_PROXY / NO_PROXY, as requests would apply them to this address
+            proxies=requests.utils.get_environ_proxies(api_base or _STRIPE_API),
+        ),
     )
 
 

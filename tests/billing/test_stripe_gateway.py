@@ -6,6 +6,8 @@ the failure; the rest raised into `_stripe_errors` directly.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import stripe
 
@@ -131,3 +133,52 @@ def _raised_by(exc: Exception) -> type[BillingError]:
 )
 def test_each_stripe_exception_maps_to_one_billing_error(exc, error):
     assert _raised_by(exc) is error
+
+
+def _http_client(api_base: str) -> Any:
+    client = stripe_gateway._client_for.__wrapped__("sk_test_proxies", api_base, 5.0, 0)
+    return client._requestor._client
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, None),
+        (
+            {"HTTPS_PROXY": "http://proxy.internal:3128"},
+            {"https": "http://proxy.internal:3128"},
+        ),
+        ({"HTTPS_PROXY": "http://proxy.internal:3128", "NO_PROXY": "api.stripe.com"}, None),
+    ],
+)
+def test_the_environments_proxy_for_stripe_is_read_once_when_the_client_is_made(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: dict[str, str] | None
+) -> None:
+    for name in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    http_client = _http_client("https://api.stripe.com")
+    assert http_client._proxy == expected
+
+
+def test_each_threads_session_ignores_the_environment_after_that(
+    stripe_standin: Any, customer_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stripe_gateway.portal_session_create(
+        customer_id=customer_id, return_url="https://app.example.com/billing/"
+    )
+    # A proxy set later is not looked up per call (nor would it reach the stand-in).
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    session = stripe_gateway.portal_session_create(
+        customer_id=customer_id, return_url="https://app.example.com/billing/"
+    )
+    assert session.url
