@@ -112,3 +112,16 @@ def test_delete_while_stripe_is_down_is_503_and_keeps_it(owner, stripe_standin):
 @pytest.mark.django_db
 def test_other_methods_405(owner):
     assert_error(bearer(owner).post(URL), 405, "METHOD_NOT_ALLOWED")
+
+
+@pytest.mark.django_db
+def test_reading_it_is_two_queries_and_no_stripe_call(
+    owner, member, stripe_standin, django_assert_num_queries
+):
+    buy(owner, STARTER_YEARLY)
+    client = bearer(member)
+    calls = len(stripe_standin.requests)
+    # the user with membership and organization; the open session (its plan from the plans cache)
+    with django_assert_num_queries(2):
+        assert client.get(URL).status_code == 200
+    assert len(stripe_standin.requests) == calls

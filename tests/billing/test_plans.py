@@ -208,3 +208,13 @@ def test_selector_finds_a_price_plan_from_the_cache_without_stripe(stripe_standi
     assert free is not None and free["name"] == "Free"
     assert selectors.plan_period_for_price(price_id="price_unknown") is None
     assert len(stripe_standin.requests) == calls
+
+
+@pytest.mark.django_db
+def test_a_cached_list_costs_no_query_and_no_stripe_call(stripe_standin, django_assert_num_queries):
+    stripe_standin.seed_demo_catalogue()
+    first = plans()
+    calls = len(stripe_standin.requests)
+    with django_assert_num_queries(0):  # public: no user lookup; the list comes from the cache
+        assert plans() == first
+    assert len(stripe_standin.requests) == calls
