@@ -112,6 +112,16 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         "reset": pool_connection_returned,
     }
     _db["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+    # Statements run with server-side parameters, and one that a connection has run this many
+    # times is prepared on it: PostgreSQL then stops parsing and planning the hot path's few
+    # statements on every request. `off` for a pooler in front of PostgreSQL that cannot keep
+    # prepared statements (PgBouncer before 1.21 in transaction mode).
+    _prepare = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
+    if _prepare != "off":
+        if not _prepare.isdigit() or int(_prepare) < 1:
+            raise ImproperlyConfigured("DATABASE_PREPARE_THRESHOLD: executions (1 or more), or off")
+        _db["OPTIONS"]["server_side_binding"] = True
+        _db["OPTIONS"]["prepare_threshold"] = int(_prepare)
     # The pool checks a connection idle for over a second before handing it out: one broken by
     # a database restart is replaced, not given to a request (core/pool.py, through Django's
     # backend with that check swapped in: core/backends/postgresql).

@@ -45,6 +45,7 @@ class _Compiled:
     params: list[Any]  # the compiled parameters, the probes' places to fill
     places: list[list[int]]  # for each parameter of a call, where it goes in `params`
     compiler: SQLCompiler
+    converters: dict[int, Any]  # the database's and the fields' converters, by column
     model: type[Model]
     fields: slice
     init_list: list[str]
@@ -77,12 +78,16 @@ class CompiledQuery(Generic[M]):
             raise ValueError("CompiledQuery: the queryset's SQL does not take every parameter as it is")
         info = compiler.klass_info
         assert info is not None
+        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("CompiledQuery: composite fields are not supported")
         start, end = info["select_fields"][0], info["select_fields"][-1] + 1
         compiled = _Compiled(
             sql=sql,
             params=list(compiled_params),
             places=places,
             compiler=compiler,
+            converters=compiler.get_converters(columns),
             model=info["model"],
             fields=slice(start, end),
             init_list=[column[0].target.attname for column in compiler.select[start:end]],
@@ -107,7 +112,8 @@ class CompiledQuery(Generic[M]):
         if row is None:
             return None
         # The database's and the fields' converters (dates, booleans, JSON), as the ORM applies.
-        (row,) = compiled.compiler.results_iter(results=[[row]])
+        if compiled.converters:
+            (row,) = compiled.compiler.apply_converters([row], compiled.converters)
         obj = compiled.model.from_db(self._using, compiled.init_list, row[compiled.fields])
         for populator in compiled.related_populators:
             populator.populate(row, obj)

@@ -89,3 +89,18 @@ def test_database_and_cache_come_from_the_environment():
     engine, name, cache = default.stdout.split()
     assert engine == "django.db.backends.sqlite3" and name.endswith("db.sqlite3")
     assert cache == "core.cache.FileBasedCache"  # Django's file cache, minus its random cull
+
+
+def test_postgresql_statements_are_prepared_unless_turned_off():
+    code = (
+        "from django.conf import settings; o=settings.DATABASES['default']['OPTIONS']; "
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://u:p@db.internal:5432/billing"}
+    assert run_manage("shell", "--no-imports", "-c", code, env=env).stdout.split() == ["True", "5"]
+    two = run_manage("shell", "--no-imports", "-c", code, env={**env, "DATABASE_PREPARE_THRESHOLD": "2"})
+    assert two.stdout.split() == ["True", "2"], two.stderr
+    off = run_manage("shell", "--no-imports", "-c", code, env={**env, "DATABASE_PREPARE_THRESHOLD": "off"})
+    assert off.stdout.split() == ["None", "None"], off.stderr
+    bad = run_manage("shell", "--no-imports", "-c", code, env={**env, "DATABASE_PREPARE_THRESHOLD": "0"})
+    assert bad.returncode != 0 and "DATABASE_PREPARE_THRESHOLD" in bad.stderr
