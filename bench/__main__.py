@@ -109,14 +109,21 @@ def parse_scenario(text: str) -> tuple[int, int]:
 def server_config() -> dict[str, Any]:
     """config/gunicorn.py as the servers will read it (GUNICORN_* in this environment apply)."""
     config = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
-    return {key: config.get(key) for key in ("worker_class", "workers", "threads", "preload_app")}
+    keys = ("worker_class", "workers", "threads", "worker_connections", "preload_app")
+    return {key: config.get(key) for key in keys}
 
 
 # From this environment, only what a server needs to run at all, and the server settings an
-# operator may override (GUNICORN_WORKERS, GUNICORN_THREADS): nothing else of the caller's
-# leaks into the figures (the requests library reads every variable on each Stripe call).
+# operator may override (GUNICORN_WORKERS, GUNICORN_THREADS, GUNICORN_WORKER_CONNECTIONS):
+# nothing else of the caller's leaks into the figures (the requests library reads every
+# variable on each Stripe call).
 _PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
-_SERVER_KNOBS = ("GUNICORN_WORKERS", "GUNICORN_THREADS", "STRIPE_MAX_CONCURRENT_CALLS")
+_SERVER_KNOBS = (
+    "GUNICORN_WORKERS",
+    "GUNICORN_THREADS",
+    "GUNICORN_WORKER_CONNECTIONS",
+    "STRIPE_MAX_CONCURRENT_CALLS",
+)
 
 
 def base_env(standin_url: str, customer: str, threads: int) -> dict[str, str]:
@@ -456,7 +463,8 @@ def header(
         [
             f"Portal benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, gunicorn {gunicorn.__version__} "
-            f"{config['worker_class']} {config['workers']} workers {X} {config['threads']} threads"
+            f"{config['worker_class']} {config['workers']} workers {X} {config['threads']} threads, "
+            f"{config['worker_connections']} connections each"
             f"{', preload' if config['preload_app'] else ''}; "
             f"STRIPE_MAX_CONCURRENT_CALLS={bench.env['STRIPE_MAX_CONCURRENT_CALLS']}",
             f"Load: {wrk.describe()}, Connection: close, {USERS} users' tokens in turn; "

@@ -12,9 +12,16 @@ figures, and the runs behind each choice below, are in bench/README.md.
   workers serve one request per process.
 - 2 workers, one per core: each process has its own GIL, and more processes than cores did no
   better while each costs its own memory.
-- 64 threads per worker: a worker accepts a connection whenever it wins the race for it, not
-  when it has a free thread, so most of the requests in flight can sit in one worker; with
-  fewer threads they queue behind the busy ones.
+- 64 threads per worker, and a worker holds no more connections than it has threads
+  (`worker_connections`). gunicorn's default (1,000) lets a worker accept connections it has no
+  thread for: they queue behind its busy threads while the other worker may have free ones, and
+  at 300 ms x 256 clients the slowest answers took 3.8 s. At the threads, a worker stops
+  accepting while every thread is busy, and the connection waits in the kernel's queue for the
+  first worker with a free thread (slowest 2.2 s, ÷ floor 0.67 -> 0.80, bench/README.md).
+  The price: gunicorn keeps no connection alive after its answer (it keeps
+  `worker_connections - threads` of them), so a proxy in front opens one per request, as it
+  does to synchronous workers. GUNICORN_WORKER_CONNECTIONS above the threads gives that many
+  kept-alive connections back, at the cost of the queueing above.
 - Each thread keeps one kept-alive connection to Stripe; on SQLite one database connection,
   on PostgreSQL the pool's (DATABASE_POOL_MAX_SIZE per worker, whatever the threads).
 - A busy instance keeps this configuration, one worker per core and 64 threads each, and is
@@ -48,3 +55,4 @@ graceful_timeout = 30
 # Load the app once in the master: less memory per worker, and import errors fail start-up.
 preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or threads)
