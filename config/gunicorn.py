@@ -40,8 +40,9 @@ figures, and the runs behind each choice below, are in bench/README.md.
 - The worker class is gthread's with one change (config/gunicorn_worker.py): when an answer
   closes its connection, the main loop no longer waits there, up to 2 s, for the client to
   close its side; the poller does. With every answer closing its connection (above), the stock
-  worker's main loop spent its time in those waits; at 300 ms x 256 clients the change took
-  the CPU per request from 3.8 to 3.2 ms and ÷ floor from 0.85 to 0.88 (bench/README.md).
+  worker's main loop spent its time in those waits: the change took the CPU per portal
+  request at 300 ms x 256 clients from 3.8 to 3.4 ms on SQLite, and ÷ floor at 0 ms on
+  PostgreSQL from 0.31 to 0.37 (bench/README.md).
 """
 
 import os
