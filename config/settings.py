@@ -102,15 +102,11 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     # A pool per process (psycopg's, through Django): an instance never holds more than
     # workers x DATABASE_POOL_MAX_SIZE connections, whatever its threads, and a request hands
     # its connection back before it waits on Stripe. Size it against max_connections (README).
-    from core.pool import pool_connection_returned
-
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16),
         # A request waits this long for a free connection, then fails (503 on the API).
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
-        # Notes when a connection comes back, for the check below.
-        "reset": pool_connection_returned,
     }
     _db["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
     # Statements run with server-side parameters, and one that a connection has run this many

@@ -20,7 +20,10 @@ _RETURNED_AT = "_billing_returned_at"
 
 
 def pool_connection_returned(conn: Any) -> None:
-    """psycopg_pool's `reset` callback: note when the connection came back."""
+    """Note when the connection goes back to the pool (the backend's `_close`, right before
+    `putconn`). Not as the pool's `reset` callback: with one, psycopg_pool hands every returned
+    connection to one of its worker threads instead of taking it back at once, two thread
+    hand-offs per portal request."""
     setattr(conn, _RETURNED_AT, time.monotonic())
 
 

@@ -56,4 +56,20 @@ def test_the_postgresql_pool_runs_this_check() -> None:
         pytest.skip("the pool is PostgreSQL's")
     live: Any = connection.pool  # type: ignore[attr-defined]
     assert live._check is pool.pool_connection_check
-    assert live._reset is pool.pool_connection_returned
+    assert live._reset is None  # with a reset callback, the pool takes connections back in a thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_handed_back_is_marked_and_not_checked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the pool is PostgreSQL's")
+    connection.ensure_connection()
+    conn = connection.connection
+    connection.close()  # back to the pool, through the backend's `_close`
+    assert connection.pool._reset is None  # type: ignore[attr-defined]
+
+    def round_trip(conn: Any) -> None:
+        raise AssertionError("checked a connection handed back moments ago")
+
+    monkeypatch.setattr(pool.ConnectionPool, "check_connection", staticmethod(round_trip))
+    pool.pool_connection_check(conn)
