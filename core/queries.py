@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
 from django.db import connections
@@ -128,7 +129,9 @@ class CompiledInsert(Generic[M]):
 
     Every concrete field is written (its default, or its `pre_save` value, when not given), the
     auto primary key excepted. No `pre_save`/`post_save` signal is sent, so a model with
-    receivers is refused.
+    receivers is refused. No model instance is built either: each field takes its value (a
+    related object's key for a foreign key), its default, or its `pre_save` (`auto_now_add`),
+    then its own conversion for the database, as `create()` would.
     """
 
     def __init__(self, model: type[M], *, using: str = "default") -> None:
@@ -139,26 +142,46 @@ class CompiledInsert(Generic[M]):
         self._fields: list[Field[Any, Any]] = [
             f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated
         ]
+        self._names = {f.name for f in self._fields} | {f.attname for f in self._fields}
 
-    def _compiled(self, obj: M) -> tuple[str, SQLInsertCompiler]:
-        compiled: tuple[str, SQLInsertCompiler] | None = getattr(self._local, "compiled", None)
+    def _compiled(self, values: dict[str, Any]) -> tuple[str, Any]:
+        compiled: tuple[str, Any] | None = getattr(self._local, "compiled", None)
         if compiled is not None:
             return compiled
         if pre_save.has_listeners(self._model) or post_save.has_listeners(self._model):
             raise ValueError(f"CompiledInsert: {self._model.__name__} has save signal receivers")
         query = InsertQuery(self._model)
-        query.insert_values(self._fields, [obj])
-        compiler = query.get_compiler(using=self._using)
+        query.insert_values(self._fields, [self._model(**values)])
+        compiler: SQLInsertCompiler = query.get_compiler(using=self._using)
         [(sql, params)] = compiler.as_sql()
         if len(params) != len(self._fields):
             raise ValueError(f"CompiledInsert: {self._model.__name__}: not one parameter per field")
-        compiled = (sql, compiler)
+        compiled = (sql, compiler.connection)
         self._local.compiled = compiled
         return compiled
 
     def insert(self, **values: Any) -> None:
-        obj = self._model(**values)
-        sql, compiler = self._compiled(obj)
-        params = [compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in self._fields]
+        unknown = values.keys() - self._names
+        if unknown:
+            raise TypeError(f"CompiledInsert: {self._model.__name__} has no field {sorted(unknown)}")
+        sql, connection = self._compiled(values)
+        row = SimpleNamespace()  # what `pre_save` reads (and `auto_now_add` sets), by attname
+        for field in self._fields:
+            if field.name in values:
+                value = values[field.name]
+                if field.is_relation and isinstance(value, Model):
+                    foreign_key: Any = field
+                    value = getattr(value, foreign_key.target_field.attname)
+            elif field.attname in values:
+                value = values[field.attname]
+            else:
+                value = field.get_default()
+            setattr(row, field.attname, value)
+        params = []
+        for field in self._fields:
+            value = field.pre_save(row, True)  # type: ignore[arg-type]
+            if hasattr(value, "resolve_expression"):
+                raise TypeError(f"CompiledInsert: {field.name} is an expression, not a value")
+            params.append(field.get_db_prep_save(value, connection=connection))
         with connections[self._using].cursor() as cursor:
             cursor.execute(sql, params)

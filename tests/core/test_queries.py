@@ -148,6 +148,25 @@ def test_a_compiled_insert_writes_the_row_create_would(
     assert rows[0]["created_at"] <= rows[2]["created_at"]
 
 
+def test_a_compiled_insert_takes_keys_by_attname_and_refuses_unknown_fields(
+    owner: User, organization: Organization
+) -> None:
+    from billing.models import PortalSession
+
+    insert = CompiledInsert(PortalSession)
+    insert.insert(
+        organization_id=organization.pk,
+        user_id=owner.pk,
+        stripe_session_id="bps_1",
+        stripe_customer_id="c",
+        source="api",
+    )
+    assert PortalSession.objects.get().user == owner
+    with pytest.raises(TypeError, match="no field"):
+        insert.insert(organization=organization, stripe_session_id="bps_2", colour="red")
+    assert PortalSession.objects.count() == 1
+
+
 def test_a_compiled_insert_refuses_a_model_with_save_receivers(organization: Organization) -> None:
     from django.db.models.signals import post_save
 
