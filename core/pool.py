@@ -1,11 +1,12 @@
-"""The PostgreSQL pool's health check (settings.py passes these to psycopg_pool).
+"""The PostgreSQL pool's health check (core/backends/postgresql gives it to psycopg_pool, and
+marks each connection it hands back).
 
 psycopg's pool can check each connection before handing it out (a round trip). A request
 takes a connection twice (before and after its Stripe call), so checking every time doubled
 the round trips of the portal request. A connection handed back moments ago cannot have been
 broken by a database restart since without its own request failing (the pool drops a broken
-one when it comes back), so only a connection idle for longer than POOL_CHECK_IDLE_SECONDS is checked: after a
-restart, which takes longer, every idle connection is.
+one when it comes back), so only a connection idle for longer than POOL_CHECK_IDLE_SECONDS
+is checked: after a restart, which takes longer, every idle connection is.
 """
 
 from __future__ import annotations
