@@ -5,7 +5,6 @@ The environment is read here and nowhere else (see README "Configuration").
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -308,12 +307,6 @@ BILLING_CHECKOUT_CANCEL_URL: str = env.str(
 BILLING_PLANS_CACHE_SECONDS: int = env.int("BILLING_PLANS_CACHE_SECONDS", default=300)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
-# The event lines carry no thread, process or source line, so records skip gathering them (the
-# logging module's own switches; the caller's frame walk is most of a record's cost).
-logging.logThreads = False
-logging.logProcesses = False
-logging.logMultiprocessing = False
-logging._srcfile = None  # type: ignore[attr-defined]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
