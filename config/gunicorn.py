@@ -12,16 +12,17 @@ figures, and the runs behind each choice below, are in bench/README.md.
   workers serve one request per process.
 - 2 workers, one per core: each process has its own GIL, and more processes than cores did no
   better while each costs its own memory.
-- 64 threads per worker, and a worker holds no more connections than it has threads
-  (`worker_connections`). gunicorn's default (1,000) lets a worker accept connections it has no
-  thread for: they queue behind its busy threads while the other worker may have free ones, and
-  at 300 ms x 256 clients the slowest answers took 3.8 s. At the threads, a worker stops
-  accepting while every thread is busy, and the connection waits in the kernel's queue for the
-  first worker with a free thread (slowest 2.2 s, ÷ floor 0.67 -> 0.80, bench/README.md).
-  The price: gunicorn keeps no connection alive after its answer (it keeps
-  `worker_connections - threads` of them), so a proxy in front opens one per request, as it
-  does to synchronous workers. GUNICORN_WORKER_CONNECTIONS above the threads gives that many
-  kept-alive connections back, at the cost of the queueing above.
+- 64 threads per worker. A worker accepts a connection whenever it wins the race for it, not
+  when it has a free thread, so most of the requests in flight can sit in one worker; with
+  fewer threads they queue behind the busy ones. GUNICORN_WORKER_CONNECTIONS (gunicorn's
+  `worker_connections`, default 1,000) caps the connections a worker holds: at the threads, a
+  worker stops accepting while every thread is busy and the connection waits in the kernel's
+  queue for the first worker with a free thread. At 300 ms x 256 clients that took ÷ floor
+  from 0.67 to 0.80 and the slowest answer from 3.8 to 2.2 s (bench/README.md), but it is
+  not the default: with it, the database-outage test (tests/reliability) failed about half
+  the time, answers still failing in the seconds after PostgreSQL was back, and the cause is
+  not understood yet. It also means no kept-alive connections (gunicorn keeps
+  `worker_connections - threads` of them; `keepalive` is 0 then).
 - Each thread keeps one kept-alive connection to Stripe; on SQLite one database connection,
   on PostgreSQL the pool's (DATABASE_POOL_MAX_SIZE per worker, whatever the threads).
 - A busy instance keeps this configuration, one worker per core and 64 threads each, and is
@@ -39,8 +40,9 @@ figures, and the runs behind each choice below, are in bench/README.md.
 
 - The worker class is gthread's with one change (config/gunicorn_worker.py): when an answer
   closes its connection, the main loop no longer waits there, up to 2 s, for the client to
-  close its side; the poller does. With every answer closing its connection (above), the stock
-  worker's main loop spent its time in those waits: the change took the CPU per portal
+  close its side; the poller does. With every answer closing its connection (clients that
+  send `Connection: close`, as the benchmark's do), the stock worker's main loop spent its
+  time in those waits: with 64 connections per worker, the change took the CPU per portal
   request at 300 ms x 256 clients from 3.8 to 3.4 ms on SQLite, and ÷ floor at 0 ms on
   PostgreSQL from 0.31 to 0.37 (bench/README.md).
 """
@@ -56,6 +58,6 @@ graceful_timeout = 30
 # Load the app once in the master: less memory per worker, and import errors fail start-up.
 preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or threads)
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or 1000)
 # Kept-alive connections only in the room above the threads (gunicorn keeps none otherwise).
 keepalive = 5 if worker_connections > threads else 0
