@@ -107,6 +107,11 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16),
         # A request waits this long for a free connection, then fails (503 on the API).
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        # A connection the pool fails to open is retried after 1, 2, 4, 8... s (psycopg_pool's
+        # backoff) for this long, then given up; the next request that has to wait starts
+        # afresh. With the default (5 minutes) an outage of half a minute left a process's
+        # retries 30 s apart, and requests timing out long after PostgreSQL was back.
+        "reconnect_timeout": 5.0,
     }
     _db["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
     # Statements run with server-side parameters, and one that a connection has run this many

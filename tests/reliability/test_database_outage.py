@@ -55,6 +55,7 @@ class Load:
         self.tokens = tokens
         self.phase = "before"
         self.answers: list[tuple[str, int, str, str]] = []  # (phase, status, content type, body)
+        self.served_after: Counter[str] = Counter()  # 200s answered in the "after" phase, per client
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in tokens]
@@ -79,6 +80,8 @@ class Load:
                 answer = (self._phase_of(started_in), 0, "", type(e).__name__)
             with self.lock:
                 self.answers.append(answer)
+                if answer[:2] == ("after", 200):
+                    self.served_after[token] += 1
             time.sleep(0.02)
         http.close()
 
@@ -219,6 +222,9 @@ def test_postgresql_stopped_mid_run_then_back(
     assert by_phase["before"]["200"] > 0, by_phase
     after = by_phase.get("after", Counter())
     assert set(after) == {"200"}, after
+    # Every client is served again once /healthz is: no worker's pool still waiting out its
+    # reconnection backoff while the database is back (each client's requests reach both).
+    assert len(load.served_after) == len(tokens), (dict(load.served_after), after)
     assert ok == len(db["portal_sessions"])
     assert alive and booted == WORKERS
     codes = Counter(_error_code(a[3]) for a in load.answers if a[0] == "down")
