@@ -2,27 +2,29 @@
 
     gunicorn -c config/gunicorn.py config.wsgi
 
-The address, workers, threads and access log come from GUNICORN_* variables; any other
-setting can be overridden with GUNICORN_CMD_ARGS (`GUNICORN_CMD_ARGS="--timeout 90"`), which
-gunicorn applies over this file. `python -m bench` measures whatever they are set to; its
-figures, and the runs behind each choice below, are in bench/README.md.
+The address, workers, threads, connections per worker and access log come from GUNICORN_*
+variables; any other setting can be overridden with GUNICORN_CMD_ARGS
+(`GUNICORN_CMD_ARGS="--timeout 90"`), which gunicorn applies over this file. `python -m bench`
+measures whatever they are set to; its figures, and the runs behind each choice below, are in
+bench/README.md.
 
 - Threaded workers (gthread). A portal request spends nearly all its life waiting on Stripe,
   so a worker must hold many requests in flight at once; gunicorn's default synchronous
   workers serve one request per process.
 - 2 workers, one per core: each process has its own GIL, and more processes than cores did no
   better while each costs its own memory.
-- 64 threads per worker. A worker accepts a connection whenever it wins the race for it, not
-  when it has a free thread, so most of the requests in flight can sit in one worker; with
-  fewer threads they queue behind the busy ones. GUNICORN_WORKER_CONNECTIONS (gunicorn's
-  `worker_connections`, default 1,000) caps the connections a worker holds: at the threads, a
-  worker stops accepting while every thread is busy and the connection waits in the kernel's
-  queue for the first worker with a free thread. At 300 ms x 256 clients that took ÷ floor
-  from 0.67 to 0.80 and the slowest answer from 3.8 to 2.2 s (bench/README.md), but it is
-  not the default: with it, the database-outage test (tests/reliability) failed about half
-  the time, answers still failing in the seconds after PostgreSQL was back, and the cause is
-  not understood yet. It also means no kept-alive connections (gunicorn keeps
-  `worker_connections - threads` of them; `keepalive` is 0 then).
+- 64 threads per worker, and as many connections per worker (GUNICORN_WORKER_CONNECTIONS,
+  gunicorn's `worker_connections`). A worker accepts a connection whenever it wins the race
+  for it, not when it has a free thread: with gunicorn's default of 1,000 connections most of
+  the requests in flight could sit in one worker, queued behind its busy threads while the
+  other had free ones. At the threads, a worker stops accepting while every thread is busy,
+  and the connection waits in the kernel's queue for the first worker with a free thread. At
+  300 ms x 256 clients (two runs each, bench/README.md) that took ÷ floor from 0.73-0.78 to
+  0.76-0.81 on SQLite and from 0.58-0.60 to 0.63-0.77 on PostgreSQL, and the slowest answer
+  from 2.6-3.3 s to 2.0-2.4 s and from 2.5 s to 1.4-1.6 s. It also means no kept-alive
+  connections: gunicorn keeps `worker_connections - threads` of them, and `keepalive` is 0
+  here. A proxy in front that keeps its connections to the app alive wants the variable set
+  above the threads (e.g. 1000, gunicorn's default).
 - Each thread keeps one kept-alive connection to Stripe; on SQLite one database connection,
   on PostgreSQL the pool's (DATABASE_POOL_MAX_SIZE per worker, whatever the threads).
 - A busy instance keeps this configuration, one worker per core and 64 threads each, and is
@@ -58,6 +60,6 @@ graceful_timeout = 30
 # Load the app once in the master: less memory per worker, and import errors fail start-up.
 preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or 1000)
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or threads)
 # Kept-alive connections only in the room above the threads (gunicorn keeps none otherwise).
 keepalive = 5 if worker_connections > threads else 0

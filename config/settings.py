@@ -120,10 +120,11 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     # prepared statements (PgBouncer before 1.21 in transaction mode).
     _prepare = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
     if _prepare != "off":
-        if not _prepare.isdigit() or int(_prepare) < 1:
+        _threshold = int(_prepare) if _prepare.isdigit() else 0
+        if _threshold < 1:
             raise ImproperlyConfigured("DATABASE_PREPARE_THRESHOLD: executions (1 or more), or off")
         _db["OPTIONS"]["server_side_binding"] = True
-        _db["OPTIONS"]["prepare_threshold"] = int(_prepare)
+        _db["OPTIONS"]["prepare_threshold"] = _threshold
     # The pool checks a connection idle for over a second before handing it out: one broken by
     # a database restart is replaced, not given to a request (core/pool.py, through Django's
     # backend with that check swapped in: core/backends/postgresql).

@@ -7,9 +7,11 @@ from billing import urls as billing_urls
 from core import urls as core_urls
 from workspace import urls as workspace_urls
 
+# The JSON API: these paths skip the page middleware (sessions, Django's user, messages).
+api_urlpatterns = [*accounts_urls.api_urlpatterns, *billing_urls.api_urlpatterns]
+
 urlpatterns = [
-    *accounts_urls.api_urlpatterns,
-    *billing_urls.api_urlpatterns,
+    *api_urlpatterns,
     path("accounts/", include(accounts_urls.urlpatterns)),
     path("billing/", include((billing_urls.urlpatterns, "billing"))),
     path("workspace/", include(workspace_urls)),

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -21,6 +22,9 @@ from rest_framework.views import set_rollback
 from core.errors import ApplicationError, retry_after_seconds
 
 logger = logging.getLogger(__name__)
+
+# A database that is down, restarting or out of pooled connections answers again soon.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 # Paths whose errors are answered in JSON even when Django itself raised them.
 API_PATH_PREFIXES = ("/subscriptions/", "/subscriptions", "/auth/", "/api/")
@@ -91,6 +95,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         status_code, code, message = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
     elif isinstance(exc, SuspiciousOperation):
         status_code, code, message = 400, "BAD_REQUEST", "Bad request"  # as Django answers it
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable, restarting, or gave no pooled connection in time (or
+        # SQLite's file stayed locked past its timeout): the same request may work shortly.
+        logger.warning("api.database_unavailable", exc_info=True, extra={"path": context["request"].path})
+        status_code, code = 503, "SERVICE_UNAVAILABLE"
+        message = "The service is briefly unavailable; please try again in a few seconds"
+        headers["Retry-After"] = retry_after_header(DATABASE_RETRY_AFTER_SECONDS)
     else:
         # An unexpected failure: logged with its traceback, answered without details.
         logger.exception("api.unhandled_error", extra={"path": context["request"].path})

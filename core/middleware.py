@@ -1,7 +1,8 @@
 """Page middleware that the JSON API skips.
 
-The API (`/subscriptions...`, `/auth/token...`) authenticates every request with a JWT and
-answers JSON: it never reads a cookie session, Django's `request.user` or a flashed message.
+The API (the URLconf's `api_urlpatterns`: `/subscriptions...`, `/auth/token...`) authenticates
+every request with a JWT and answers JSON: it never reads a cookie session, Django's
+`request.user` or a flashed message.
 Sessions, the user and messages still cost a few objects and lookups on every request, so these
 are Django's own middleware classes, which pass an API request straight on. Everything else
 (pages, the admin) runs them as Django does. Each is a subclass of Django's, so the admin's
@@ -10,20 +11,42 @@ checks still find them; none of the three has a view, exception or template hook
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import URLPattern
 
-# The JSON API's paths (billing/urls.py and accounts/urls.py `api_urlpatterns`).
-API_PATH_PREFIXES = ("/subscriptions", "/auth/token")
+
+def api_paths(patterns: Iterable[URLPattern]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The paths of these top-level routes: each route without a converter as an exact path,
+    each with one as the prefix before its first converter."""
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    for pattern in patterns:
+        route = "/" + str(pattern.pattern)
+        if "<" in route:
+            prefixes.append(route.partition("<")[0])
+        else:
+            exact.add(route)
+    return frozenset(exact), tuple(prefixes)
+
+
+@lru_cache(maxsize=8)
+def _api_paths_of(urlconf: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    return api_paths(getattr(import_module(urlconf), "api_urlpatterns", ()))
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(API_PATH_PREFIXES)
+    """Whether `path` is one of the root URLconf's `api_urlpatterns` (config/urls.py)."""
+    exact, prefixes = _api_paths_of(settings.ROOT_URLCONF)
+    return path in exact or path.startswith(prefixes)
 
 
 class _PagesOnly:

@@ -23,8 +23,8 @@ class RateCounter(models.Model):
 
     Two fixed windows of the rate's period: the hits counted in the current one and in the one
     before, each with the times of its first and last counted hit. Written only by the one
-    `INSERT ... ON CONFLICT DO UPDATE` of `core.ratelimit`; a row past `expires_at` (both of its
-    windows over) counts for nothing and is pruned now and then.
+    `INSERT ... ON CONFLICT DO UPDATE` of `core.ratelimit`, by a hit that is counted; a row
+    past `expires_at` (both of its windows over) counts for nothing and is pruned now and then.
     """
 
     key = models.CharField(max_length=200, primary_key=True)
@@ -35,7 +35,6 @@ class RateCounter(models.Model):
     prev_hits = models.IntegerField()
     prev_first_at = models.FloatField()
     prev_last_at = models.FloatField()
-    counted = models.SmallIntegerField()  # 1 when the latest hit was counted, 0 when refused
     expires_at = models.FloatField(db_index=True)
 
     def __str__(self) -> str:

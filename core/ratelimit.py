@@ -15,11 +15,16 @@ numbers), and a refused hit is not counted.
 Where the state lives:
 
 - no `REDIS_URL`: a row per key in the database (`core.models.RateCounter`), read, rolled
-  over, checked and written by one `INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING`
+  over, checked and written by one `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE`
   statement (SQLite >= 3.35 and PostgreSQL), in autocommit: the database serialises the
-  statements for a key, so no lock of our own is held across processes. Call it outside a
-  transaction (the row would stay locked until the transaction ends). Rows whose windows are
-  both over are deleted now and then, by one statement;
+  statements for a key, so no lock of our own is held across processes. The row is written
+  only when the hit fits, and the statement's row count says whether it did. It returns no
+  row: on SQLite a statement with RETURNING keeps the file's write lock until its rows have
+  been read, which is after this thread has taken the GIL back, and every other writer of
+  every process waited (SQLite's busy sleeps of 1, 2, 5, 10... ms) meanwhile. A refused hit
+  reads the row afterwards, for its `Retry-After` only. Call it outside a transaction (the row
+  would stay locked until the transaction ends). Rows whose windows are both over are deleted
+  now and then, by one statement;
 - `REDIS_URL`: a hash per key, updated by one Lua script (atomic in Redis), with an expiry.
 
 `hit_stamped` answers the time a hit was counted at; `forget` takes that hit back by
@@ -73,6 +78,10 @@ def _retry_after(
     hits, first, last, prev_hits, prev_first, prev_last = counts
     if limit <= 0:
         return float(period)
+    if prev_hits * _share_left(prev_first, prev_last, period, now) + hits + 1 <= limit:
+        # Room already (the embedded backend reads the counts after its refused hit, and hits
+        # may have left the window meanwhile): as soon as possible.
+        return 0.001
     if hits <= limit - 1:  # the previous window's hits must leave: at most `room` of them may stay
         room = (limit - 1 - hits) / prev_hits
         moment = prev_last + period - room * (prev_last - prev_first)
@@ -123,16 +132,19 @@ FROM ({_SHARED}) AS shared
 """  # noqa: S608 (constants; values bound)
 _HIT_SQL = f"""
 INSERT INTO {_T} ("key", window_start, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at,
-                  counted, expires_at)
-VALUES (%(key)s, %(window)s, %(fresh)s, %(now)s, %(now)s, 0, 0.0, 0.0, %(fresh)s, %(expires)s)
+                  expires_at)
+VALUES (%(key)s, %(window)s, 1, %(now)s, %(now)s, 0, 0.0, 0.0, %(expires)s)
 ON CONFLICT ("key") DO UPDATE SET
-    (hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at, counted, window_start, expires_at) = (
-    SELECT h + t, (CASE WHEN h = 0 AND t = 1 THEN %(now)s ELSE f END),
-           (CASE WHEN t = 1 THEN %(now)s ELSE l END), ph, pf, pl, t, %(window)s, %(expires)s
-    FROM ({_LET}) AS let
+    (hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at, window_start, expires_at) = (
+    SELECT h + 1, (CASE WHEN h = 0 THEN %(now)s ELSE f END), %(now)s, ph, pf, pl, %(window)s, %(expires)s
+    FROM ({_ROLLED}) AS rolled
     )
-RETURNING counted, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at
+WHERE (SELECT t FROM ({_LET}) AS let) = 1
 """  # noqa: S608 (built from this module's constants; every value is bound)
+_READ_SQL = f"""
+SELECT window_start, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at FROM {_T}
+WHERE "key" = %(key)s
+"""  # noqa: S608 (constants; values bound)
 _FORGET_SQL = f"""
 UPDATE {_T} SET
     hits = (CASE WHEN window_start = %(window)s AND hits > 0 THEN hits - 1 ELSE hits END),
@@ -146,6 +158,8 @@ _PRUNE_SQL = "DELETE FROM core_ratecounter WHERE expires_at < %(now)s"
 
 def _db_hit(key: str, limit: int, period: int, now: float) -> tuple[bool, tuple[Any, ...]]:
     window = math.floor(now / period) * period
+    if limit < 1:
+        return False, (0, 0.0, 0.0, 0, 0.0, 0.0)
     params: dict[str, str | int | float] = {
         "key": key,
         "window": window,
@@ -153,15 +167,27 @@ def _db_hit(key: str, limit: int, period: int, now: float) -> tuple[bool, tuple[
         "period": period,
         "now": now,
         "limit": limit,
-        "fresh": 1 if limit >= 1 else 0,
         "expires": window + 2 * period,
     }
     with connection.cursor() as cursor:
         cursor.execute(_HIT_SQL, params)
-        row = cursor.fetchall()[0]
+        counted = cursor.rowcount == 1
         if random.randrange(PRUNE_EVERY) == 0:  # noqa: S311 (not security: spreads the pruning)
             cursor.execute(_PRUNE_SQL, {"now": now})
-    return bool(row[0]), tuple(row[1:])
+        if counted:
+            return True, ()
+        cursor.execute(_READ_SQL, {"key": key})
+        row = cursor.fetchone()
+    return False, _rolled(row, window, period)
+
+
+def _rolled(row: tuple[Any, ...] | None, window: int, period: int) -> tuple[Any, ...]:
+    """A row's counts as of `window`, rolled over as the hit statement rolls them."""
+    if row is None or row[0] not in (window, window - period):
+        return (0, 0.0, 0.0, 0, 0.0, 0.0)
+    if row[0] == window:
+        return tuple(row[1:])
+    return (0, 0.0, 0.0, row[1], row[2], row[3])
 
 
 def _db_forget(key: str, window: int, period: int) -> None:

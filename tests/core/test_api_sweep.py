@@ -130,3 +130,19 @@ def test_http404_and_permission_denied_from_a_view_are_the_envelope(rf):
         response = exception_handler(exc, {"request": request, "view": None})
         assert response is not None
         assert response.status_code == status and response.data["error_code"] == code
+
+
+@pytest.mark.parametrize("exc_type", ["OperationalError", "InterfaceError"])
+def test_a_database_that_does_not_answer_is_a_503_to_retry(rf, exc_type):
+    from django import db
+
+    from core.api_errors import exception_handler
+
+    request = rf.post("/subscriptions/portal")
+    exc = getattr(db, exc_type)("couldn't get a connection after 10.00 sec")
+    response = exception_handler(exc, {"request": request, "view": None})
+    assert response is not None
+    assert response.status_code == 503
+    assert response.data["error_code"] == "SERVICE_UNAVAILABLE"
+    assert response["Retry-After"] == "5"
+    assert "10.00" not in response.data["message"]  # the driver's words are logged, not answered

@@ -4,7 +4,13 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from core.middleware import AuthenticationMiddleware, MessageMiddleware, SessionMiddleware
+from core.middleware import (
+    AuthenticationMiddleware,
+    MessageMiddleware,
+    SessionMiddleware,
+    api_paths,
+    is_api_path,
+)
 
 
 def chain(seen: dict[str, bool]):
@@ -42,3 +48,31 @@ def test_the_billing_page_still_knows_its_logged_in_user(client, owner):
     response = client.get("/billing/")
     assert response.status_code == 200
     assert response.wsgi_request.user == owner
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/subscriptions/checkout-session/cs_test_1",
+        "/subscriptions/pending-payment/",
+        "/auth/token/refresh",
+    ],
+)
+def test_every_api_route_of_the_urlconf_is_an_api_path(path):
+    assert is_api_path(path)
+
+
+@pytest.mark.parametrize("path", ["/subscriptionsx", "/subscriptions/unknown", "/auth/", "/billing/portal/"])
+def test_other_paths_are_pages(path):
+    assert not is_api_path(path)
+
+
+def test_api_paths_are_exact_routes_and_the_prefixes_of_routes_with_converters():
+    from django.urls import path
+
+    def view(request):
+        return HttpResponse()
+
+    exact, prefixes = api_paths([path("a/b", view), path("a/<str:id>/c", view)])
+    assert exact == {"/a/b"}
+    assert prefixes == ("/a/",)

@@ -185,6 +185,9 @@ def test_a_hit_is_one_statement(django_assert_num_queries: Any, monkeypatch: Any
     monkeypatch.setattr(ratelimit, "PRUNE_EVERY", 10**9)
     with django_assert_num_queries(1):
         ratelimit.hit(key="k", rate="10/min")
+    hits(10, key="full")
+    with django_assert_num_queries(2):  # refused: the row is read again for Retry-After
+        assert ratelimit.hit(key="full", rate="10/min") is not None
     _, stamp = ratelimit.hit_stamped(key="k", rate="10/min")
     assert stamp is not None
     with django_assert_num_queries(1):
@@ -217,3 +220,34 @@ def test_concurrent_threads_never_exceed_the_limit() -> None:
     assert sum(allowed) == limit
     assert RateCounter.objects.get(key="crowd").hits == limit
     assert math.isclose(sum(allowed), limit)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hit_leaves_sqlites_write_lock_free_once_its_statement_returns() -> None:
+    """Another connection can write the moment the hit's statement returns: nothing of it is
+    left to read (a RETURNING row would keep the file locked until fetched, and every other
+    writer of every process would wait behind that thread's turn for the GIL)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's file lock")
+    import sqlite3
+
+    path = connection.settings_dict["NAME"]
+    locked: list[bool] = []
+
+    def take_the_lock_meanwhile(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            locked.append(False)
+        except sqlite3.OperationalError:
+            locked.append(True)
+        finally:
+            other.close()
+        return result
+
+    with connection.execute_wrapper(take_the_lock_meanwhile):
+        allowed = [ratelimit.hit(key="k", rate="2/min") is None for _ in range(3)]
+    assert allowed == [True, True, False]
+    assert locked == [False, False, False, False]  # three hits, and the refused one's read

@@ -1,8 +1,9 @@
 """PostgreSQL stopped under a running gunicorn server, then started again.
 
-While it is down: every API answer is a JSON error envelope (never an HTML page) and
-`/healthz` answers 503. Once it is back, the same server processes (persistent connections
-with CONN_HEALTH_CHECKS) serve again without a restart, and no 200 lacks its audit row.
+While it is down: every API answer is a JSON error envelope (never an HTML page), the
+portal's a 503 `SERVICE_UNAVAILABLE`, and `/healthz` answers 503. Once it is back, the same
+server processes (their pools, with CONN_HEALTH_CHECKS) serve every client again without a
+restart, and no 200 lacks its audit row.
 """
 
 from __future__ import annotations
@@ -229,6 +230,9 @@ def test_postgresql_stopped_mid_run_then_back(
     assert alive and booted == WORKERS
     codes = Counter(_error_code(a[3]) for a in load.answers if a[0] == "down")
     figures.record("PostgreSQL stopped mid-run (one gunicorn, own throwaway cluster)", codes_while_down=codes)
+    # A database that does not answer is a 503 to retry, not a crash.
+    assert set(down) == {"503 JSON"} and set(codes) == {"SERVICE_UNAVAILABLE"}, (down, codes)
+    assert others["POST /auth/token/"].status_code == 503, others["POST /auth/token/"].text
 
 
 def _error_code(body: str) -> Any:
