@@ -142,7 +142,11 @@ PORTAL_SESSION_CREATE = extend_schema(
             "BILLING_NOT_CONFIGURED",
             "INTERNAL_ERROR",
         ),
-        503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+        503: error_response(
+            "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
+            "BILLING_UNAVAILABLE",
+            "SERVICE_UNAVAILABLE",
+        ),
     },
 )
 
@@ -260,7 +264,9 @@ STRIPE_WEBHOOK = extend_schema(
             "INTERNAL_ERROR",
         ),
         503: error_response(
-            "Stripe was needed and could not be reached (Stripe retries).", "BILLING_UNAVAILABLE"
+            "Stripe was needed and could not be reached, or the database is not answering (Stripe retries).",
+            "BILLING_UNAVAILABLE",
+            "SERVICE_UNAVAILABLE",
         ),
     },
 )
@@ -277,7 +283,11 @@ _BILLING_ROLE_ERRORS = {
     500: error_response(
         "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
     ),
-    503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+    503: error_response(
+        "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
+        "BILLING_UNAVAILABLE",
+        "SERVICE_UNAVAILABLE",
+    ),
 }
 _BILLING_WRITE_ERRORS = {
     **_BILLING_ROLE_ERRORS,
@@ -410,7 +420,11 @@ PAYMENTS_LIST = extend_schema(
         500: error_response(
             "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
         ),
-        503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+        503: error_response(
+            "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
+            "BILLING_UNAVAILABLE",
+            "SERVICE_UNAVAILABLE",
+        ),
     },
 )
 
@@ -655,7 +669,11 @@ CHECKOUT_SESSION_STATUS = extend_schema(
         500: error_response(
             "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
         ),
-        503: error_response("Stripe is unreachable or overloaded; see `Retry-After`.", "BILLING_UNAVAILABLE"),
+        503: error_response(
+            "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
+            "BILLING_UNAVAILABLE",
+            "SERVICE_UNAVAILABLE",
+        ),
     },
 )
 

@@ -43,7 +43,7 @@ def _api_paths_of(urlconf: str) -> tuple[frozenset[str], tuple[str, ...]]:
     return api_paths(getattr(import_module(urlconf), "api_urlpatterns", ()))
 
 
-def is_api_path(path: str) -> bool:
+def is_api_route(path: str) -> bool:
     """Whether `path` is one of the root URLconf's `api_urlpatterns` (config/urls.py)."""
     exact, prefixes = _api_paths_of(settings.ROOT_URLCONF)
     return path in exact or path.startswith(prefixes)
@@ -53,7 +53,7 @@ class _PagesOnly:
     get_response: Callable[[HttpRequest], Any]
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if is_api_path(request.path_info):
+        if is_api_route(request.path_info):
             return self.get_response(request)  # type: ignore[no-any-return]
         return super().__call__(request)  # type: ignore[misc,no-any-return]
 

@@ -36,4 +36,5 @@ CALLER_ERRORS = {
         "USER_INACTIVE",
     ),
     404: error_response("The user or the organization no longer exists.", "USER_NOT_FOUND", "ORG_NOT_FOUND"),
+    503: error_response("The database is not answering; see `Retry-After`.", "SERVICE_UNAVAILABLE"),
 }

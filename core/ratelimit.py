@@ -101,12 +101,12 @@ def _key(key: str) -> str:
 # --- the embedded backend: one row per key ------------------------------------------------
 
 _T = "core_ratecounter"
-# On a conflict the row is rolled over to this window in a derived table, computed once per
-# hit: kept as is in the same window, rolled once (the current window becomes the previous)
-# in the next one, emptied when both of its windows are over. Then the previous window's share
-# still in the sliding window, then whether this hit fits. Both databases run this one
-# statement (a row-value SET from a correlated sub-SELECT), short enough for the drivers to
-# cache and the servers to parse cheaply.
+# On a conflict the row is rolled over to this window in a derived table: kept as is in the
+# same window, rolled once (the current window becomes the previous) in the next one, emptied
+# when both of its windows are over. Then the previous window's share still in the sliding
+# window, then whether this hit fits: the update's WHERE. Its SET writes the hit onto the
+# rolled row. Both databases run this one statement (a row-value SET from a correlated
+# sub-SELECT), short enough for the drivers to cache and the servers to parse cheaply.
 _ROLLED = f"""
 SELECT
     (CASE WHEN {_T}.window_start = %(window)s THEN {_T}.hits ELSE 0 END) AS h,

@@ -9,7 +9,7 @@ from core.middleware import (
     MessageMiddleware,
     SessionMiddleware,
     api_paths,
-    is_api_path,
+    is_api_route,
 )
 
 
@@ -58,13 +58,13 @@ def test_the_billing_page_still_knows_its_logged_in_user(client, owner):
         "/auth/token/refresh",
     ],
 )
-def test_every_api_route_of_the_urlconf_is_an_api_path(path):
-    assert is_api_path(path)
+def test_every_api_route_of_the_urlconf_is_one(path):
+    assert is_api_route(path)
 
 
 @pytest.mark.parametrize("path", ["/subscriptionsx", "/subscriptions/unknown", "/auth/", "/billing/portal/"])
 def test_other_paths_are_pages(path):
-    assert not is_api_path(path)
+    assert not is_api_route(path)
 
 
 def test_api_paths_are_exact_routes_and_the_prefixes_of_routes_with_converters():
