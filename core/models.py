@@ -35,6 +35,10 @@ class RateCounter(models.Model):
     prev_hits = models.IntegerField()
     prev_first_at = models.FloatField()
     prev_last_at = models.FloatField()
+    # No longer written by `core.ratelimit` (the statement's row count says whether a hit was
+    # counted); kept, with a default in the database, so that a release still writing it can
+    # run beside this one during a rolling deploy. A later release drops it.
+    counted = models.SmallIntegerField(db_default=1)
     expires_at = models.FloatField(db_index=True)
 
     def __str__(self) -> str:
