@@ -108,6 +108,13 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         )
 
 
+# Every endpoint that calls Stripe, and reads the database: either may be down for a while.
+_UNAVAILABLE = error_response(
+    "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
+    "BILLING_UNAVAILABLE",
+    "SERVICE_UNAVAILABLE",
+)
+
 PORTAL_SESSION_CREATE = extend_schema(
     operation_id="createBillingPortal",
     summary="Create Billing Portal Session",
@@ -142,11 +149,7 @@ PORTAL_SESSION_CREATE = extend_schema(
             "BILLING_NOT_CONFIGURED",
             "INTERNAL_ERROR",
         ),
-        503: error_response(
-            "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
-            "BILLING_UNAVAILABLE",
-            "SERVICE_UNAVAILABLE",
-        ),
+        503: _UNAVAILABLE,
     },
 )
 
@@ -283,11 +286,7 @@ _BILLING_ROLE_ERRORS = {
     500: error_response(
         "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
     ),
-    503: error_response(
-        "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
-        "BILLING_UNAVAILABLE",
-        "SERVICE_UNAVAILABLE",
-    ),
+    503: _UNAVAILABLE,
 }
 _BILLING_WRITE_ERRORS = {
     **_BILLING_ROLE_ERRORS,
@@ -420,11 +419,7 @@ PAYMENTS_LIST = extend_schema(
         500: error_response(
             "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
         ),
-        503: error_response(
-            "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
-            "BILLING_UNAVAILABLE",
-            "SERVICE_UNAVAILABLE",
-        ),
+        503: _UNAVAILABLE,
     },
 )
 
@@ -669,11 +664,7 @@ CHECKOUT_SESSION_STATUS = extend_schema(
         500: error_response(
             "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
         ),
-        503: error_response(
-            "Stripe is unreachable or overloaded, or the database is not answering; see `Retry-After`.",
-            "BILLING_UNAVAILABLE",
-            "SERVICE_UNAVAILABLE",
-        ),
+        503: _UNAVAILABLE,
     },
 )
 
