@@ -141,10 +141,8 @@ ON CONFLICT ("key") DO UPDATE SET
     )
 WHERE (SELECT t FROM ({_LET}) AS let) = 1
 """  # noqa: S608 (built from this module's constants; every value is bound)
-_READ_SQL = f"""
-SELECT window_start, hits, first_at, last_at, prev_hits, prev_first_at, prev_last_at FROM {_T}
-WHERE "key" = %(key)s
-"""  # noqa: S608 (constants; values bound)
+# A refused hit's counts, rolled over to this window as the hit statement rolls them.
+_READ_SQL = f"""{_ROLLED} FROM {_T} WHERE "key" = %(key)s"""
 _FORGET_SQL = f"""
 UPDATE {_T} SET
     hits = (CASE WHEN window_start = %(window)s AND hits > 0 THEN hits - 1 ELSE hits END),
@@ -156,10 +154,14 @@ _RESET_SQL = 'DELETE FROM core_ratecounter WHERE "key" = %(key)s'
 _PRUNE_SQL = "DELETE FROM core_ratecounter WHERE expires_at < %(now)s"
 
 
+# The counts of a key with no row: (hits, first, last) of this window and of the previous one.
+_NO_HITS = (0, 0.0, 0.0, 0, 0.0, 0.0)
+
+
 def _db_hit(key: str, limit: int, period: int, now: float) -> tuple[bool, tuple[Any, ...]]:
     window = math.floor(now / period) * period
     if limit < 1:
-        return False, (0, 0.0, 0.0, 0, 0.0, 0.0)
+        return False, _NO_HITS
     params: dict[str, str | int | float] = {
         "key": key,
         "window": window,
@@ -176,18 +178,9 @@ def _db_hit(key: str, limit: int, period: int, now: float) -> tuple[bool, tuple[
             cursor.execute(_PRUNE_SQL, {"now": now})
         if counted:
             return True, ()
-        cursor.execute(_READ_SQL, {"key": key})
+        cursor.execute(_READ_SQL, {"key": key, "window": window, "previous_window": window - period})
         row = cursor.fetchone()
-    return False, _rolled(row, window, period)
-
-
-def _rolled(row: tuple[Any, ...] | None, window: int, period: int) -> tuple[Any, ...]:
-    """A row's counts as of `window`, rolled over as the hit statement rolls them."""
-    if row is None or row[0] not in (window, window - period):
-        return (0, 0.0, 0.0, 0, 0.0, 0.0)
-    if row[0] == window:
-        return tuple(row[1:])
-    return (0, 0.0, 0.0, row[1], row[2], row[3])
+    return False, tuple(row) if row is not None else _NO_HITS
 
 
 def _db_forget(key: str, window: int, period: int) -> None:
