@@ -1,5 +1,6 @@
 """The worker of config/gunicorn.py: an answer that closes its connection does not hold up the
-worker while the client takes its time to close its side."""
+worker while the client takes its time to close its side; a worker starts with what the master
+loaded frozen for the cycle collector."""
 
 from __future__ import annotations
 
@@ -56,9 +57,9 @@ def server() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     assert b"Traceback" not in stderr, stderr.decode()
 
 
-def answer(sock: socket.socket) -> bytes:
+def answer(sock: socket.socket, request: bytes = REQUEST) -> bytes:
     """The whole answer, up to the server's FIN (the connection closes after it)."""
-    sock.sendall(REQUEST)
+    sock.sendall(request)
     data = b""
     while chunk := sock.recv(4096):
         data += chunk
@@ -102,3 +103,13 @@ def test_connections_are_closed_once_their_clients_close_or_after_two_seconds(se
     assert open_files() <= before + 2
     for sock in silent:
         sock.close()
+
+
+def test_a_worker_starts_with_what_the_master_loaded_frozen(server):
+    # The master preloads the app and freezes it before forking (config/gunicorn.py's
+    # pre_fork): a worker's full collections leave those objects alone. Unfrozen, it reads 0.
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        data = answer(sock, b"GET /gc-frozen HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+    frozen = int(data.rpartition(b"\r\n\r\n")[2])
+    assert frozen > 10_000  # gunicorn, its configuration and the app: tens of thousands of objects
