@@ -262,6 +262,8 @@ class Bench:
             db_cpu_s=db_cpu,
             other_cores=max(0.0, machine_cpu - ours) / window,
             pg_statements=(pg_after - pg_before) if pg_after is not None and pg_before is not None else None,
+            gc_full=after["gc_full"] - before["gc_full"],
+            gc_full_ms=(after["gc_full_us"] - before["gc_full_us"]) / 1000,
         )
         return run, stripe_after[NEW_CONNECTIONS] - stripe_before[NEW_CONNECTIONS]
 
@@ -478,6 +480,12 @@ def header(
     )
 
 
+def _collections(figures: ServerFigures) -> str:
+    if not figures.gc_full:
+        return "none"
+    return f"{figures.gc_full}, {figures.gc_full_ms:.0f} ms in all"
+
+
 def footer(
     results: list[ScenarioResult], memory: MemoryCheck | None, max_connections: int, pg_reason: str | None
 ) -> str:
@@ -515,6 +523,15 @@ def footer(
             f"{memory.peak_after_5k_mib:.1f} MiB after 5,000 requests, "
             f"{memory.peak_after_20k_mib:.1f} MiB after 20,000 "
             f"({memory.growth_mib:+.1f} MiB){' ✓' if memory.ok else ' ✗'}"
+        )
+    collections = ", ".join(
+        f"{r.scenario.name} {r.database}: {_collections(r.app)} (floor {_collections(r.floor)})"
+        for r in results
+    )
+    if collections:
+        lines.append(
+            "Full garbage collections in the workers over the measured runs (every thread of a worker "
+            f"waits while one runs), the app's: {collections}."
         )
     others = sorted(run.other_cores for r in results for f in (r.floor, r.app) for run in f.runs)
     if others:

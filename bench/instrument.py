@@ -1,10 +1,12 @@
-"""Bench-only counters inside each gunicorn worker: requests served and database queries run.
+"""Bench-only counters inside each gunicorn worker: requests served, database queries run,
+and the worker's full garbage collections (how many, and how long they held the worker).
 
 Enabled by `bench/gunicorn.py` (the production settings plus these hooks) when
 `BENCH_STATS_DIR` is set (`python -m bench` sets it; production never does), so the server
 under test runs the production settings. In each worker, `post_fork` adds a counting
-wrapper (`connection.execute_wrapper`'s kind) to every database connection Django opens, and
-`post_request` counts requests; a daemon
+wrapper (`connection.execute_wrapper`'s kind) to every thread's database connection object,
+`post_request` counts requests, a `gc.callbacks` entry times each collection of the oldest
+generation (every thread of the worker waits while it runs); a daemon
 thread writes the totals to `$BENCH_STATS_DIR/<pid>.json` every 50 ms when they changed.
 The bench sums those files before and after a run: queries per request is the difference
 of the two totals, on the server's side, for exactly the requests of that run.
@@ -18,14 +20,18 @@ statements on the server too (pg_stat_statements), which sees those.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 _lock = threading.Lock()
-_counts = {"requests": 0, "queries": 0}
+_counts = {"requests": 0, "queries": 0, "gc_full": 0, "gc_full_us": 0}
+_gc_started = [0.0]
 _WRITE_EVERY_SECONDS = 0.05
 
 
@@ -35,10 +41,32 @@ def _count_query(execute: Any, sql: Any, params: Any, many: bool, context: Any) 
     return execute(sql, params, many, context)
 
 
-def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
-    # Sent on every (re)connect of a thread's connection object: add the wrapper once.
-    if _count_query not in connection.execute_wrappers:
+def _on_gc(phase: str, info: dict[str, Any]) -> None:
+    # Without the lock: a collection may start in a thread that holds it. Only this callback
+    # writes these two counters, and no other thread runs while a collection does.
+    if info["generation"] != 2:
+        return
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        _counts["gc_full_us"] += int((time.perf_counter() - _gc_started[0]) * 1_000_000)
+        _counts["gc_full"] += 1
+
+
+def _counting(create: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Django's factory of a thread's connection object, with the counter on what it makes.
+
+    Once per connection object, not on every connect: a pooled connection is checked out
+    and handed back twice per portal request, and a receiver of `connection_created` would
+    run, and be counted against the app, each time.
+    """
+
+    def create_connection(alias: str) -> Any:
+        connection = create(alias)
         connection.execute_wrappers.append(_count_query)
+        return connection
+
+    return create_connection
 
 
 def _writer(path: Path) -> None:
@@ -56,9 +84,13 @@ def _writer(path: Path) -> None:
 
 def post_fork(server: Any, worker: Any) -> None:
     """gunicorn hook (in the new worker): start counting."""
-    from django.db.backends.signals import connection_created
+    from django.db import connections
 
-    connection_created.connect(_on_connection_created, dispatch_uid="bench.instrument")
+    for connection in connections.all(initialized_only=True):  # made in the master, before the fork
+        if _count_query not in connection.execute_wrappers:
+            connection.execute_wrappers.append(_count_query)
+    connections.create_connection = _counting(connections.create_connection)  # type: ignore[method-assign,assignment]
+    gc.callbacks.append(_on_gc)
     path = Path(os.environ["BENCH_STATS_DIR"]) / f"{os.getpid()}.json"
     threading.Thread(target=_writer, args=(path,), name="bench-counters", daemon=True).start()
 
@@ -71,7 +103,7 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
 
 def read_totals(directory: Path) -> dict[str, int]:
     """The sum over every worker of a server (the bench's side)."""
-    totals = {"requests": 0, "queries": 0}
+    totals = {"requests": 0, "queries": 0, "gc_full": 0, "gc_full_us": 0}
     for path in directory.glob("*.json"):
         with contextlib.suppress(OSError, ValueError):  # a worker replacing its file right now
             counts = json.loads(path.read_text())

@@ -102,6 +102,8 @@ class Run:
     db_cpu_s: float = 0.0  # the same for PostgreSQL (0 on SQLite: it runs inside the server)
     other_cores: float = 0.0  # cores kept busy by everything else on the machine, on average
     pg_statements: int | None = None  # statements PostgreSQL ran (pg_stat_statements)
+    gc_full: int = 0  # full garbage collections in the server's workers over the run
+    gc_full_ms: float = 0.0  # how long they took, in all
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +117,8 @@ class Run:
             "db_cpu_s": round(self.db_cpu_s, 3),
             "other_cores": round(self.other_cores, 2),
             "pg_statements": self.pg_statements,
+            "gc_full": self.gc_full,
+            "gc_full_ms": round(self.gc_full_ms, 1),
         }
 
 
@@ -193,6 +197,14 @@ class ServerFigures:
         per = self._per_request(sum(r.standin_cpu_s for r in self.runs))
         return None if per is None else per * 1000
 
+    @property
+    def gc_full(self) -> int:
+        return sum(r.gc_full for r in self.runs)
+
+    @property
+    def gc_full_ms(self) -> float:
+        return sum(r.gc_full_ms for r in self.runs)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -210,6 +222,8 @@ class ServerFigures:
             "postgres_cpu_ms_per_request": self.db_cpu_ms_per_request,
             "new_stripe_connections": self.new_connections,
             "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "gc_full": self.gc_full,
+            "gc_full_ms": round(self.gc_full_ms, 1),
             "runs": [r.to_dict() for r in self.runs],
         }
 

@@ -80,6 +80,8 @@ def test_quick_bench_prints_a_table_with_throughput_and_no_errors(tmp_path: Path
         assert server["errors"] == {}, server
     for server in (portal["floor"], portal["app"]):
         assert server["stripe_requests_per_request"] == 1, portal
+        assert server["gc_full"] == sum(run["gc_full"] for run in server["runs"]), server
+    assert "Full garbage collections in the workers over the measured runs" in done.stdout
     # Three per request (user, rate counter, audit row), plus the rate limiter's prune of
     # expired counters, run by about one hit in a thousand: a few hundredths at most here.
     assert 0 < portal["app"]["queries_per_request"] < 3.02, portal
