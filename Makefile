@@ -23,6 +23,7 @@ test: lint
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
 ## The benchmark (not a test): prints a table of figures.
