@@ -31,6 +31,7 @@ from django.db.models import Case, JSONField, OuterRef, Q, QuerySet, Subquery, V
 from accounts.models import User
 from billing import stripe_gateway
 from billing.errors import BillingError
+from billing.features import BOOLEAN, capability_from_feature
 from billing.models import CapabilitySet, Subscription
 from billing.services.plans import plans_cached, plans_invalidate, plans_list
 from core.errors import ApplicationError
@@ -38,8 +39,6 @@ from core.queries import CompiledQuery
 from organizations.models import Membership, Organization
 
 logger = logging.getLogger(__name__)
-
-BOOLEAN = "BOOLEAN"
 
 
 class SubscriptionRequired(ApplicationError):
@@ -231,22 +230,8 @@ _PLAN_CATALOGUE_DEADLINE_SECONDS = 2.0
 
 
 def feature_item(feature: stripe_gateway.StripeFeature) -> dict[str, Any]:
-    """How a Stripe feature is read as a capability: metadata `code` (else the lookup key),
-    `type` (default BOOLEAN) and `value` as an integer (default 1)."""
-    metadata = feature.metadata
-    try:
-        value = int(metadata.get("value", "1"))
-    except ValueError:
-        logger.warning("billing.feature_value_invalid", extra={"feature_id": feature.id})
-        value = 1
-    return {
-        "feature_id": feature.id,
-        "code": metadata.get("code") or feature.lookup_key or feature.id,
-        "type": (metadata.get("type") or BOOLEAN).upper(),
-        "value": value,
-        "lookup_key": feature.lookup_key,
-        "description": feature.name,
-    }
+    """A Stripe feature as an organization's capability set stores it (`billing.features`)."""
+    return capability_from_feature(feature).stored()
 
 
 def plan_catalogue(*, fetch: bool = True) -> list[dict[str, Any]] | None:

@@ -17,6 +17,7 @@ from django.core.cache import cache
 
 from billing import stripe_gateway
 from billing.errors import BillingUnavailable
+from billing.features import capability_from_feature
 
 logger = logging.getLogger(__name__)
 
@@ -37,23 +38,6 @@ def period_type(*, interval: str, interval_count: int) -> str:
     if interval_count == 1 and interval in _SINGLE:
         return _SINGLE[interval]
     return f"EVERY_{interval_count}_{_UNITS.get(interval, interval.upper())}S"
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _capability(feature: stripe_gateway.StripeFeature) -> dict[str, Any]:
-    return {
-        "id": feature.id,
-        "code": feature.metadata.get("code") or feature.lookup_key,
-        "description": feature.name,
-        "type": feature.metadata.get("type") or "BOOLEAN",
-        "value": _int(feature.metadata.get("value"), 1),
-    }
 
 
 def _plans_fetch() -> list[Plan]:
@@ -89,7 +73,7 @@ def _plans_fetch() -> list[Plan]:
                     }
                     for price in periods
                 ],
-                "capabilities": [_capability(f) for f in features if f.active],
+                "capabilities": [capability_from_feature(f).offered() for f in features if f.active],
             }
         )
     if offered:

@@ -450,3 +450,28 @@ def test_plan_names_without_fetch_never_call_stripe(stripe_standin):
     stripe_standin.seed_demo_catalogue()
     assert capabilities.plan_names_with_capability("EXTENDED_SUPPORT", fetch=False) == []
     assert stripe_standin.requests == []
+
+
+def test_the_plan_list_and_the_gates_read_a_feature_alike(
+    auth_client, member, organization, stripe_standin, deliveries
+):
+    """One mapping: a feature's code and type are the same in `GET /subscriptions` and in what
+    the organization is granted (`/subscriptions/my`), whatever case its metadata uses."""
+    stripe_standin.create_product("Plain", id="prod_plain")
+    stripe_standin.create_price(product="prod_plain", unit_amount=500, interval="month", id="price_plain")
+    quota = stripe_standin.create_feature("Seats", "seats-5", metadata={"type": "quota", "value": " 5"})
+    nameless = stripe_standin.create_feature("Audit log", "")
+    stripe_standin.attach_feature("prod_plain", quota["id"])
+    stripe_standin.attach_feature("prod_plain", nameless["id"])
+    offered = {
+        c["code"]: (c["type"], c["value"])
+        for c in auth_client(member).get("/subscriptions").json()["data"][0]["capabilities"]
+    }
+    customer_id = give_customer(organization, stripe_standin)
+    stripe_standin.create_subscription(customer=customer_id, price_id="price_plain")
+    deliveries.all()
+    granted = {
+        c["code"]: (c["type"], c["value"])
+        for c in auth_client(member).get("/subscriptions/my").json()["data"]["capabilities"]
+    }
+    assert offered == granted == {"seats-5": ("QUOTA", 5), nameless["id"]: ("BOOLEAN", 1)}
