@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
-from core.openapi import error_response
+from core.openapi import BODY_ERRORS, NOT_ACCEPTABLE, error_response
 
 _Pair = inline_serializer(
     name="TokenPair",
@@ -26,6 +26,8 @@ TOKEN_OBTAIN = extend_schema(
         400: _BAD_BODY,
         401: error_response("Wrong email or password, or an inactive user.", "INVALID_CREDENTIALS"),
         405: _METHOD,
+        406: NOT_ACCEPTABLE,
+        **BODY_ERRORS,
         429: error_response("Too many failed logins; `Retry-After` says when to try again.", "RATE_LIMITED"),
     },
 )
@@ -45,6 +47,8 @@ TOKEN_REFRESH = extend_schema(
         ),
         404: error_response("The token's user no longer exists.", "USER_NOT_FOUND"),
         405: _METHOD,
+        406: NOT_ACCEPTABLE,
+        **BODY_ERRORS,
     },
 )
 
@@ -58,5 +62,7 @@ TOKEN_BLACKLIST = extend_schema(
         400: _BAD_BODY,
         401: error_response("Invalid, expired or already blacklisted refresh token.", "INVALID_TOKEN"),
         405: _METHOD,
+        406: NOT_ACCEPTABLE,
+        **BODY_ERRORS,
     },
 )

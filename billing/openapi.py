@@ -44,10 +44,14 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     periodType = serializers.SerializerMethodField(help_text="`MONTHLY`, `YEARLY`, ... as in the plans.")
     price = serializers.SerializerMethodField(help_text="The period's price, in the currency's minor unit.")
     currency = serializers.SerializerMethodField()
-    dateFrom = serializers.DateTimeField(source="current_period_start", help_text="Current period start.")
-    dateTo = serializers.DateTimeField(source="current_period_end", help_text="Current period end.")
+    dateFrom = serializers.DateTimeField(
+        source="current_period_start", allow_null=True, help_text="Current period start."
+    )
+    dateTo = serializers.DateTimeField(source="current_period_end", allow_null=True, help_text="Current period end.")
     autoRenew = serializers.BooleanField(source="auto_renew", help_text="False once a cancellation stands.")
-    cancelAt = serializers.DateTimeField(source="cancel_at", help_text="When it ends for good, if it does.")
+    cancelAt = serializers.DateTimeField(
+        source="cancel_at", allow_null=True, help_text="When it ends for good; null while it renews."
+    )
 
     @extend_schema_field(CapabilitySerializer(many=True))
     def get_capabilities(self, obj: Subscription) -> list[dict[str, object]]:

@@ -262,6 +262,15 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Billing service API",
     "DESCRIPTION": "Stripe billing portal sessions and subscription state for an organization.",
     "VERSION": "1.0.0",
+    # 3.1: a nullable object is `oneOf` it or null, which validators read as meant (3.0's
+    # `nullable` beside an `allOf` is not).
+    "OAS_VERSION": "3.1.0",
+    # Two enums would otherwise share the name `PaymentStatusEnum`, and the payment list's
+    # statuses would be documented as the Checkout session's.
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentStatusEnum": ["COMPLETED", "PENDING", "FAILED", "CANCELLED"],
+        "CheckoutPaymentStatusEnum": ["unpaid", "paid", "no_payment_required"],
+    },
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

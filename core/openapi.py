@@ -26,8 +26,16 @@ def error_response(description: str, *codes: str) -> OpenApiResponse:
     )
 
 
+# What any endpoint answers a request it cannot read, or whose `Accept` admits no JSON.
+NOT_ACCEPTABLE = error_response("The `Accept` header admits no JSON.", "NOT_ACCEPTABLE")
+BODY_ERRORS = {
+    413: error_response("The body is over the size the server reads.", "PAYLOAD_TOO_LARGE"),
+    415: error_response("The body is not `application/json`.", "UNSUPPORTED_MEDIA_TYPE"),
+}
+
 # Who is calling, and from which organization: the same answers on every JWT endpoint.
 CALLER_ERRORS = {
+    406: NOT_ACCEPTABLE,
     400: error_response("The user belongs to no organization.", "NO_ORGANIZATION"),
     401: error_response(
         "Missing, invalid or expired token, or inactive user.",

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
-from tests import figures, logscan
+from tests import figures, logscan, openapi_validation
 from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, SubscriptionFactory, UserFactory
 
 __all__ = ["PASSWORD"]
@@ -85,6 +86,19 @@ def _stripe_at_standin(settings: Any, stripe_standin: StripeStandIn) -> Iterator
     stripe_standin.reset()
     settings.STRIPE_API_BASE = stripe_standin.url
     yield stripe_standin
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_openapi_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON API answer a test client receives is validated against the OpenAPI document."""
+    request = Client.request
+
+    def validated(self: Client, **request_fields: Any) -> Any:
+        response = request(self, **request_fields)
+        openapi_validation.validate_answer(response)
+        return response
+
+    monkeypatch.setattr(Client, "request", validated)
 
 
 @pytest.fixture(autouse=True)
