@@ -47,7 +47,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     dateFrom = serializers.DateTimeField(
         source="current_period_start", allow_null=True, help_text="Current period start."
     )
-    dateTo = serializers.DateTimeField(source="current_period_end", allow_null=True, help_text="Current period end.")
+    dateTo = serializers.DateTimeField(
+        source="current_period_end", allow_null=True, help_text="Current period end."
+    )
     autoRenew = serializers.BooleanField(source="auto_renew", help_text="False once a cancellation stands.")
     cancelAt = serializers.DateTimeField(
         source="cancel_at", allow_null=True, help_text="When it ends for good; null while it renews."
