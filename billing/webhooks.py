@@ -380,6 +380,9 @@ def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
     event = stripe_gateway.webhook_event_construct(payload=payload, signature=signature)
     log_fields = {"event_id": event.id, "event_type": event.type}
     if event.type.startswith("invoice."):
+        # Before the type and duplicate checks, outside the transaction: dropping a cache is
+        # harmless to repeat, and the invoice types this app does not handle (created,
+        # finalized, voided, ...) change the payment history too.
         _payments_cache_drop(event)
     handler = HANDLERS.get(event.type)
     if handler is None:
