@@ -19,7 +19,7 @@ from billing import openapi, selectors, webhooks
 from billing.capabilities import subscription_current_with_capabilities
 from billing.errors import BillingNotConfigured, BuyRequestInvalid, WebhookPayloadTooLarge
 from billing.models import CheckoutSession, PortalSession
-from billing.services.access import billing_membership_get
+from billing.services.access import billing_membership_get, billing_read_counted
 from billing.services.cancel import subscription_cancel
 from billing.services.checkout import (
     checkout_session_status_get,
@@ -263,7 +263,10 @@ class CheckoutSessionStatusApi(BaseApi):
 
     @openapi.CHECKOUT_SESSION_STATUS
     def get(self, request: Request, session_id: str) -> Response:
-        session = checkout_session_status_get(user=request.user, session_id=session_id)  # type: ignore[arg-type]
+        user: User = request.user  # type: ignore[assignment]
+        organization_membership_get(user=user)  # who may ask comes before the rate
+        with billing_read_counted(user=user, action="checkout-session-status"):
+            session = checkout_session_status_get(user=user, session_id=session_id)
         return Response(
             {
                 "success": True,

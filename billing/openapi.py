@@ -281,6 +281,14 @@ STRIPE_WEBHOOK = extend_schema(
 )
 
 
+# The reads that call Stripe (payment history, Checkout session status) have their own limit.
+_READ_RATE_LIMITED = error_response(
+    "Per-user rate of reads that call Stripe exceeded (`BILLING_READ_RATE`, shared by the payment "
+    "history and the Checkout session status); see `Retry-After`.",
+    "RATE_LIMITED",
+)
+
+
 # The answers every billing-role endpoint that calls Stripe shares (its own come beside them).
 _BILLING_ROLE_ERRORS = {
     **CALLER_ERRORS,
@@ -422,6 +430,7 @@ PAYMENTS_LIST = extend_schema(
         ),
         403: error_response("The user's role may not manage billing.", "BILLING_PERMISSION_DENIED"),
         405: error_response("Any method but GET.", "METHOD_NOT_ALLOWED"),
+        429: _READ_RATE_LIMITED,
         500: error_response(
             "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
         ),
@@ -667,6 +676,7 @@ CHECKOUT_SESSION_STATUS = extend_schema(
             "INVALID_SESSION",
         ),
         405: error_response("Any method but GET.", "METHOD_NOT_ALLOWED"),
+        429: _READ_RATE_LIMITED,
         500: error_response(
             "Billing is not configured, or an unexpected failure.", "BILLING_NOT_CONFIGURED", "INTERNAL_ERROR"
         ),

@@ -23,7 +23,7 @@ from accounts.models import User
 from billing import selectors
 from billing.errors import BillingError
 from billing.models import PortalSession, Subscription
-from billing.services.access import billing_membership_get
+from billing.services.access import billing_membership_get, billing_read_counted
 from billing.services.cancel import subscription_cancel, subscription_resume
 from billing.services.checkout import (
     checkout_session_status_get,
@@ -31,8 +31,8 @@ from billing.services.checkout import (
     pending_payment_get,
     subscription_buy,
 )
-from billing.services.payments import Payment, payments_list
-from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
+from billing.services.payments import Payment, payments_cached, payments_list
+from billing.services.plans import Plan, plan_find, plan_period_find, plans_cached, plans_list
 from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
 from billing.services.sync import subscription_refresh_after_portal
 from core.api_errors import retry_after_header
@@ -51,7 +51,7 @@ _PAGE_MESSAGES = {
         "Only your organization's owner, admins and billing managers can manage billing. "
         "Ask one of them to make the change, or to give you the billing role."
     ),
-    "RATE_LIMITED": "You've opened the billing portal many times in a short while. {wait}",
+    "RATE_LIMITED": "You've done this many times in a short while. {wait}",
     "BILLING_UNAVAILABLE": (
         "We couldn't reach Stripe, our payment provider, just now. Please try again in a moment."
     ),
@@ -72,6 +72,9 @@ _GENERIC_MESSAGE = (
     "happening, contact support."
 )
 _WRONG_METHOD = "To open the billing portal, use the “Manage billing” button."
+# A page that answers a refusal shows only what is cached (it never calls Stripe).
+_RELOAD_PAYMENTS = "Reload the page to see it."
+_RELOAD_PLANS = "Reload the page to see them."
 
 
 def page_message(error: ApplicationError) -> str:
@@ -173,8 +176,15 @@ def _page(
     refresh: bool = False,
     catalogue: bool = False,
 ) -> HttpResponse:
-    """The billing page for the logged-in user, with `error` shown above it when given."""
+    """The billing page for the logged-in user, with `error` shown above it when given.
+
+    A page that answers a refusal or a failure (`error`, or a 4xx/5xx `status`) never calls
+    Stripe: the plans and the payment history come from the cache or are left out. Otherwise
+    a refused request (a rate limit, a Stripe outage) would cost the very Stripe call it was
+    refused to spare.
+    """
     user: User = request.user  # type: ignore[assignment]
+    refused = error is not None or status >= 400
     membership = membership_for_user(user=user)
     # The services' own checks, so the page and the API never disagree: any member of an
     # active organization sees its subscription (as GET /subscriptions/my); only the billing
@@ -191,7 +201,10 @@ def _page(
     # page renders without them when Stripe cannot be reached and nothing is cached.
     plans: list[Plan] | None = None
     plans_message = ""
-    if outsider is None and catalogue:
+    if outsider is None and catalogue and refused:
+        plans = plans_cached()
+        plans_message = "" if plans is not None else _RELOAD_PLANS
+    elif outsider is None and catalogue:
         try:
             plans = plans_list()
         except BillingError as e:
@@ -208,15 +221,22 @@ def _page(
             current_plan = plan_find(known, product_id=subscription.product) or selectors.plan_for_product(
                 product_id=subscription.product
             )
-    # The payment history, for the billing roles: one short Stripe try on the side, so that
-    # a slow Stripe costs the page a moment at most, and a failure only hides the table.
+    # The payment history, for the billing roles: cached for a short while per organization,
+    # else one short Stripe try on the side, so that a slow Stripe costs the page a moment at
+    # most, and a failure only hides the table. Not counted toward BILLING_READ_RATE (the
+    # cache bounds the page's Stripe calls).
     payments: list[Payment] | None = None
     payments_message = ""
     if blocked is None and subscription is not None and membership is not None:
-        try:
-            payments, _ = payments_list(user=user, quick=True)
-        except BillingError as e:
-            payments_message = page_message(e)
+        if refused:
+            cached = payments_cached(user=user)
+            payments = cached[0] if cached is not None else None
+            payments_message = "" if cached is not None else _RELOAD_PAYMENTS
+        else:
+            try:
+                payments, _ = payments_list(user=user, quick=True, counted=False)
+            except BillingError as e:
+                payments_message = page_message(e)
     pending = None
     if membership is not None and outsider is None and not live:
         pending = pending_payment_get(organization=membership.organization)
@@ -292,9 +312,14 @@ def billing_page(request: HttpRequest) -> HttpResponse:
 
 
 def _checkout_return(request: HttpRequest, session_id: str) -> HttpResponse:
-    """Back from Checkout: the session's subscription is recorded now, before any webhook."""
+    """Back from Checkout: the session's subscription is recorded now, before any webhook.
+
+    Asking Stripe for the session counts toward BILLING_READ_RATE, as the API's status read."""
+    user: User = request.user  # type: ignore[assignment]
     try:
-        session = checkout_session_status_get(user=request.user, session_id=session_id)  # type: ignore[arg-type]
+        organization_membership_get(user=user)  # who may ask comes before the rate
+        with billing_read_counted(user=user, action="checkout-session-status"):
+            session = checkout_session_status_get(user=user, session_id=session_id)
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e, catalogue=True)
     if session.status == "complete":

@@ -28,6 +28,7 @@ from billing.services.capabilities import (
     capability_items,
 )
 from billing.services.customers import customer_forget
+from billing.services.payments import payments_cache_drop
 from billing.services.plans import plans_invalidate
 from billing.services.subscriptions import (
     fetch_state_at,
@@ -201,19 +202,33 @@ _SUBSCRIPTION = Handler(
 )
 
 
+def _invoice_customer_id(event: stripe_gateway.StripeEvent) -> str:
+    customer = event.object.get("customer")
+    customer_id = customer.get("id") if isinstance(customer, dict) else customer
+    return customer_id if isinstance(customer_id, str) else ""
+
+
 def _invoice_subscription_state(
     event: stripe_gateway.StripeEvent,
-) -> tuple[stripe_gateway.StripeSubscription, datetime] | None:
+) -> tuple[stripe_gateway.StripeSubscription, datetime] | Outcome | None:
     """An invoice paid or failed changes its subscription (past_due, or active again): fetch
-    the subscription as Stripe has it now, outside the transaction."""
+    the subscription as Stripe has it now, outside the transaction.
+
+    Only for a subscription we hold a row of, or an invoice of one of our organizations'
+    customers: in a Stripe account shared with other products, their renewals must not cost
+    a Stripe call each (nor wait on Stripe while it is slow).
+    """
     subscription_id = stripe_gateway.invoice_subscription_id(event.object)
     if not subscription_id:
         return None  # a one-off invoice: no subscription to refresh
-    prior = (
-        Subscription.objects.filter(stripe_subscription_id=subscription_id)
-        .values_list("state_at", flat=True)
-        .first()
+    known = (
+        Subscription.objects.filter(stripe_subscription_id=subscription_id).values_list("state_at").first()
     )
+    if known is None:
+        customer_id = _invoice_customer_id(event)
+        if not customer_id or not Organization.objects.filter(stripe_customer_id=customer_id).exists():
+            return Outcome.UNKNOWN_CUSTOMER
+    prior = known[0] if known is not None else None
     started = timezone.now()
     try:
         data = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
@@ -223,11 +238,27 @@ def _invoice_subscription_state(
 
 
 def _invoice_changed(
-    event: stripe_gateway.StripeEvent, prepared: tuple[stripe_gateway.StripeSubscription, datetime] | None
+    event: stripe_gateway.StripeEvent,
+    prepared: tuple[stripe_gateway.StripeSubscription, datetime] | Outcome | None,
 ) -> Outcome:
+    if isinstance(prepared, Outcome):
+        return prepared
     if prepared is None:
         return Outcome.UNCHANGED
     return _subscription_changed(event, prepared)
+
+
+def _payments_cache_drop(event: stripe_gateway.StripeEvent) -> None:
+    """Any invoice event (handled or not) may change the payment history: drop the cached
+    invoice lists of the customer's organization. No Stripe call, and a no-op for a customer
+    that is not ours."""
+    customer_id = _invoice_customer_id(event)
+    if not customer_id:
+        return
+    for organization_id in Organization.objects.filter(stripe_customer_id=customer_id).values_list(
+        "pk", flat=True
+    ):
+        payments_cache_drop(organization_id=organization_id)
 
 
 _INVOICE = Handler(prepare=_invoice_subscription_state, apply=_invoice_changed)
@@ -348,6 +379,11 @@ def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
     """
     event = stripe_gateway.webhook_event_construct(payload=payload, signature=signature)
     log_fields = {"event_id": event.id, "event_type": event.type}
+    if event.type.startswith("invoice."):
+        # Before the type and duplicate checks, outside the transaction: dropping a cache is
+        # harmless to repeat, and the invoice types this app does not handle (created,
+        # finalized, voided, ...) change the payment history too.
+        _payments_cache_drop(event)
     handler = HANDLERS.get(event.type)
     if handler is None:
         # Not recorded: nothing was processed, and the endpoint may receive every type.

@@ -320,6 +320,11 @@ BILLING_CHECKOUT_CANCEL_URL: str = env.str(
     "BILLING_CHECKOUT_CANCEL_URL", default=f"{SITE_URL}/billing/?checkout=canceled"
 )
 BILLING_PLANS_CACHE_SECONDS: int = env.int("BILLING_PLANS_CACHE_SECONDS", default=300)
+# Reads that call Stripe: a per-user limit of their own on the payment history and the
+# Checkout session status (apart from BILLING_PORTAL_RATE), and how long an organization's
+# invoice list read from Stripe is reused (invoice webhooks drop it sooner; 0: never reused).
+BILLING_READ_RATE: str = env.str("BILLING_READ_RATE", default="60/min")
+BILLING_PAYMENTS_CACHE_SECONDS: int = env.int("BILLING_PAYMENTS_CACHE_SECONDS", default=60)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {

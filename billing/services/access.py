@@ -1,4 +1,4 @@
-"""Who may manage an organization's billing, and how often."""
+"""Who may manage an organization's billing, and how often they may ask Stripe."""
 
 from __future__ import annotations
 
@@ -34,13 +34,43 @@ def billing_rate_counted(*, user: User, action: str) -> Iterator[None]:
     request that Stripe failed (503) is taken back: a client that waited out an outage as
     told must not find itself limited after it.
     """
-    key = f"portal:user:{user.pk}"
-    retry_after, stamp = ratelimit.hit_stamped(key=key, rate=settings.BILLING_PORTAL_RATE)
+    with _rate_counted(
+        key=f"portal:user:{user.pk}", rate=settings.BILLING_PORTAL_RATE, user=user, action=action
+    ):
+        yield
+
+
+@contextmanager
+def billing_read_counted(*, user: User, action: str) -> Iterator[None]:
+    """Count one read of `user` that may call Stripe (the payment history, a Checkout session's
+    status) toward BILLING_READ_RATE: a counter of its own, so that reading never uses up the
+    writes' BILLING_PORTAL_RATE, and one person cannot spend the process's Stripe capacity and
+    the account's Stripe rate, which every organization shares.
+
+    Same order and rules as `billing_rate_counted`: after the access checks, before Stripe
+    (and before the cache, so that the limit does not depend on what happens to be cached),
+    and a read that Stripe failed (503) is taken back.
+    """
+    with _rate_counted(
+        key=f"read:user:{user.pk}",
+        rate=settings.BILLING_READ_RATE,
+        user=user,
+        action=action,
+        message="Too many billing requests; try again in a moment",
+    ):
+        yield
+
+
+@contextmanager
+def _rate_counted(
+    *, key: str, rate: str, user: User, action: str, message: str | None = None
+) -> Iterator[None]:
+    retry_after, stamp = ratelimit.hit_stamped(key=key, rate=rate)
     if stamp is None:
         logger.info("billing.rate_limited", extra={"user_id": user.pk, "action": action})
-        raise RateLimited(retry_after=retry_after)
+        raise RateLimited(message, retry_after=retry_after)
     try:
         yield
     except BillingUnavailable:
-        ratelimit.forget(key=key, stamp=stamp, rate=settings.BILLING_PORTAL_RATE)
+        ratelimit.forget(key=key, stamp=stamp, rate=rate)
         raise
