@@ -34,31 +34,10 @@ from billing.errors import BillingError
 from billing.features import BOOLEAN, capability_from_feature
 from billing.models import CapabilitySet, Subscription
 from billing.services.plans import plans_cached, plans_invalidate, plans_list
-from core.errors import ApplicationError
 from core.queries import CompiledQuery
 from organizations.models import Membership, Organization
 
 logger = logging.getLogger(__name__)
-
-
-class SubscriptionRequired(ApplicationError):
-    """The organization has no subscription in an access status (402)."""
-
-    error_code = "SUBSCRIPTION_REQUIRED"
-    status_code = 402
-    message = "An active subscription is required"
-
-
-class CapabilityRequired(ApplicationError):
-    """The organization has access, but its plan lacks the capability (403)."""
-
-    error_code = "CAPABILITY_REQUIRED"
-    status_code = 403
-    message = "Your plan does not include this feature"
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-        super().__init__(f"Your plan does not include this feature ({code})")
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,25 @@ class NoPendingPayment(BillingError):
     error_code = "NO_PENDING_PAYMENT"
     status_code = 404
     message = "No pending payment found"
+
+
+# Gates on what the organization's plan allows (billing.permissions, billing.decorators): not
+# billing failures, so not BillingErrors.
+class SubscriptionRequired(ApplicationError):
+    """The organization has no subscription in an access status (402)."""
+
+    error_code = "SUBSCRIPTION_REQUIRED"
+    status_code = 402
+    message = "An active subscription is required"
+
+
+class CapabilityRequired(ApplicationError):
+    """The organization has access, but its plan lacks the capability (403)."""
+
+    error_code = "CAPABILITY_REQUIRED"
+    status_code = 403
+    message = "Your plan does not include this feature"
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"Your plan does not include this feature ({code})")

@@ -20,12 +20,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from billing.capabilities import (
-    BillingAccess,
-    CapabilityRequired,
-    SubscriptionRequired,
-    organization_billing_access,
-)
+from billing.capabilities import BillingAccess, organization_billing_access
+from billing.errors import CapabilityRequired, SubscriptionRequired
 from organizations.selectors import organization_membership_get
 
 
