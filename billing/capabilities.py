@@ -33,7 +33,7 @@ from billing import stripe_gateway
 from billing.errors import BillingError
 from billing.features import BOOLEAN, capability_from_feature
 from billing.models import CapabilitySet, Subscription
-from billing.services.plans import plans_cached, plans_invalidate, plans_list
+from billing.services.plans import plans_cached, plans_list
 from core.queries import CompiledQuery
 from organizations.models import Membership, Organization
 
@@ -235,11 +235,6 @@ def plan_catalogue(*, fetch: bool = True) -> list[dict[str, Any]] | None:
         }
         for plan in plans
     ]
-
-
-def plan_catalogue_forget() -> None:
-    plans_invalidate()
-    cache.delete(PLAN_CATALOGUE_UNAVAILABLE_KEY)
 
 
 def plan_names_with_capability(code: str | None, *, fetch: bool = True) -> list[str]:

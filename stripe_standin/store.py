@@ -2217,10 +2217,6 @@ def _limit(query: dict[str, Any]) -> int:
     return int(raw)
 
 
-def _price_label(price: dict[str, Any]) -> str:
-    return str(price["nickname"] or price["id"])
-
-
 def _status_matches(status: str, wanted: str | None) -> bool:
     if wanted is None:  # Stripe's default: everything that has not ended
         return status not in _ENDED
