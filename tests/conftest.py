@@ -23,7 +23,17 @@ from accounts.models import User
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
 from tests import figures, logscan, openapi_validation
-from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, SubscriptionFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    CapabilitySetFactory,
+    CheckoutSessionFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    PortalSessionFactory,
+    SubscriptionFactory,
+    UserFactory,
+    WebhookEventFactory,
+)
 
 __all__ = ["PASSWORD"]
 
@@ -219,37 +229,15 @@ def _stripe_breaker_closed() -> Iterator[None]:
 def populated(owner: User, member: User, organization: Organization) -> None:
     """One of everything the admin shows: Acme with a Stripe customer, its owner and member, a
     portal session, a subscription and a webhook event."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from billing.models import CapabilitySet, CheckoutSession, PortalSession, WebhookEvent
 
     organization.stripe_customer_id = "cus_admin_smoke"
     organization.save()
-    PortalSession.objects.create(
-        organization=organization,
-        user=owner,
-        stripe_session_id="bps_1",
-        stripe_customer_id="cus_admin_smoke",
-        source="api",
+    PortalSessionFactory.create(
+        organization=organization, user=owner, stripe_session_id="bps_1", stripe_customer_id="cus_admin_smoke"
     )
     SubscriptionFactory.create(organization=organization, stripe_subscription_id="sub_admin_smoke")
-    WebhookEvent.objects.create(stripe_event_id="evt_admin_smoke", type="customer.subscription.created")
-    CheckoutSession.objects.create(
-        organization=organization,
-        user=owner,
-        price_id="price_pro",
-        product_id="prod_pro",
-        stripe_session_id="cs_test_admin_smoke",
-        status="open",
-        amount=4900,
-        currency="usd",
-        expires_at=timezone.now() + timedelta(hours=23),
+    WebhookEventFactory.create(stripe_event_id="evt_admin_smoke", type="customer.subscription.created")
+    CheckoutSessionFactory.create(
+        organization=organization, user=owner, price_id="price_pro", stripe_session_id="cs_test_admin_smoke"
     )
-    CapabilitySet.objects.create(
-        organization=organization,
-        items=[{"feature_id": "feat_1", "code": "PROJECTS", "type": "BOOLEAN", "value": 1}],
-        state_at=timezone.now(),
-        synced_at=timezone.now(),
-    )
+    CapabilitySetFactory.create(organization=organization)

@@ -13,7 +13,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import Subscription
+from billing.models import CapabilitySet, CheckoutSession, PortalSession, Subscription, WebhookEvent
 from organizations.models import Membership, Organization
 
 PASSWORD = "correct-horse-battery-staple"
@@ -73,3 +73,57 @@ class SubscriptionFactory(factory.django.DjangoModelFactory[Subscription]):
     current_period_end = factory.LazyAttribute(lambda o: o.stripe_created + timedelta(days=30))
     state_at = factory.LazyAttribute(lambda o: o.now)
     synced_at = factory.LazyAttribute(lambda o: o.state_at)
+
+
+class PortalSessionFactory(factory.django.DjangoModelFactory[PortalSession]):
+    """The audit row of a portal session handed out through the API."""
+
+    class Meta:
+        model = PortalSession
+
+    organization = factory.SubFactory(
+        OrganizationFactory, stripe_customer_id=factory.Sequence(lambda n: f"cus_{n}")
+    )
+    user = None
+    stripe_session_id = factory.Sequence(lambda n: f"bps_test{n:012d}")
+    stripe_customer_id = factory.LazyAttribute(lambda o: o.organization.stripe_customer_id)
+    source = PortalSession.Source.API
+
+
+class CheckoutSessionFactory(factory.django.DjangoModelFactory[CheckoutSession]):
+    """An open Checkout session for a monthly period, expiring in a day."""
+
+    class Meta:
+        model = CheckoutSession
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = None
+    price_id = "price_pro_monthly"
+    product_id = "prod_pro"
+    stripe_session_id = factory.Sequence(lambda n: f"cs_test{n:012d}")
+    status = CheckoutSession.Status.OPEN
+    amount = 4900
+    currency = "usd"
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=23))
+
+
+class CapabilitySetFactory(factory.django.DjangoModelFactory[CapabilitySet]):
+    """An organization's capabilities as last synced just now (one boolean capability)."""
+
+    class Meta:
+        model = CapabilitySet
+
+    organization = factory.SubFactory(OrganizationFactory)
+    items = factory.LazyFunction(
+        lambda: [{"feature_id": "feat_1", "code": "PROJECTS", "type": "BOOLEAN", "value": 1}]
+    )
+    state_at = factory.LazyFunction(timezone.now)
+    synced_at = factory.LazyAttribute(lambda o: o.state_at)
+
+
+class WebhookEventFactory(factory.django.DjangoModelFactory[WebhookEvent]):
+    class Meta:
+        model = WebhookEvent
+
+    stripe_event_id = factory.Sequence(lambda n: f"evt_test{n:012d}")
+    type = "customer.subscription.updated"
