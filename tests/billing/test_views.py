@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import PortalSession
-from billing.views import page_message
+from billing.presenters import page_message
 from tests.assertions import assert_not_logged
 from tests.conftest import PASSWORD
 from tests.factories import SubscriptionFactory
@@ -504,3 +504,20 @@ def test_page_makes_a_known_small_number_of_queries(owner, organization, django_
     # session, user, membership, organization, "portal visit to sync?", current subscription
     with django_assert_num_queries(6):
         assert client.get(PAGE).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "status", "sentence"),
+    [
+        ("/billing/cancel/", 500, "Something went wrong while canceling your subscription."),
+        (PORTAL, 500, "so opening the billing portal isn't possible"),
+        ("/billing/payment-method/", 500, "so opening the payment method page isn't possible"),
+    ],
+)
+def test_a_failure_names_the_button_that_met_it(owner, organization, stripe_standin, url, status, sentence):
+    organization.stripe_customer_id = "cus_gone"
+    organization.save()
+    SubscriptionFactory.create(organization=organization)
+    stripe_standin.add_fault("no_such_customer", method="POST", path_prefix="/v1/")
+    assert_error_page(logged_in(owner).post(url), status, sentence)
