@@ -185,8 +185,9 @@ LOGIN_EMAIL_RATE: str = env.str("LOGIN_EMAIL_RATE", default="20/min")
 LOGIN_IP_RATE: str = env.str("LOGIN_IP_RATE", default="30/min")
 # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed: the client
 # address is the right-most one in it that is not one of these (core/client_address.py).
-# Empty: X-Forwarded-For is ignored and the client is REMOTE_ADDR.
-TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
+# Loopback by default (a proxy on this host, as docs/deployment.md runs it); set to '' to
+# trust none: X-Forwarded-For is then ignored and the client is REMOTE_ADDR.
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=["127.0.0.0/8", "::1"])
 
 # --- Internationalization -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
