@@ -7,13 +7,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _Env(environ.Env):  # type: ignore[misc]
+    """django-environ, naming the variable whose value it cannot read (its own errors say only
+    "could not convert string to float: ''"). Ranges and shapes are checked in core/checks.py."""
+
+    def get_value(self, var: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().get_value(var, *args, **kwargs)
+        except (ValueError, TypeError):
+            cast = kwargs.get("cast", args[0] if args else None)
+            kind = "a whole number" if cast is int else "a number" if cast is float else "valid"
+            raise ImproperlyConfigured(f"{var}={self.ENVIRON.get(var, '')!r} is not {kind}") from None
+
+
+env = _Env()
 
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
 

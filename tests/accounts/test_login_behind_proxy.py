@@ -3,6 +3,8 @@ left unset: one client's failed logins do not refuse anyone else's."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
@@ -23,16 +25,16 @@ def _rates(settings):
     assert settings.TRUSTED_PROXIES == ["127.0.0.0/8", "::1"]
 
 
-def via_proxy(client_address: str, *, peer: str = "127.0.0.1") -> dict[str, str]:
+def via_proxy(client_address: str, *, peer: str = "127.0.0.1") -> dict[str, Any]:
     """What nginx on loopback sends: its own address as the peer, the client's appended."""
     return {"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": client_address}
 
 
-def api_login(email: str, password: str, **meta: str):
+def api_login(email: str, password: str, **meta: Any) -> Any:
     return APIClient().post("/auth/token/", {"email": email, "password": password}, format="json", **meta)
 
 
-def form_login(email: str, password: str, **meta: str):
+def form_login(email: str, password: str, **meta: Any) -> Any:
     return Client(**meta).post("/accounts/login/", {"username": email, "password": password})
 
 
