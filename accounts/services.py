@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from core import ratelimit
+from core.client_address import rate_limit_address
 from core.errors import RateLimited
 
 
@@ -42,6 +43,7 @@ def _email_hash(email: str) -> str:
 def _limits(email: str, ip: str | None) -> list[tuple[str, str]]:
     """(key, rate) of every limit an attempt falls under, the address's first."""
     email_hash = _email_hash(email)
+    ip = rate_limit_address(ip)  # an IPv6 client is counted by its /64
     limits = []
     if ip:
         limits.append((f"login:ip:{ip}", settings.LOGIN_IP_RATE))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -777,3 +778,14 @@ def subscription_create(
             {"idempotency_key": idempotency_key},
         )
     return subscription_from_dict(subscription.to_dict())
+
+
+# Stripe's object ids: a prefix and letters and digits, joined by underscores.
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+
+
+def stripe_id_valid(value: object) -> bool:
+    """Whether `value` (from the client) has the shape of a Stripe id. Anything else names no
+    Stripe object, and is refused before it reaches a query or Stripe: PostgreSQL refuses a NUL
+    byte in any string it is sent, and other control characters have no business in a log."""
+    return isinstance(value, str) and _STRIPE_ID.fullmatch(value) is not None

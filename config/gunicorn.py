@@ -58,16 +58,25 @@ bench/README.md.
 import gc
 import os
 
+
+def _count(name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment; anything else stops start-up, named."""
+    raw = os.environ.get(name) or str(default)
+    if not (raw.isascii() and raw.strip().isdigit() and int(raw) >= 1):
+        raise ValueError(f"{name}={raw!r}: must be a whole number of at least 1")
+    return int(raw)
+
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "config.gunicorn_worker.ThreadWorker"
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+workers = _count("GUNICORN_WORKERS", 2)
+threads = _count("GUNICORN_THREADS", 64)
 timeout = 60
 graceful_timeout = 30
 # Load the app once in the master: less memory per worker, and import errors fail start-up.
 preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or threads)
+worker_connections = _count("GUNICORN_WORKER_CONNECTIONS", threads)
 # Kept-alive connections only in the room above the threads (gunicorn keeps none otherwise).
 keepalive = 5 if worker_connections > threads else 0
 

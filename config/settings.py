@@ -7,13 +7,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _Env(environ.Env):  # type: ignore[misc]
+    """django-environ, naming the variable whose value it cannot read (its own errors say only
+    "could not convert string to float: ''"). Ranges and shapes are checked in core/checks.py."""
+
+    def get_value(self, var: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().get_value(var, *args, **kwargs)
+        except (ValueError, TypeError):
+            cast = kwargs.get("cast", args[0] if args else None)
+            kind = "a whole number" if cast is int else "a number" if cast is float else "valid"
+            raise ImproperlyConfigured(f"{var}={self.ENVIRON.get(var, '')!r} is not {kind}") from None
+
+
+env = _Env()
 
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
 
@@ -185,8 +200,9 @@ LOGIN_EMAIL_RATE: str = env.str("LOGIN_EMAIL_RATE", default="20/min")
 LOGIN_IP_RATE: str = env.str("LOGIN_IP_RATE", default="30/min")
 # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed: the client
 # address is the right-most one in it that is not one of these (core/client_address.py).
-# Empty: X-Forwarded-For is ignored and the client is REMOTE_ADDR.
-TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
+# Loopback by default (a proxy on this host, as docs/deployment.md runs it); set to '' to
+# trust none: X-Forwarded-For is then ignored and the client is REMOTE_ADDR.
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=["127.0.0.0/8", "::1"])
 
 # --- Internationalization -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -5,6 +5,7 @@ import os
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.backends.signals import connection_created
 
 
@@ -30,4 +31,9 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self) -> None:
+        from core.checks import settings_check
+
         connection_created.connect(_sqlite_owner_only, dispatch_uid="core.sqlite_owner_only")
+        # Every setting from the environment, checked by `check`, `migrate`, `runserver` and,
+        # through config/wsgi.py and config/asgi.py, the server.
+        checks.register(settings_check, "settings")

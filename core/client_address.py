@@ -5,6 +5,15 @@ appends the address it received the request from to `X-Forwarded-For`; anything 
 of that was written by whoever sent the request and proves nothing. So the header is read
 only when the peer is one of `TRUSTED_PROXIES`, from the right, skipping the trusted proxies'
 own addresses: the first address that is not a trusted proxy is the client.
+
+`TRUSTED_PROXIES` defaults to loopback, the documented deployment (a proxy on the same host):
+unset, it would make every client the proxy's 127.0.0.1, and a few failed logins from anyone
+would refuse every login. A peer without an IP address (gunicorn bound to a unix socket gives
+an empty `REMOTE_ADDR`) is a process on this host too, trusted as a proxy unless
+`TRUSTED_PROXIES` is empty (trust none).
+
+Rate limits count an IPv6 client by its /64 (`rate_limit_address`): one subscriber usually
+holds a whole /64 and can change address within it at will.
 """
 
 from __future__ import annotations
@@ -43,14 +52,15 @@ def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: t
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The address the request came from: `REMOTE_ADDR`, or, when that is a trusted proxy, the
-    right-most address of `X-Forwarded-For` that is not a trusted proxy."""
-    remote = _parse(request.META.get("REMOTE_ADDR", "") or "")
-    if remote is None:
-        return None
+    """The address the request came from: `REMOTE_ADDR`, or, when that is a trusted proxy (or a
+    unix socket while any proxy is trusted), the right-most address of `X-Forwarded-For` that
+    is not a trusted proxy. None when nothing names an address."""
     networks = _networks(tuple(settings.TRUSTED_PROXIES))
-    if not _trusted(remote, networks):
+    remote = _parse(request.META.get("REMOTE_ADDR", "") or "")
+    if remote is not None and not _trusted(remote, networks):
         return str(remote)
+    if remote is None and not networks:
+        return None  # a unix socket, and no proxy is trusted: no address to believe
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     client = remote
     for item in reversed(forwarded.split(",")):
@@ -60,4 +70,15 @@ def client_address(request: HttpRequest) -> str | None:
         client = address
         if not _trusted(address, networks):
             break
-    return str(client)
+    return None if client is None else str(client)
+
+
+def rate_limit_address(address: str | None) -> str | None:
+    """The key a rate limit counts `address` (from `client_address`) under: an IPv4 address as
+    it is, an IPv6 address as its /64 network (`2001:db8:1:2::/64`)."""
+    if not address:
+        return None
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)

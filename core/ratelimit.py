@@ -34,6 +34,7 @@ Time is this process's clock (`time.time`): instances should keep their clocks i
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -47,15 +48,26 @@ _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86
 PRUNE_EVERY = 1000
 
 
+# Bounds of a rate: the counters are 32-bit integers, and a period is at least a second (the
+# windows divide time by it) and at most a year.
+MAX_COUNT = 2**31 - 1
+MAX_PERIOD = 366 * 86400
+
+
+@functools.lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, int]:
-    """`"10/min"` → `(10, 60)`: that many hits per that many seconds."""
+    """`"10/min"` → `(10, 60)`: that many hits per that many seconds. Raises ValueError for
+    anything else (config/settings.py's rates are checked at start-up: core/checks.py)."""
     count, _, period = rate.partition("/")
-    period = period.strip().lower()
-    digits = "".join(ch for ch in period if ch.isdigit())
+    count, period = count.strip(), period.strip().lower()
+    digits = period[: len(period) - len(period.lstrip("0123456789"))]
     unit = period[len(digits) :]
-    if unit not in _UNITS or not count.strip().isdigit():
+    if unit not in _UNITS or not (count.isascii() and count.isdigit()):
         raise ValueError(f"Unrecognised rate {rate!r}; expected e.g. '10/min'")
-    return int(count), int(digits or 1) * _UNITS[unit]
+    hits, seconds = int(count), int(digits or 1) * _UNITS[unit]
+    if hits > MAX_COUNT or not 1 <= seconds <= MAX_PERIOD:
+        raise ValueError(f"Unrecognised rate {rate!r}: at most {MAX_COUNT} per a period of 1 s to 366 days")
+    return hits, seconds
 
 
 # --- the arithmetic, shared by both backends ------------------------------------------------

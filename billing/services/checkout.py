@@ -383,10 +383,13 @@ def checkout_session_status_get(*, user: User, session_id: str) -> stripe_gatewa
     session's subscription is recorded at once (the page is right before the webhook).
     """
     membership = organization_membership_get(user=user)
+    if not stripe_gateway.stripe_id_valid(session_id):
+        # Before the query: PostgreSQL refuses a NUL byte in any string (a 500, not a 400).
+        raise InvalidCheckoutSession()
     row = CheckoutSession.objects.filter(
         organization=membership.organization, stripe_session_id=session_id
     ).first()
-    if row is None or not session_id:
+    if row is None:
         raise InvalidCheckoutSession()
     row.organization = membership.organization
     with stripe_gateway.request_deadline():

@@ -53,6 +53,13 @@ class Payment:
     invoice_pdf: str | None
 
 
+# The dates a payment history can be asked for. Stripe's `created` is a Unix time (nothing is
+# before 1970), and a date past the year 2999 is a typo, not a question: either is a 400, as a
+# date that is not one is (9999-12-31's end of day overflowed Python's dates: a 500).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC) - timedelta(microseconds=1)
+
+
 def _moment(value: str | None, *, end: bool, error: type[Exception]) -> datetime | None:
     """An ISO 8601 date or date-time, in UTC; a date covers its whole day (inclusive bounds)."""
     if value is None or value == "":
@@ -61,15 +68,16 @@ def _moment(value: str | None, *, end: bool, error: type[Exception]) -> datetime
         # A date first: parse_datetime would take "2026-06-01" for its midnight.
         day: date | None = parse_date(value)
         moment = None if day is not None else parse_datetime(value)
-    except ValueError:
+        if moment is not None:
+            # An offset can carry a moment past either end of Python's dates (OverflowError).
+            moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        elif day is not None:
+            moment = datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise error() from None
-    if moment is not None:
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if day is None:
+    if moment is None or not EARLIEST <= moment <= LATEST:
         raise error()
-    if end:
-        return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC) - timedelta(microseconds=1)
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    return moment
 
 
 def payments_list(

@@ -1,9 +1,12 @@
 """Settings from the environment, checked the way an operator starts the app: a new process."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +107,76 @@ def test_postgresql_statements_are_prepared_unless_turned_off():
     assert off.stdout.split() == ["None", "None"], off.stderr
     bad = run_manage("shell", "--no-imports", "-c", code, env={**env, "DATABASE_PREPARE_THRESHOLD": "0"})
     assert bad.returncode != 0 and "DATABASE_PREPARE_THRESHOLD" in bad.stderr
+
+
+# --- settings checked at start-up (core/checks.py) ------------------------------------------
+
+
+def test_a_bad_rate_stops_check_and_migrate_naming_the_variable(tmp_path):
+    env = {**PRODUCTION_ENV, "LOGIN_RATE": "5/minute", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    for command in ("check", "migrate"):
+        result = run_manage(command, env=env)
+        assert result.returncode != 0, (command, result.stdout)
+        assert "LOGIN_RATE='5/minute'" in result.stderr, (command, result.stderr)
+    # migrate stopped before migrating (its database checks may have opened the file).
+    database = tmp_path / "db.sqlite3"
+    if database.exists():
+        with sqlite3.connect(database) as db:
+            assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BILLING_PORTAL_RATE", "ten/min"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,nginx"),
+        ("STRIPE_MAX_CONCURRENT_CALLS", "0"),
+        ("STRIPE_TIMEOUT_SECONDS", "abc"),  # not a number: stops the settings themselves
+        ("JWT_ACCESS_MINUTES", "5m"),
+    ],
+)
+def test_other_bad_values_stop_check_naming_the_variable(variable, value):
+    result = run_manage("check", env={**PRODUCTION_ENV, variable: value})
+    assert result.returncode != 0, result.stdout
+    assert f"{variable}=" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("DATABASE_POOL_MAX_SIZE", "0"), ("DATABASE_POOL_TIMEOUT", "0"), ("DATABASE_POOL_MIN_SIZE", "-1")],
+)
+def test_a_bad_postgresql_pool_stops_check_naming_the_variable(variable, value):
+    env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://u:p@db.internal:5432/billing", variable: value}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0, result.stdout
+    assert f"{variable}=" in result.stderr, result.stderr
+
+
+def run_gunicorn(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """gunicorn as the README starts it, on a free port; a good configuration would serve
+    until the timeout (a hang is a failure here, not a figure)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            **PRODUCTION_ENV,
+            "GUNICORN_BIND": "127.0.0.1:0",
+            "GUNICORN_WORKERS": "1",
+            "GUNICORN_THREADS": "2",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LOGIN_RATE", "5/minute"), ("STRIPE_BREAKER_SECONDS", "0"), ("GUNICORN_THREADS", "lots")],
+)
+def test_gunicorn_refuses_to_start_with_a_bad_setting(variable, value):
+    result = run_gunicorn({variable: value})
+    assert result.returncode != 0, result.stderr
+    assert f"{variable}=" in result.stderr, result.stderr

@@ -73,6 +73,26 @@ def test_every_method_of_every_api_path_answers_the_envelope(path, method, beare
                 assert response.status_code == get.status_code, (path, query, get.content[:200])
 
 
+NUL_BODY = json.dumps(
+    {k: "\x00" for k in ("email", "password", "refresh", "subscriptionPeriodId", "name", "role")}
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", API_PATHS)
+@pytest.mark.parametrize("method", ("GET", "POST", "DELETE"))
+def test_nul_bytes_anywhere_the_client_writes_are_never_a_500(path, method, bearer):
+    # PostgreSQL refuses a NUL byte in any string it is sent: every id, date, field or header
+    # from the client is checked before a query (run the suite on PostgreSQL to see it).
+    query = "?" + "&".join(f"{k}=%00" for k in ("startDate", "endDate", "session_id", "checkout"))
+    for client in (Client(HTTP_AUTHORIZATION=f"Bearer {bearer}"), Client()):
+        for where in (path.replace("x1", "%00"), path.replace("x1", "cs_1%00") + query):
+            response = client.generic(
+                method, where, NUL_BODY, content_type="application/json", HTTP_X_FORWARDED_FOR="\x00"
+            )
+            assert_sane(response, method)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", API_PATHS)
 def test_format_xml_is_ignored(path):

@@ -22,6 +22,7 @@ from core.ratelimit import parse_rate
         ("5/15s", (5, 15)),
         (" 5/ MIN ", (5, 60)),
         ("0/min", (0, 60)),
+        ("2147483647/366d", (2147483647, 366 * 86400)),
     ],
 )
 def test_good_rates(rate, parsed):
@@ -30,7 +31,11 @@ def test_good_rates(rate, parsed):
 
 @pytest.mark.parametrize(
     "rate",
-    ["", "10", "10/", "/min", "ten/min", "10/minute", "10/week", "-1/min", "1.5/min", "10/min/s", "10/m5"],
+    [
+        *("", "10", "10/", "/min", "ten/min", "10/minute", "10/week", "-1/min", "1.5/min", "10/min/s"),
+        *("10/m5", "5/0s", "5/00min", "5/367d", "5/99999999999999999999d", "2147483648/min"),
+        *("\uff15/min", "5/\u00b2min"),  # a fullwidth 5, a superscript 2: digits to isdigit()
+    ],
 )
 def test_bad_rates_are_refused(rate):
     with pytest.raises(ValueError, match="Unrecognised rate"):
