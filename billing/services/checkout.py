@@ -5,7 +5,7 @@ Be extremely careful changing `subscription_buy`: it is what keeps an organizati
 live subscription and one open Checkout session whatever the interleaving. Every buy of an
 organization runs under the organization's checkout lease (a claim row committed before any
 Stripe call, never a transaction held across one), and every Stripe write carries an
-idempotency key derived from a local row: a Checkout session is created as `checkout-<pk>` of
+idempotency key derived from a local row: a Checkout session is created as `checkout-<token>` of
 a row written *before* the call, so a request that died (or timed out) after Stripe created
 the session is replayed by the next one instead of leaving a second session open.
 """
@@ -37,7 +37,8 @@ from billing.models import CheckoutSession, PortalSession, Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted
 from billing.services.customers import customer_ensure
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
-from billing.services.subscriptions import fetch_state_at, subscription_state_apply
+from billing.services.subscriptions import subscription_fetched_apply
+from billing.services.writes import stripe_write
 from core.leases import lease_hold
 from organizations.models import Organization
 from organizations.selectors import organization_membership_get
@@ -87,7 +88,7 @@ def subscription_record(*, organization: Organization, subscription_id: str) -> 
             extra={"organization_id": organization.pk, "subscription_id": subscription_id},
         )
         return False
-    return subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
+    return subscription_fetched_apply(organization=organization, data=data, started=started)
 
 
 def checkout_session_store(*, row: CheckoutSession, session: stripe_gateway.CheckoutSession) -> None:
@@ -128,7 +129,7 @@ def _checkout_create(row: CheckoutSession, customer_id: str) -> None:
             success_url=settings.BILLING_CHECKOUT_SUCCESS_URL,
             cancel_url=settings.BILLING_CHECKOUT_CANCEL_URL,
             trial_days=row.trial_days,
-            idempotency_key=f"checkout-{row.pk}",
+            idempotency_key=row.idempotency_key,
         )
     except BillingUnavailable:
         raise  # Stripe may have created it: the row stays `creating`, for a replay
@@ -145,7 +146,7 @@ def _checkout_end(row: CheckoutSession) -> None:
     """Expire the row's open session at Stripe; 409 if Stripe says it was paid meanwhile."""
     assert row.stripe_session_id
     session = stripe_gateway.checkout_session_expire(
-        session_id=row.stripe_session_id, idempotency_key=f"checkout-{row.pk}-expire"
+        session_id=row.stripe_session_id, idempotency_key=f"{row.idempotency_key}-expire"
     )
     checkout_session_store(row=row, session=session)
     logger.info(
@@ -239,26 +240,29 @@ def _checkout_start(organization: Organization, user: User, plan: Plan, period: 
 def _subscribe_free(organization: Organization, period: dict[str, Any]) -> BuyResult:
     customer_id = organization.stripe_customer_id or customer_ensure(organization=organization)
     for attempt in range(2):
-        # Derived from the organization's own rows: its customer and how many subscriptions
-        # it has had. A retry after a lost answer replays the same key (Stripe answers the
-        # subscription it made), while a later subscription, after this one ended, gets a new one.
-        count = Subscription.objects.filter(organization=organization).count()
-        key = f"org-{organization.pk}-{customer_id}-subscription-{count + 1}"
-        started = timezone.now()
+        # The key is a row made for this creation: a retry after a lost answer replays it
+        # (Stripe answers the subscription it made), while a later subscription, after this
+        # one ended, is a new write with a key of its own.
         try:
-            data = stripe_gateway.subscription_create(
-                customer_id=customer_id,
-                price_id=period["id"],
-                organization_id=organization.pk,
-                idempotency_key=key,
-            )
+            with stripe_write(
+                organization=organization,
+                subject="free-subscription",
+                action=f"create-{period['id']}-{customer_id}",
+            ) as key:
+                started = timezone.now()
+                data = stripe_gateway.subscription_create(
+                    customer_id=customer_id,
+                    price_id=period["id"],
+                    organization_id=organization.pk,
+                    idempotency_key=key,
+                )
+                subscription_fetched_apply(organization=organization, data=data, started=started)
         except CustomerMissing as e:
             if attempt:
                 raise BillingError() from e
             customer_id = customer_ensure(organization=organization, replacing=customer_id)
             continue
         break
-    subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
     logger.info(
         "billing.free_subscription_created",
         extra={"organization_id": organization.pk, "subscription_id": data.id, "price_id": period["id"]},
@@ -290,7 +294,7 @@ def _change(
     except SubscriptionMissing:
         data = None
     if data is not None:
-        subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
+        subscription_fetched_apply(organization=organization, data=data, started=started)
     if data is None or data.status in Subscription.ENDED_STATUSES:
         return None
     if data.price_id == period["id"]:
