@@ -295,6 +295,19 @@ def _checkout_completed(event: stripe_gateway.StripeEvent, prepared: _CheckoutCo
     return Outcome.PROCESSED if written or ended else Outcome.UNCHANGED
 
 
+def _capabilities_after_checkout(
+    event: stripe_gateway.StripeEvent, prepared: _CheckoutCompleted, outcome: Outcome
+) -> None:
+    """A Checkout that recorded its subscription changes what the plan grants: as for any other
+    subscription change, ask Stripe now rather than wait for the entitlements summary."""
+    if (
+        outcome is Outcome.PROCESSED
+        and prepared.organization is not None
+        and prepared.subscription is not None
+    ):
+        capabilities_refresh_quietly(organization=prepared.organization)
+
+
 def _checkout_expired(event: stripe_gateway.StripeEvent, prepared: None) -> Outcome:
     session_id = _checkout_session_id(event)
     if not CheckoutSession.objects.filter(stripe_session_id=session_id).exists():
@@ -314,7 +327,9 @@ _CATALOGUE = Handler(apply=_catalogue_changed)
 
 HANDLERS.update(
     {
-        "checkout.session.completed": Handler(prepare=_checkout_completed_prepare, apply=_checkout_completed),
+        "checkout.session.completed": Handler(
+            prepare=_checkout_completed_prepare, apply=_checkout_completed, after=_capabilities_after_checkout
+        ),
         "checkout.session.expired": Handler(apply=_checkout_expired),
         **{
             f"{kind}.{change}": _CATALOGUE

@@ -35,6 +35,7 @@ from billing.errors import (
 )
 from billing.models import CheckoutSession, PortalSession, Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted
+from billing.services.capabilities import capabilities_refresh_quietly
 from billing.services.customers import customer_ensure
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
 from billing.services.subscriptions import subscription_fetched_apply
@@ -77,6 +78,22 @@ def _organization_lease(organization: Organization) -> Any:
     )
 
 
+def _subscription_store(
+    organization: Organization, data: stripe_gateway.StripeSubscription, started: datetime
+) -> bool:
+    """Store a subscription just read from (or made at) Stripe; a new one, or a change of
+    status or price, refreshes the organization's capabilities at once, as any other
+    subscription change does (the entitlements webhook may come much later). No transaction
+    is held here."""
+    before = (
+        Subscription.objects.filter(stripe_subscription_id=data.id).values_list("status", "price_id").first()
+    )
+    written = subscription_fetched_apply(organization=organization, data=data, started=started)
+    if written and before != (data.status, data.price_id):
+        capabilities_refresh_quietly(organization=organization)
+    return written
+
+
 def subscription_record(*, organization: Organization, subscription_id: str) -> bool:
     """Fetch a subscription from Stripe and store it (a Checkout just created it)."""
     started = timezone.now()
@@ -88,7 +105,7 @@ def subscription_record(*, organization: Organization, subscription_id: str) -> 
             extra={"organization_id": organization.pk, "subscription_id": subscription_id},
         )
         return False
-    return subscription_fetched_apply(organization=organization, data=data, started=started)
+    return _subscription_store(organization, data, started)
 
 
 def checkout_session_store(*, row: CheckoutSession, session: stripe_gateway.CheckoutSession) -> None:
@@ -256,7 +273,7 @@ def _subscribe_free(organization: Organization, period: dict[str, Any]) -> BuyRe
                     organization_id=organization.pk,
                     idempotency_key=key,
                 )
-                subscription_fetched_apply(organization=organization, data=data, started=started)
+                _subscription_store(organization, data, started)
         except CustomerMissing as e:
             if attempt:
                 raise BillingError() from e
@@ -294,7 +311,7 @@ def _change(
     except SubscriptionMissing:
         data = None
     if data is not None:
-        subscription_fetched_apply(organization=organization, data=data, started=started)
+        _subscription_store(organization, data, started)
     if data is None or data.status in Subscription.ENDED_STATUSES:
         return None
     if data.price_id == period["id"]:
