@@ -287,6 +287,32 @@ def _subscribe_free(organization: Organization, period: dict[str, Any]) -> BuyRe
     return BuyResult(checkout_url=None, session_id=None, subscription_id=data.id, is_free=True)
 
 
+def _live_at_stripe(organization: Organization) -> Subscription | None:
+    """The organization's live subscription as Stripe has it, recorded, when we hold none.
+
+    Local rows are not enough before a new subscription is started: a webhook lost, or a
+    subscription made in the Dashboard, leaves one live at Stripe that we never recorded, and
+    a Checkout now would bill the organization twice. One call, under the organization's
+    lease; skipped for an organization without a customer yet (a new customer has none).
+    """
+    customer_id = organization.stripe_customer_id
+    if not customer_id:
+        return None
+    started = timezone.now()
+    try:
+        listed = stripe_gateway.subscription_list(customer_id=customer_id)
+    except CustomerMissing:
+        return None  # the Checkout below re-creates the customer
+    for data in listed:
+        if data.status not in Subscription.ENDED_STATUSES:
+            _subscription_store(organization, data, started)
+            logger.warning(
+                "billing.unrecorded_subscription_found",
+                extra={"organization_id": organization.pk, "subscription_id": data.id, "status": data.status},
+            )
+    return _live_subscription(organization)
+
+
 def _plan_name(plans: list[Plan], product_id: str) -> str:
     plan = plan_find(plans, product_id=product_id)
     return str(plan["name"]) if plan else product_id
@@ -386,6 +412,12 @@ def subscription_buy(*, user: User, price_id: Any, source: str = PortalSession.S
                 kept = _settle_all_but(organization, price_id=period["id"])
                 if kept is not None:
                     return _result_for(kept)
+                # About to start a subscription: first make sure Stripe has none live either.
+                unrecorded = _live_at_stripe(organization)
+                if unrecorded is not None:
+                    changed = _change(organization, user, unrecorded, plans, period, source)
+                    if changed is not None:
+                        return changed
                 if period["price"] == 0:
                     return _subscribe_free(organization, period)
                 return _checkout_start(organization, user, plan, period)
