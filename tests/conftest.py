@@ -209,7 +209,7 @@ def populated(owner: User, member: User, organization: Organization) -> None:
 
     from django.utils import timezone
 
-    from billing.models import CapabilitySet, CheckoutSession, PortalSession, WebhookEvent
+    from billing.models import CapabilitySet, CheckoutSession, PortalSession, StripeWrite, WebhookEvent
 
     organization.stripe_customer_id = "cus_admin_smoke"
     organization.save()
@@ -233,6 +233,7 @@ def populated(owner: User, member: User, organization: Organization) -> None:
         currency="usd",
         expires_at=timezone.now() + timedelta(hours=23),
     )
+    StripeWrite.objects.create(organization=organization, subject="customer", action="create")
     CapabilitySet.objects.create(
         organization=organization,
         items=[{"feature_id": "feat_1", "code": "PROJECTS", "type": "BOOLEAN", "value": 1}],
