@@ -16,7 +16,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from billing import stripe_gateway
-from billing.models import CapabilitySet, CheckoutSession, PortalSession, Subscription, WebhookEvent
+from billing.models import (
+    CapabilitySet,
+    CheckoutSession,
+    PortalSession,
+    StripeWrite,
+    Subscription,
+    WebhookEvent,
+)
 from organizations.admin import OrganizationAdmin
 from organizations.models import Organization
 
@@ -124,6 +131,19 @@ class CheckoutSessionAdmin(ReadOnlyAdmin):
     list_select_related = ("organization", "user")
     date_hierarchy = "created_at"
     exclude = ("url",)  # good only while open; nothing to do with it here
+
+
+@admin.register(StripeWrite)
+class StripeWriteAdmin(ReadOnlyAdmin):
+    """Stripe writes the app made or began (customers, free subscriptions, cancellations and
+    their undoing): one row per write, its token the idempotency key; unfinished means Stripe's
+    answer never came, and a retry of the same write replays it."""
+
+    list_display = ("created_at", "organization", "subject", "action", "finished_at")
+    list_filter = ("subject",)
+    search_fields = ("organization__name", "subject", "action")
+    list_select_related = ("organization",)
+    date_hierarchy = "created_at"
 
 
 @admin.register(WebhookEvent)

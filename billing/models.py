@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from django.conf import settings
@@ -74,6 +75,11 @@ class Subscription(models.Model):
     stripe_created = models.DateTimeField(help_text="When Stripe created the subscription.")
     state_at = models.DateTimeField(help_text="The Stripe time of the state this row reflects.")
     synced_at = models.DateTimeField(help_text="When this row was last written from Stripe.")
+    # While the stored state is a read from Stripe (a fetch, or a write's answer): when that
+    # read ended, on our clock. An event created between `state_at` and then (plus the clock
+    # margin) may be older or newer than the read: it is settled by asking Stripe. NULL while
+    # the state is an event's.
+    read_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -138,8 +144,8 @@ class CapabilitySet(models.Model):
 class CheckoutSession(models.Model):
     """One Stripe Checkout session the app started for an organization (a paid period).
 
-    The row is written *before* Stripe is asked (`creating`): its primary key is the Stripe
-    idempotency key (`checkout-<pk>`), so a request that died after Stripe answered, or timed
+    The row is written *before* Stripe is asked (`creating`): its random token is the Stripe
+    idempotency key (`checkout-<token>`), so a request that died after Stripe answered, or timed
     out, is replayed by the next one and never leaves a second open session behind. Never
     holds card data; the URL is the Checkout page's, good only while the session is open.
     """
@@ -172,6 +178,9 @@ class CheckoutSession(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    # Random, never derived from the primary key: a restored backup (or another deployment on
+    # the same Stripe account) reuses primary keys, never tokens.
+    idempotency_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -181,3 +190,43 @@ class CheckoutSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_session_id or 'checkout-' + str(self.pk)} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"checkout-{self.idempotency_token}"
+
+
+class StripeWrite(models.Model):
+    """One intended Stripe write that has no other row of its own: a customer, a free
+    subscription, a cancellation or its undoing. Written *before* Stripe is asked; its random
+    token is the write's idempotency key, so a key names exactly one intent.
+
+    A retry of the same write while it is unfinished (Stripe's answer never came) reuses the
+    row and replays the key; any other write, or the same one after an answer, gets a new row.
+    A key derived from a timestamp or a count instead can come round again for another intent
+    (cancel, resume, cancel in one second), and Stripe would replay the first answer without
+    doing the write.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="stripe_writes")
+    # What is written to: "customer", "subscription-<pk>", "free-subscription". Writes to one
+    # subject follow each other; only the latest may be retried.
+    subject = models.CharField(max_length=64)
+    # The write, with whatever makes it this write (its parameters): "cancel", "create-price_...".
+    action = models.CharField(max_length=255)
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="When Stripe answered.")
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        indexes = [
+            models.Index(fields=["organization", "subject", "-created_at"], name="billing_write_org_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.subject} of organization #{self.organization_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.subject}-{self.action}-{self.token}"

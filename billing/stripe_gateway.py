@@ -354,6 +354,12 @@ def _account_of(api_key: str, api_base: str) -> str:
         return str(client().v1.accounts.retrieve_current().id)
 
 
+def _idempotent(key: str) -> Any:
+    """The request options of a write: its idempotency key, behind this deployment's prefix
+    (two deployments on one account never share a key). Every write passes through here."""
+    return {"idempotency_key": f"{settings.STRIPE_IDEMPOTENCY_PREFIX}-{key}"}
+
+
 def account_id() -> str:
     """The id of the Stripe account the configured key belongs to (asked once per process)."""
     return _account_of(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
@@ -370,7 +376,7 @@ def customer_create(*, name: str, email: str, organization_id: int, idempotency_
     with _call("customers.create"):
         customer = client().v1.customers.create(
             params,  # type: ignore[arg-type]
-            {"idempotency_key": idempotency_key},
+            _idempotent(idempotency_key),
         )
     return customer.id
 
@@ -424,7 +430,7 @@ def subscription_update(
         subscription = client().v1.subscriptions.update(
             subscription_id,
             {"cancel_at_period_end": cancel_at_period_end},
-            {"idempotency_key": idempotency_key},
+            _idempotent(idempotency_key),
         )
     return subscription_from_dict(subscription.to_dict())
 
@@ -432,9 +438,7 @@ def subscription_update(
 def subscription_cancel(*, subscription_id: str, idempotency_key: str) -> StripeSubscription:
     """End the subscription now."""
     with _call("subscriptions.cancel"):
-        subscription = client().v1.subscriptions.cancel(
-            subscription_id, options={"idempotency_key": idempotency_key}
-        )
+        subscription = client().v1.subscriptions.cancel(subscription_id, options=_idempotent(idempotency_key))
     return subscription_from_dict(subscription.to_dict())
 
 
@@ -731,7 +735,7 @@ def checkout_session_create(
     with _call("checkout.sessions.create"):
         session = client().v1.checkout.sessions.create(
             params,  # type: ignore[arg-type]
-            {"idempotency_key": idempotency_key},
+            _idempotent(idempotency_key),
         )
     return _checkout_from(session.to_dict())
 
@@ -751,9 +755,7 @@ def checkout_session_expire(*, session_id: str, idempotency_key: str) -> Checkou
     refused = False
     with _call("checkout.sessions.expire"):
         try:
-            session = client().v1.checkout.sessions.expire(
-                session_id, options={"idempotency_key": idempotency_key}
-            )
+            session = client().v1.checkout.sessions.expire(session_id, options=_idempotent(idempotency_key))
         except stripe.InvalidRequestError as e:
             if "can be expired" not in (e.user_message or str(e)):
                 raise
@@ -775,7 +777,7 @@ def subscription_create(
     with _call("subscriptions.create"):
         subscription = client().v1.subscriptions.create(
             params,  # type: ignore[arg-type]
-            {"idempotency_key": idempotency_key},
+            _idempotent(idempotency_key),
         )
     return subscription_from_dict(subscription.to_dict())
 

@@ -31,10 +31,10 @@ from billing.services.customers import customer_forget
 from billing.services.payments import payments_cache_drop
 from billing.services.plans import plans_invalidate
 from billing.services.subscriptions import (
-    fetch_state_at,
+    SubscriptionState,
     fetch_state_at_after,
     subscription_event_state,
-    subscription_state_apply,
+    subscription_state_store,
 )
 from organizations.models import Organization
 
@@ -61,9 +61,7 @@ class Handler:
     after: Callable[[stripe_gateway.StripeEvent, Any, Outcome], None] = lambda event, prepared, outcome: None
 
 
-def _subscription_state(
-    event: stripe_gateway.StripeEvent,
-) -> tuple[stripe_gateway.StripeSubscription, datetime]:
+def _subscription_state(event: stripe_gateway.StripeEvent) -> SubscriptionState:
     try:
         data = stripe_gateway.subscription_from_dict(event.object)
     except (KeyError, TypeError, ValueError) as e:
@@ -71,12 +69,10 @@ def _subscription_state(
     return subscription_event_state(data=data, state_at=event.created)
 
 
-def _subscription_changed(
-    event: stripe_gateway.StripeEvent, prepared: tuple[stripe_gateway.StripeSubscription, datetime]
-) -> Outcome:
-    data, state_at = prepared
+def _subscription_changed(event: stripe_gateway.StripeEvent, prepared: SubscriptionState) -> Outcome:
+    data = prepared.data
     organization = Organization.objects.filter(stripe_customer_id=data.customer_id).first()
-    written = subscription_state_apply(organization=organization, data=data, state_at=state_at)
+    written = subscription_state_store(organization=organization, state=prepared)
     if written:
         return Outcome.PROCESSED
     # Nothing written either because the row holds newer state, or because the subscription
@@ -101,14 +97,14 @@ def _customer_deleted(event: stripe_gateway.StripeEvent, prepared: None) -> Outc
 
 @dataclass(frozen=True)
 class _SubscriptionChange:
-    state: tuple[stripe_gateway.StripeSubscription, datetime]
+    state: SubscriptionState
     before: tuple[str, str] | None  # the row's (status, price_id) before, None for a new one
 
 
 def _subscription_change(event: stripe_gateway.StripeEvent) -> _SubscriptionChange:
     state = _subscription_state(event)
     before = (
-        Subscription.objects.filter(stripe_subscription_id=state[0].id)
+        Subscription.objects.filter(stripe_subscription_id=state.data.id)
         .values_list("status", "price_id")
         .first()
     )
@@ -124,7 +120,7 @@ def _capabilities_after_subscription(
 ) -> None:
     """A stored change of status or price may change what the plan grants: ask Stripe now
     rather than wait for (or miss) the entitlements summary. Outside the transaction."""
-    data = prepared.state[0]
+    data = prepared.state.data
     if outcome is not Outcome.PROCESSED or prepared.before == (data.status, data.price_id):
         return
     row = Subscription.objects.select_related("organization").filter(stripe_subscription_id=data.id).first()
@@ -208,9 +204,7 @@ def _invoice_customer_id(event: stripe_gateway.StripeEvent) -> str:
     return customer_id if isinstance(customer_id, str) else ""
 
 
-def _invoice_subscription_state(
-    event: stripe_gateway.StripeEvent,
-) -> tuple[stripe_gateway.StripeSubscription, datetime] | Outcome | None:
+def _invoice_subscription_state(event: stripe_gateway.StripeEvent) -> SubscriptionState | Outcome | None:
     """An invoice paid or failed changes its subscription (past_due, or active again): fetch
     the subscription as Stripe has it now, outside the transaction.
 
@@ -221,25 +215,21 @@ def _invoice_subscription_state(
     subscription_id = stripe_gateway.invoice_subscription_id(event.object)
     if not subscription_id:
         return None  # a one-off invoice: no subscription to refresh
-    known = (
-        Subscription.objects.filter(stripe_subscription_id=subscription_id).values_list("state_at").first()
-    )
-    if known is None:
+    known = Subscription.objects.filter(stripe_subscription_id=subscription_id).exists()
+    if not known:
         customer_id = _invoice_customer_id(event)
         if not customer_id or not Organization.objects.filter(stripe_customer_id=customer_id).exists():
             return Outcome.UNKNOWN_CUSTOMER
-    prior = known[0] if known is not None else None
     started = timezone.now()
     try:
         data = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
     except SubscriptionMissing:
         return None
-    return data, fetch_state_at_after(started, prior)
+    return SubscriptionState.read(data, started=started)
 
 
 def _invoice_changed(
-    event: stripe_gateway.StripeEvent,
-    prepared: tuple[stripe_gateway.StripeSubscription, datetime] | Outcome | None,
+    event: stripe_gateway.StripeEvent, prepared: SubscriptionState | Outcome | None
 ) -> Outcome:
     if isinstance(prepared, Outcome):
         return prepared
@@ -287,8 +277,7 @@ HANDLERS: dict[str, Handler] = {
 class _CheckoutCompleted:
     session_id: str
     organization: Organization | None
-    subscription: stripe_gateway.StripeSubscription | None
-    state_at: datetime
+    subscription: SubscriptionState | None
 
 
 def _checkout_session_id(event: stripe_gateway.StripeEvent) -> str:
@@ -315,10 +304,12 @@ def _checkout_completed_prepare(event: stripe_gateway.StripeEvent) -> _CheckoutC
     subscription = None
     if subscription_id and organization is not None:
         try:
-            subscription = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
+            subscription = SubscriptionState.read(
+                stripe_gateway.subscription_retrieve(subscription_id=subscription_id), started=started
+            )
         except SubscriptionMissing:
             subscription = None
-    return _CheckoutCompleted(session_id, organization, subscription, fetch_state_at(started))
+    return _CheckoutCompleted(session_id, organization, subscription)
 
 
 def _checkout_completed(event: stripe_gateway.StripeEvent, prepared: _CheckoutCompleted) -> Outcome:
@@ -326,18 +317,29 @@ def _checkout_completed(event: stripe_gateway.StripeEvent, prepared: _CheckoutCo
         return Outcome.UNKNOWN_CUSTOMER
     written = False
     if prepared.subscription is not None:
-        written = subscription_state_apply(
-            organization=prepared.organization, data=prepared.subscription, state_at=prepared.state_at
-        )
+        written = subscription_state_store(organization=prepared.organization, state=prepared.subscription)
     ended = CheckoutSession.objects.filter(
         stripe_session_id=prepared.session_id, status__in=CheckoutSession.UNSETTLED_STATUSES
     ).update(
         status=CheckoutSession.Status.COMPLETE,
         url="",
-        stripe_subscription_id=prepared.subscription.id if prepared.subscription else "",
+        stripe_subscription_id=prepared.subscription.data.id if prepared.subscription else "",
         updated_at=timezone.now(),
     )
     return Outcome.PROCESSED if written or ended else Outcome.UNCHANGED
+
+
+def _capabilities_after_checkout(
+    event: stripe_gateway.StripeEvent, prepared: _CheckoutCompleted, outcome: Outcome
+) -> None:
+    """A Checkout that recorded its subscription changes what the plan grants: as for any other
+    subscription change, ask Stripe now rather than wait for the entitlements summary."""
+    if (
+        outcome is Outcome.PROCESSED
+        and prepared.organization is not None
+        and prepared.subscription is not None
+    ):
+        capabilities_refresh_quietly(organization=prepared.organization)
 
 
 def _checkout_expired(event: stripe_gateway.StripeEvent, prepared: None) -> Outcome:
@@ -359,7 +361,9 @@ _CATALOGUE = Handler(apply=_catalogue_changed)
 
 HANDLERS.update(
     {
-        "checkout.session.completed": Handler(prepare=_checkout_completed_prepare, apply=_checkout_completed),
+        "checkout.session.completed": Handler(
+            prepare=_checkout_completed_prepare, apply=_checkout_completed, after=_capabilities_after_checkout
+        ),
         "checkout.session.expired": Handler(apply=_checkout_expired),
         **{
             f"{kind}.{change}": _CATALOGUE

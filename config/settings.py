@@ -5,6 +5,7 @@ The environment is read here and nowhere else (see README "Configuration").
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -301,6 +302,12 @@ STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_API_BASE: str = env.str("STRIPE_API_BASE", default="")
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_PORTAL_CONFIGURATION: str = env.str("STRIPE_PORTAL_CONFIGURATION", default="")
+# Starts every Stripe idempotency key, so two deployments on one Stripe account (staging and
+# production, a restored backup) never share a key. Default: derived from the secret key.
+STRIPE_IDEMPOTENCY_PREFIX: str = env.str(
+    "STRIPE_IDEMPOTENCY_PREFIX",
+    default=hmac.new(SECRET_KEY.encode(), b"stripe-idempotency", "sha256").hexdigest()[:12],
+)
 STRIPE_TIMEOUT_SECONDS: float = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 STRIPE_MAX_NETWORK_RETRIES: int = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # Bounds on waiting for Stripe (billing/stripe_gateway.py): one deadline for a request's

@@ -30,6 +30,7 @@ from tests.factories import (
     MembershipFactory,
     OrganizationFactory,
     PortalSessionFactory,
+    StripeWriteFactory,
     SubscriptionFactory,
     UserFactory,
     WebhookEventFactory,
@@ -241,3 +242,4 @@ def populated(owner: User, member: User, organization: Organization) -> None:
         organization=organization, user=owner, price_id="price_pro", stripe_session_id="cs_test_admin_smoke"
     )
     CapabilitySetFactory.create(organization=organization)
+    StripeWriteFactory.create(organization=organization)

@@ -13,7 +13,14 @@ import factory
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import CapabilitySet, CheckoutSession, PortalSession, Subscription, WebhookEvent
+from billing.models import (
+    CapabilitySet,
+    CheckoutSession,
+    PortalSession,
+    StripeWrite,
+    Subscription,
+    WebhookEvent,
+)
 from organizations.models import Membership, Organization
 
 PASSWORD = "correct-horse-battery-staple"
@@ -127,3 +134,15 @@ class WebhookEventFactory(factory.django.DjangoModelFactory[WebhookEvent]):
 
     stripe_event_id = factory.Sequence(lambda n: f"evt_test{n:012d}")
     type = "customer.subscription.updated"
+
+
+class StripeWriteFactory(factory.django.DjangoModelFactory[StripeWrite]):
+    """A customer creation, answered by Stripe."""
+
+    class Meta:
+        model = StripeWrite
+
+    organization = factory.SubFactory(OrganizationFactory)
+    subject = "customer"
+    action = "create"
+    finished_at = factory.LazyFunction(timezone.now)

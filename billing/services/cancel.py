@@ -18,7 +18,8 @@ from billing import selectors, stripe_gateway
 from billing.errors import NoSubscription
 from billing.models import Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted
-from billing.services.subscriptions import fetch_state_at_after, subscription_state_apply
+from billing.services.subscriptions import subscription_fetched_apply
+from billing.services.writes import stripe_write
 from billing.stripe_gateway import StripeSubscription
 
 logger = logging.getLogger(__name__)
@@ -45,18 +46,20 @@ def _write(
 ) -> Subscription:
     """Make one write to the subscription at Stripe and store the state Stripe answers at once.
 
-    The idempotency key names the state written over: a retry replays it, while the same
-    action on a later state (a cancellation after a resume) is a new write.
+    The idempotency key is a row made for this write (`StripeWrite`): a retry of it while
+    Stripe's answer is missing replays it, while any later write (a cancellation after a
+    resume, however soon) has a key of its own.
     """
-    key = f"subscription-{subscription.pk}-{action}-{int(subscription.state_at.timestamp())}"
-    with billing_rate_counted(user=user, action=action), stripe_gateway.request_deadline():
+    with (
+        billing_rate_counted(user=user, action=action),
+        stripe_gateway.request_deadline(),
+        stripe_write(
+            organization=subscription.organization, subject=f"subscription-{subscription.pk}", action=action
+        ) as key,
+    ):
         started = timezone.now()
         data = call(key)
-    subscription_state_apply(
-        organization=subscription.organization,
-        data=data,
-        state_at=fetch_state_at_after(started, subscription.state_at),
-    )
+    subscription_fetched_apply(organization=subscription.organization, data=data, started=started)
     subscription.refresh_from_db()
     logger.info(
         f"billing.subscription_{action.replace('-', '_')}",

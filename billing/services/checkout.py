@@ -5,7 +5,7 @@ Be extremely careful changing `subscription_buy`: it is what keeps an organizati
 live subscription and one open Checkout session whatever the interleaving. Every buy of an
 organization runs under the organization's checkout lease (a claim row committed before any
 Stripe call, never a transaction held across one), and every Stripe write carries an
-idempotency key derived from a local row: a Checkout session is created as `checkout-<pk>` of
+idempotency key derived from a local row: a Checkout session is created as `checkout-<token>` of
 a row written *before* the call, so a request that died (or timed out) after Stripe created
 the session is replayed by the next one instead of leaving a second session open.
 """
@@ -35,9 +35,11 @@ from billing.errors import (
 )
 from billing.models import CheckoutSession, PortalSession, Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted
+from billing.services.capabilities import capabilities_refresh_quietly
 from billing.services.customers import customer_ensure
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
-from billing.services.subscriptions import fetch_state_at, subscription_state_apply
+from billing.services.subscriptions import subscription_fetched_apply
+from billing.services.writes import stripe_write
 from core.leases import lease_hold
 from organizations.models import Organization
 from organizations.selectors import organization_membership_get
@@ -76,6 +78,22 @@ def _organization_lease(organization: Organization) -> Any:
     )
 
 
+def _subscription_store(
+    organization: Organization, data: stripe_gateway.StripeSubscription, started: datetime
+) -> bool:
+    """Store a subscription just read from (or made at) Stripe; a new one, or a change of
+    status or price, refreshes the organization's capabilities at once, as any other
+    subscription change does (the entitlements webhook may come much later). No transaction
+    is held here."""
+    before = (
+        Subscription.objects.filter(stripe_subscription_id=data.id).values_list("status", "price_id").first()
+    )
+    written = subscription_fetched_apply(organization=organization, data=data, started=started)
+    if written and before != (data.status, data.price_id):
+        capabilities_refresh_quietly(organization=organization)
+    return written
+
+
 def subscription_record(*, organization: Organization, subscription_id: str) -> bool:
     """Fetch a subscription from Stripe and store it (a Checkout just created it)."""
     started = timezone.now()
@@ -87,7 +105,7 @@ def subscription_record(*, organization: Organization, subscription_id: str) -> 
             extra={"organization_id": organization.pk, "subscription_id": subscription_id},
         )
         return False
-    return subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
+    return _subscription_store(organization, data, started)
 
 
 def checkout_session_store(*, row: CheckoutSession, session: stripe_gateway.CheckoutSession) -> None:
@@ -128,7 +146,7 @@ def _checkout_create(row: CheckoutSession, customer_id: str) -> None:
             success_url=settings.BILLING_CHECKOUT_SUCCESS_URL,
             cancel_url=settings.BILLING_CHECKOUT_CANCEL_URL,
             trial_days=row.trial_days,
-            idempotency_key=f"checkout-{row.pk}",
+            idempotency_key=row.idempotency_key,
         )
     except BillingUnavailable:
         raise  # Stripe may have created it: the row stays `creating`, for a replay
@@ -145,7 +163,7 @@ def _checkout_end(row: CheckoutSession) -> None:
     """Expire the row's open session at Stripe; 409 if Stripe says it was paid meanwhile."""
     assert row.stripe_session_id
     session = stripe_gateway.checkout_session_expire(
-        session_id=row.stripe_session_id, idempotency_key=f"checkout-{row.pk}-expire"
+        session_id=row.stripe_session_id, idempotency_key=f"{row.idempotency_key}-expire"
     )
     checkout_session_store(row=row, session=session)
     logger.info(
@@ -239,31 +257,60 @@ def _checkout_start(organization: Organization, user: User, plan: Plan, period: 
 def _subscribe_free(organization: Organization, period: dict[str, Any]) -> BuyResult:
     customer_id = organization.stripe_customer_id or customer_ensure(organization=organization)
     for attempt in range(2):
-        # Derived from the organization's own rows: its customer and how many subscriptions
-        # it has had. A retry after a lost answer replays the same key (Stripe answers the
-        # subscription it made), while a later subscription, after this one ended, gets a new one.
-        count = Subscription.objects.filter(organization=organization).count()
-        key = f"org-{organization.pk}-{customer_id}-subscription-{count + 1}"
-        started = timezone.now()
+        # The key is a row made for this creation: a retry after a lost answer replays it
+        # (Stripe answers the subscription it made), while a later subscription, after this
+        # one ended, is a new write with a key of its own.
         try:
-            data = stripe_gateway.subscription_create(
-                customer_id=customer_id,
-                price_id=period["id"],
-                organization_id=organization.pk,
-                idempotency_key=key,
-            )
+            with stripe_write(
+                organization=organization,
+                subject="free-subscription",
+                action=f"create-{period['id']}-{customer_id}",
+            ) as key:
+                started = timezone.now()
+                data = stripe_gateway.subscription_create(
+                    customer_id=customer_id,
+                    price_id=period["id"],
+                    organization_id=organization.pk,
+                    idempotency_key=key,
+                )
+                _subscription_store(organization, data, started)
         except CustomerMissing as e:
             if attempt:
                 raise BillingError() from e
             customer_id = customer_ensure(organization=organization, replacing=customer_id)
             continue
         break
-    subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
     logger.info(
         "billing.free_subscription_created",
         extra={"organization_id": organization.pk, "subscription_id": data.id, "price_id": period["id"]},
     )
     return BuyResult(checkout_url=None, session_id=None, subscription_id=data.id, is_free=True)
+
+
+def _live_at_stripe(organization: Organization) -> Subscription | None:
+    """The organization's live subscription as Stripe has it, recorded, when we hold none.
+
+    Local rows are not enough before a new subscription is started: a webhook lost, or a
+    subscription made in the Dashboard, leaves one live at Stripe that we never recorded, and
+    a Checkout now would bill the organization twice. One call, under the organization's
+    lease; skipped for an organization without a customer yet (a new customer has none).
+    """
+    customer_id = organization.stripe_customer_id
+    if not customer_id:
+        return None
+    started = timezone.now()
+    try:
+        listed = stripe_gateway.subscription_list(customer_id=customer_id)
+    except CustomerMissing:
+        return None  # the Checkout below re-creates the customer
+    for data in listed:
+        if data.status not in Subscription.ENDED_STATUSES:
+            _subscription_store(organization, data, started)
+            logger.warning(
+                "billing.unrecorded_subscription_found",
+                extra={"organization_id": organization.pk, "subscription_id": data.id, "status": data.status},
+            )
+    return _live_subscription(organization)
 
 
 def _plan_name(plans: list[Plan], product_id: str) -> str:
@@ -290,7 +337,7 @@ def _change(
     except SubscriptionMissing:
         data = None
     if data is not None:
-        subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
+        _subscription_store(organization, data, started)
     if data is None or data.status in Subscription.ENDED_STATUSES:
         return None
     if data.price_id == period["id"]:
@@ -365,6 +412,12 @@ def subscription_buy(*, user: User, price_id: Any, source: str = PortalSession.S
                 kept = _settle_all_but(organization, price_id=period["id"])
                 if kept is not None:
                     return _result_for(kept)
+                # About to start a subscription: first make sure Stripe has none live either.
+                unrecorded = _live_at_stripe(organization)
+                if unrecorded is not None:
+                    changed = _change(organization, user, unrecorded, plans, period, source)
+                    if changed is not None:
+                        return changed
                 if period["price"] == 0:
                     return _subscribe_free(organization, period)
                 return _checkout_start(organization, user, plan, period)

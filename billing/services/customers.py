@@ -15,6 +15,7 @@ from django.utils import timezone
 from billing import stripe_gateway
 from billing.errors import BillingNotConfigured, BillingUnavailable
 from billing.models import Subscription
+from billing.services.writes import stripe_write
 from core.leases import lease_hold
 from organizations.models import Membership, Organization
 
@@ -43,13 +44,14 @@ def customer_ensure(*, organization: Organization, replacing: str | None = None)
     Concurrent first requests take turns on the organization's customer lease (a claim row
     committed before the Stripe call, never a transaction held across it): the holder creates
     the customer, the others wait for the lease, then find the id it stored. The idempotency
-    key is derived from the organization (and from the customer being replaced), so a holder
-    that died between Stripe's answer and our write is replayed, not doubled, by the next one.
-    `replacing` is the id Stripe said no longer exists: it is replaced once, however many
-    requests noticed it.
+    key is a row made for this creation (`StripeWrite`), so a holder that died between
+    Stripe's answer and our write is replayed, not doubled, by the next one; once Stripe
+    answered, a later creation (after Stripe deleted the customer) has a key of its own and is
+    never answered with the deleted customer. `replacing` is the id Stripe said no longer
+    exists: it is replaced once, however many requests noticed it.
     """
-    key = f"org-{organization.pk}-customer" + (f"-after-{replacing}" if replacing else "")
-    with lease_hold(key=key, ttl=CUSTOMER_LEASE_SECONDS, wait=stripe_gateway.deadline_seconds()) as held:
+    lease = f"org-{organization.pk}-customer" + (f"-after-{replacing}" if replacing else "")
+    with lease_hold(key=lease, ttl=CUSTOMER_LEASE_SECONDS, wait=stripe_gateway.deadline_seconds()) as held:
         if not held:  # the holder is still waiting on Stripe: as if we were
             raise BillingUnavailable()
         current = (
@@ -59,16 +61,20 @@ def customer_ensure(*, organization: Organization, replacing: str | None = None)
             organization.stripe_customer_id = current
             return current
         account_id = stripe_gateway.account_id()
-        customer_id = stripe_gateway.customer_create(
-            name=organization.name,
-            email=_customer_email(organization),
-            organization_id=organization.pk,
-            idempotency_key=key,
-        )
-        # Conditional: only over the state we read, so nothing stored meanwhile is overwritten.
-        Organization.objects.filter(pk=organization.pk, stripe_customer_id=current).update(
-            stripe_customer_id=customer_id, stripe_account_id=account_id
-        )
+        action = f"replace-{replacing}" if replacing else "create"
+        with stripe_write(organization=organization, subject="customer", action=action) as key:
+            customer_id = stripe_gateway.customer_create(
+                name=organization.name,
+                email=_customer_email(organization),
+                organization_id=organization.pk,
+                idempotency_key=key,
+            )
+            # Stored before the write is finished: a holder that dies in between leaves it
+            # unfinished, and the next one replays the key. Conditional: only over the state
+            # we read, so nothing stored meanwhile is overwritten.
+            Organization.objects.filter(pk=organization.pk, stripe_customer_id=current).update(
+                stripe_customer_id=customer_id, stripe_account_id=account_id
+            )
     organization.stripe_customer_id = customer_id
     organization.stripe_account_id = account_id
     logger.info(

@@ -8,6 +8,7 @@ what keeps a late or replayed state from overwriting a newer one.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -32,6 +33,18 @@ logger = logging.getLogger(__name__)
 #     one) is settled by Stripe itself: an ended state is applied as is (it is final),
 #     otherwise the webhook re-fetches the subscription and stores what Stripe says now;
 #     a fetch applies (it is Stripe's state of that moment).
+#
+# A read from Stripe (a fetch, or the answer to a write) has no Stripe time of its own, only
+# ours: when it left (`read_started`) and when it came back. Two rules make its order with
+# events exact where the clocks cannot:
+#   - a read that left after the row was last written is newer than what the row holds,
+#     whatever the times say: Stripe had made that state before it told us about it. So an
+#     event applied a moment before the Checkout return page's fetch never makes the fetch
+#     look stale (its `created` may be ahead of the fetch's margin-early state time);
+#   - the other way round is ambiguous: an event whose time falls inside a stored read's
+#     window (`read_until` plus the margin), or a row written while a read was in flight,
+#     may be older or newer than the read. Stripe settles it: the subscription is fetched
+#     again, and that read left after everything stored.
 
 # A fetch reflects Stripe at some moment after the request left. Its state time is taken a
 # margin *before* that, on our clock: if our clock runs ahead of Stripe's, a state time that
@@ -60,10 +73,45 @@ def fetch_state_at_after(started: datetime, prior: datetime | None) -> datetime:
     return at if prior is None else max(at, prior)
 
 
-def _verdict(row: Subscription, *, status: str, state_at: datetime, on_tie: _Verdict) -> _Verdict:
+@dataclass(frozen=True)
+class SubscriptionState:
+    """A subscription's state to store: an event's (its `created` as `state_at`), or a read
+    from Stripe that left at `read_started` (our clock)."""
+
+    data: stripe_gateway.StripeSubscription
+    state_at: datetime
+    read_started: datetime | None = None
+
+    @classmethod
+    def read(cls, data: stripe_gateway.StripeSubscription, *, started: datetime) -> SubscriptionState:
+        return cls(data=data, state_at=fetch_state_at(started), read_started=started)
+
+
+def _verdict(
+    row: Subscription,
+    *,
+    status: str,
+    state_at: datetime,
+    on_tie: _Verdict,
+    read_started: datetime | None = None,
+) -> _Verdict:
+    """APPLY, STALE, or (only where `on_tie` is REFETCH) REFETCH: ask Stripe."""
     incoming_ended = status in Subscription.ENDED_STATUSES
     if row.status in Subscription.ENDED_STATUSES and not incoming_ended:
         return _Verdict.STALE
+    if read_started is not None:
+        if incoming_ended or row.synced_at <= read_started:
+            return _Verdict.APPLY  # final, or the read left after the row's state was stored
+        # The row was written while the read was in flight: which came first is unknown.
+        if state_at >= row.state_at:
+            return _Verdict.APPLY
+        return _Verdict.REFETCH if on_tie is _Verdict.REFETCH else _Verdict.STALE
+    if (
+        not incoming_ended
+        and row.read_until is not None
+        and row.state_at <= state_at <= row.read_until + FETCH_STATE_MARGIN
+    ):
+        return on_tie  # an event made around the time of the stored read
     if state_at > row.state_at:
         return _Verdict.APPLY
     if state_at < row.state_at:
@@ -88,26 +136,33 @@ def _subscription_fields(data: stripe_gateway.StripeSubscription) -> dict[str, A
 
 def subscription_event_state(
     *, data: stripe_gateway.StripeSubscription, state_at: datetime
-) -> tuple[stripe_gateway.StripeSubscription, datetime]:
-    """The state an event should store: its own, or, on a tie with the row, Stripe's of now.
+) -> SubscriptionState:
+    """The state an event should store: its own, or, when its order with the stored state is
+    unknown (a tie, or an event made around the time of a stored read), Stripe's of now.
 
-    Calls Stripe on a tie, so it runs before the webhook's transaction, never inside it (a
+    Calls Stripe then, so it runs before the webhook's transaction, never inside it (a
     transaction held across the call would lock the row, and on SQLite the whole database,
     for as long as Stripe takes). Raises billing errors when Stripe cannot be reached.
     """
     row = Subscription.objects.filter(stripe_subscription_id=data.id).first()
-    if row is None or _verdict(row, status=data.status, state_at=state_at, on_tie=_Verdict.REFETCH) != (
-        _Verdict.REFETCH
-    ):
-        return data, state_at
+    if row is None or _same_state(row, data):
+        return SubscriptionState(data=data, state_at=state_at)
+    if _verdict(row, status=data.status, state_at=state_at, on_tie=_Verdict.REFETCH) is not _Verdict.REFETCH:
+        return SubscriptionState(data=data, state_at=state_at)
     started = timezone.now()
     try:
         fetched = stripe_gateway.subscription_retrieve(subscription_id=data.id)
     except SubscriptionMissing:
-        return data, state_at  # gone from Stripe: the event's own state is the best there is
-    # Applied as a fetch: Stripe's state of that moment wins a tie with what the row holds. A
-    # write that lands between this fetch and the apply is ordered against it as usual.
-    return fetched, max(state_at, fetch_state_at(started))
+        return SubscriptionState(data=data, state_at=state_at)  # gone from Stripe: the event's own state
+    # Stored as a read: it left after the row was written, so it wins over what the row holds.
+    # A write that lands between this fetch and the store is ordered against it as usual.
+    return SubscriptionState(
+        data=fetched, state_at=max(state_at, fetch_state_at(started)), read_started=started
+    )
+
+
+def _same_state(row: Subscription, data: stripe_gateway.StripeSubscription) -> bool:
+    return all(getattr(row, name) == value for name, value in _subscription_fields(data).items())
 
 
 def subscription_state_apply(
@@ -116,18 +171,57 @@ def subscription_state_apply(
     data: stripe_gateway.StripeSubscription,
     state_at: datetime,
 ) -> bool:
-    """Store `data` as the subscription's state at `state_at`, unless the row holds newer state.
+    """Store an event's state `data` at `state_at`, unless the row holds newer state.
 
     An existing row keeps its organization (events keep reaching it after the organization's
     customer id was cleared); a new one is created for `organization`, or not at all when
     that is None (a customer we do not know). Returns whether anything was written. A tie is
     applied (an event's tie is settled by `subscription_event_state` first). No Stripe call.
     """
+    state = SubscriptionState(data=data, state_at=state_at)
+    return _store(organization, state, on_tie=_Verdict.APPLY) is _Verdict.APPLY
+
+
+def subscription_state_store(*, organization: Organization | None, state: SubscriptionState) -> bool:
+    """Store an event's state or a read as `subscription_state_apply` does. No Stripe call:
+    for inside a transaction (a read whose order is unknown is ordered by time)."""
+    return _store(organization, state, on_tie=_Verdict.APPLY) is _Verdict.APPLY
+
+
+def subscription_fetched_apply(
+    *, organization: Organization | None, data: stripe_gateway.StripeSubscription, started: datetime
+) -> bool:
+    """Store a read from Stripe (a fetch, or a write's answer) that left at `started`.
+
+    It wins over whatever the row held when it left. If the row was written while it was in
+    flight (a webhook landed meanwhile) and the times cannot tell which is newer, Stripe is
+    asked once more. Outside any transaction. Returns whether anything was written.
+    """
+    verdict = _store(organization, SubscriptionState.read(data, started=started), on_tie=_Verdict.REFETCH)
+    if verdict is not _Verdict.REFETCH:
+        return verdict is _Verdict.APPLY
+    again = timezone.now()
+    try:
+        data = stripe_gateway.subscription_retrieve(subscription_id=data.id)
+    except SubscriptionMissing:
+        return False
+    return _store(organization, SubscriptionState.read(data, started=again), on_tie=_Verdict.APPLY) is (
+        _Verdict.APPLY
+    )
+
+
+def _store(organization: Organization | None, state: SubscriptionState, *, on_tie: _Verdict) -> _Verdict:
+    """The one write of subscription state, under the row's lock. Returns APPLY when written,
+    STALE when the row holds newer state (or the subscription is not ours), REFETCH (only
+    with `on_tie` REFETCH) when Stripe must be asked. No Stripe call."""
+    data, state_at = state.data, state.state_at
+    now = timezone.now()
+    read_until = now if state.read_started is not None else None
     with transaction.atomic():
         row = Subscription.objects.select_for_update().filter(stripe_subscription_id=data.id).first()
         if row is None:
             if organization is None:
-                return False
+                return _Verdict.STALE
             # A new row only while the organization still holds this customer, checked under
             # the organization's row lock: `customer_forget` takes it too, so a concurrent
             # deletion either ran first (no row: the customer is no longer ours) or waits for
@@ -140,14 +234,15 @@ def subscription_state_apply(
                 .first()
             )
             if holds_customer is None:
-                return False
+                return _Verdict.STALE
             try:
                 with transaction.atomic():
                     Subscription.objects.create(
                         organization=organization,
                         stripe_subscription_id=data.id,
                         state_at=state_at,
-                        synced_at=timezone.now(),
+                        synced_at=now,
+                        read_until=read_until,
                         **_subscription_fields(data),
                     )
             except IntegrityError:  # created concurrently: it is ordered against that one
@@ -161,23 +256,31 @@ def subscription_state_apply(
                         "status": data.status,
                     },
                 )
-                return True
+                return _Verdict.APPLY
 
-        verdict = _verdict(row, status=data.status, state_at=state_at, on_tie=_Verdict.APPLY)
+        verdict = _verdict(
+            row, status=data.status, state_at=state_at, on_tie=on_tie, read_started=state.read_started
+        )
         log_fields = {
             "organization_id": row.organization_id,
             "subscription_id": data.id,
             "status": data.status,
             "state_at": state_at.isoformat(),
             "row_state_at": row.state_at.isoformat(),
+            "read": state.read_started is not None,
         }
         if verdict is _Verdict.STALE:
             logger.info("billing.subscription_stale_state_ignored", extra=log_fields)
-            return False
+            return verdict
+        if verdict is _Verdict.REFETCH:
+            logger.info("billing.subscription_state_order_unknown", extra=log_fields)
+            return verdict
         for name, value in _subscription_fields(data).items():
             setattr(row, name, value)
-        row.state_at = state_at
-        row.synced_at = timezone.now()
+        # A read that left after the row's state is at least as new as it.
+        row.state_at = max(state_at, row.state_at) if state.read_started is not None else state_at
+        row.synced_at = now
+        row.read_until = read_until
         row.save()
     logger.info("billing.subscription_updated", extra=log_fields)
-    return True
+    return _Verdict.APPLY

@@ -10,7 +10,7 @@ from django.utils import timezone
 from billing import stripe_gateway
 from billing.errors import BillingError, CustomerMissing, SubscriptionMissing
 from billing.models import PortalSession, Subscription
-from billing.services.subscriptions import fetch_state_at, subscription_state_apply
+from billing.services.subscriptions import subscription_fetched_apply
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ def subscriptions_sync(
     if not customer_id:
         return SubscriptionSyncResult(fetched=0, written=0, customer_missing=False)
     started = timezone.now()
-    state_at = fetch_state_at(started)
     try:
         fetched = stripe_gateway.subscription_list(customer_id=customer_id, quick=quick)
     except CustomerMissing:
@@ -49,7 +48,7 @@ def subscriptions_sync(
         gone = check_customer and stripe_gateway.customer_is_gone(customer_id=customer_id)
     written = 0
     for data in fetched:
-        if subscription_state_apply(organization=organization, data=data, state_at=state_at):
+        if subscription_fetched_apply(organization=organization, data=data, started=started):
             written += 1
     # The portal sessions this fetch covers no longer call for a refresh.
     PortalSession.objects.filter(
@@ -88,7 +87,7 @@ def customer_missing_settle(*, organization: Organization, customer_id: str) -> 
                 extra={"organization_id": organization.pk, "subscription_id": row.stripe_subscription_id},
             )
             continue
-        subscription_state_apply(organization=organization, data=data, state_at=fetch_state_at(started))
+        subscription_fetched_apply(organization=organization, data=data, started=started)
     Organization.objects.filter(pk=organization.pk, stripe_customer_id=customer_id).update(
         stripe_customer_id=None
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from billing.models import CheckoutSession, PortalSession, Subscription
+from billing.models import CheckoutSession, PortalSession, StripeWrite, Subscription
 from tests.assertions import assert_error
+from tests.billing.keys import sent
 from tests.billing.plans_helpers import (
     BUY,
     FREE_MONTHLY,
@@ -48,7 +49,7 @@ def test_paid_period_without_subscription_answers_a_checkout_session(owner, orga
     organization.refresh_from_db()
     (request,) = checkout_creates(stripe_standin)
     row = CheckoutSession.objects.get()
-    assert request.headers["idempotency-key"] == f"checkout-{row.pk}"
+    assert request.headers["idempotency-key"] == sent(row.idempotency_key)
     assert request.params == {
         "mode": "subscription",
         "customer": organization.stripe_customer_id,
@@ -109,10 +110,9 @@ def test_free_period_subscribes_at_once_without_checkout(owner, organization, st
     (create,) = stripe_standin.requests_to("POST", "/v1/subscriptions")
     assert create.params["items"] == [{"price": FREE_MONTHLY, "quantity": "1"}]
     organization.refresh_from_db()
-    assert (
-        create.headers["idempotency-key"]
-        == f"org-{organization.pk}-{organization.stripe_customer_id}-subscription-1"
-    )
+    (write,) = StripeWrite.objects.filter(subject="free-subscription")
+    assert create.headers["idempotency-key"] == sent(write.idempotency_key)
+    assert write.finished_at is not None
     row = Subscription.objects.get()
     assert (row.stripe_subscription_id, row.status, row.price_id) == (sub["id"], "active", FREE_MONTHLY)
 
@@ -273,7 +273,7 @@ def test_a_timed_out_create_is_replayed_with_the_same_key(owner, stripe_standin)
     response = buy(owner, STARTER_MONTHLY)
     assert response.status_code == 200, response.content
     keys = {r.headers["idempotency-key"] for r in checkout_creates(stripe_standin)}
-    assert keys == {f"checkout-{row.pk}"}
+    assert keys == {sent(row.idempotency_key)}
     row.refresh_from_db()
     assert (row.status, row.stripe_session_id) == ("open", response.json()["sessionId"])
     assert len(stripe_standin.checkout_sessions) == 1

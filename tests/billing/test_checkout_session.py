@@ -121,3 +121,35 @@ def test_a_session_paid_before_its_expiry_is_recorded_and_409(owner, organizatio
     assert Subscription.objects.get().stripe_subscription_id == sub["id"]
     assert CheckoutSession.objects.get().status == "complete"
     assert [s["status"] for s in stripe_standin.checkout_sessions] == ["complete"]  # no new session
+
+
+@pytest.mark.django_db
+def test_a_completed_session_recorded_by_its_status_brings_the_plans_capabilities(owner, stripe_standin):
+    """No webhook at all: the status call records the subscription and, as any subscription
+    change does, refreshes the capabilities from Stripe's active entitlements."""
+    session_id = buy(owner, STARTER_MONTHLY).json()["sessionId"]
+    stripe_standin.complete_checkout_session(session_id)
+    (sub,) = stripe_standin.subscriptions
+    assert stripe_standin.active_entitlements(sub["customer"])  # the Starter plan has features
+
+    assert status_of(owner, session_id).status_code == 200
+
+    my = bearer(owner).get("/subscriptions/my").json()["data"]
+    assert my["status"] == "active"
+    assert my["capabilities"], my
+    assert stripe_standin.requests_to("GET", "/v1/entitlements/active_entitlements")
+
+
+@pytest.mark.django_db
+def test_the_checkout_completed_webhook_brings_the_plans_capabilities(
+    owner, organization, client, stripe_standin
+):
+    from tests.billing.stripe_events import deliver, event
+
+    session_id = buy(owner, STARTER_MONTHLY).json()["sessionId"]
+    session = stripe_standin.complete_checkout_session(session_id)
+
+    assert deliver(client, event("checkout.session.completed", session)).status_code == 200
+
+    my = bearer(owner).get("/subscriptions/my").json()["data"]
+    assert my["status"] == "active" and my["capabilities"], my

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from billing.models import StripeWrite
 from billing.services.customers import customer_ensure
+from tests.billing.keys import sent
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +17,8 @@ def test_the_first_call_creates_the_customer_with_the_organizations_key(organiza
     customer_id = customer_ensure(organization=organization)
 
     (request,) = stripe_standin.requests_to(*CREATES)
-    assert request.headers["idempotency-key"] == f"org-{organization.pk}-customer"
+    (write,) = StripeWrite.objects.filter(organization=organization, subject="customer")
+    assert request.headers["idempotency-key"] == sent(write.idempotency_key)
     assert request.params == {
         "name": "Acme Inc",
         "email": "billing@acme.example.com",
@@ -60,6 +63,8 @@ def test_replacing_a_gone_customer_creates_one_with_the_after_key(organization, 
 
     assert again == new_id != "cus_gone"
     (request,) = stripe_standin.requests_to(*CREATES)
-    assert request.headers["idempotency-key"] == f"org-{organization.pk}-customer-after-cus_gone"
+    (write,) = StripeWrite.objects.filter(organization=organization, subject="customer")
+    assert write.action == "replace-cus_gone"
+    assert request.headers["idempotency-key"] == sent(write.idempotency_key)
     organization.refresh_from_db()
     assert organization.stripe_customer_id == new_id

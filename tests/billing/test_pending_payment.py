@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from billing.models import CheckoutSession, Subscription
 from tests.assertions import assert_error
+from tests.billing.keys import sent
 from tests.billing.plans_helpers import STARTER_YEARLY, bearer, buy
 
 URL = "/subscriptions/pending-payment"
@@ -73,7 +74,7 @@ def test_delete_expires_it_at_stripe(owner, stripe_standin):
     assert body["data"]["paymentId"] == row.pk and body["data"]["stripePaymentId"] == session_id
     assert body["data"]["cancelledAt"].endswith("Z")
     (expire,) = stripe_standin.requests_to("POST", f"/v1/checkout/sessions/{session_id}/expire")
-    assert expire.headers["idempotency-key"] == f"checkout-{row.pk}-expire"
+    assert expire.headers["idempotency-key"] == sent(f"{row.idempotency_key}-expire")
     assert row.status == "expired"
     assert stripe_standin.get_checkout_session(session_id)["status"] == "expired"
     assert_error(bearer(owner).get(URL), 404, "NO_PENDING_PAYMENT")

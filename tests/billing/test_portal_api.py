@@ -12,9 +12,10 @@ from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from billing.models import PortalSession
+from billing.models import PortalSession, StripeWrite
 from organizations.models import Organization
 from tests.assertions import assert_error, assert_not_logged
+from tests.billing.keys import sent
 
 URL = "/subscriptions/portal"
 
@@ -52,7 +53,8 @@ def test_reference_clients_exact_request_gets_a_portal_url(owner, organization, 
         "email": "billing@acme.example.com",
         "metadata": {"organization_id": str(organization.pk)},
     }
-    assert customers[0].headers["idempotency-key"] == f"org-{organization.pk}-customer"
+    (write,) = StripeWrite.objects.filter(organization=organization, subject="customer")
+    assert customers[0].headers["idempotency-key"] == sent(write.idempotency_key)
     sessions = stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")
     assert len(sessions) == 1
     assert sessions[0].params == {
@@ -168,7 +170,8 @@ def test_customer_deleted_in_stripe_is_recreated_once(owner, organization, auth_
     organization.refresh_from_db()
     assert organization.stripe_customer_id != "cus_deleted_in_stripe"
     (created,) = stripe_standin.requests_to("POST", "/v1/customers")
-    assert created.headers["idempotency-key"] == f"org-{organization.pk}-customer-after-cus_deleted_in_stripe"
+    (write,) = StripeWrite.objects.filter(organization=organization, action="replace-cus_deleted_in_stripe")
+    assert created.headers["idempotency-key"] == sent(write.idempotency_key)
     sessions = stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")
     assert [s.params["customer"] for s in sessions] == [
         "cus_deleted_in_stripe",

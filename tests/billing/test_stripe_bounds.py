@@ -17,6 +17,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from billing.models import StripeWrite
 from billing.services.customers import customer_ensure
 from core.models import Lease
 from organizations.models import Organization
@@ -164,6 +165,7 @@ def test_a_dead_holders_lease_is_taken_over_and_replays_its_customer(organizatio
     key = f"org-{organization.pk}-customer"
     first = customer_ensure(organization=Organization.objects.get(pk=organization.pk))
     Organization.objects.filter(pk=organization.pk).update(stripe_customer_id=None)  # the lost write
+    StripeWrite.objects.update(finished_at=None)  # ... and so never finished
     Lease.objects.create(key=key, token="dead", expires_at=timezone.now() - timedelta(seconds=1))
 
     again = customer_ensure(organization=Organization.objects.get(pk=organization.pk))

@@ -16,6 +16,7 @@ from billing.services.subscriptions import (
     _verdict,
     subscription_event_state,
     subscription_state_apply,
+    subscription_state_store,
 )
 from tests.billing.stripe_events import give_customer
 from tests.factories import SubscriptionFactory
@@ -60,9 +61,10 @@ def stored(organization, stripe_standin):
 
 def apply(organization, data, state_at, *, refetch_on_tie=False, **changes) -> bool:
     """Apply as a webhook does (`refetch_on_tie`: the event's state settled first) or as a fetch."""
-    data, state_at = replace(data, **changes), state_at
+    data = replace(data, **changes)
     if refetch_on_tie:
-        data, state_at = subscription_event_state(data=data, state_at=state_at)
+        state = subscription_event_state(data=data, state_at=state_at)
+        return subscription_state_store(organization=organization, state=state)
     return subscription_state_apply(organization=organization, data=data, state_at=state_at)
 
 
