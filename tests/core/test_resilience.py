@@ -169,7 +169,12 @@ def test_a_half_open_trial_that_never_reached_the_service_goes_to_the_next_calle
     time.sleep(0.06)
     assert breaker.allow() is None  # this thread holds the trial
     refused: list[float | None] = []
-    other = threading.Thread(target=lambda: (refused.append(breaker.allow()), breaker.release()))
+
+    def another_caller() -> None:
+        refused.append(breaker.allow())
+        breaker.release()
+
+    other = threading.Thread(target=another_caller)
     other.start()
     other.join(HANG)
     assert refused[0] is not None  # one trial at a time; its release frees nothing of ours
