@@ -126,6 +126,10 @@ class _DeadlineHTTPClient(stripe.RequestsClient):
         left = _time_left()
         if left is not None and left <= 0:
             raise _DeadlineSpent("The request's time for Stripe ran out", should_retry=False)
+        bulkhead = getattr(_state, "unsent", None)
+        if bulkhead is not None:  # the call's first try: the bulkhead sees its calls move
+            _state.unsent = None
+            bulkhead.sent()
         if getattr(self._thread_local, "session", None) is None:
             # The environment's proxy settings were read once, for the one Stripe address
             # (`_client_for`); requests would otherwise read and match them on every call (a
@@ -195,9 +199,9 @@ def client() -> stripe.StripeClient:
 #   - a deadline for a request's Stripe work, all tries and calls together;
 #   - a bulkhead: at most STRIPE_MAX_CONCURRENT_CALLS calls in flight (by default the worker's
 #     threads less an eighth). A call that finds it full waits its turn for a slot while
-#     Stripe is answering the calls in flight (a healthy Stripe frees one every few ms), and
-#     is refused once nothing has been answered for a moment (Stripe hangs), so the threads
-#     the bulkhead leaves free keep serving the other doors;
+#     the calls in flight are moving, sent and answered (a healthy Stripe frees a slot every
+#     few ms), and is refused once nothing has moved for a moment (Stripe hangs), so the
+#     threads the bulkhead leaves free keep serving the other doors;
 #   - a circuit breaker: after a run of Stripe's own failures (timeouts, connection errors,
 #     429, 5xx), calls are refused without trying for a short while, then one trial call
 #     decides. A call that never reached Stripe (the bulkhead full, the deadline spent)
@@ -290,6 +294,7 @@ def _call(call: str, *, quick: bool = False) -> Iterator[None]:
     answered: bool | None = None
     started = time.monotonic()
     _state.single_try = quick
+    _state.unsent = bulkhead
     try:
         with request_deadline(_QUICK_DEADLINE_SECONDS if quick else None), _stripe_errors(call):
             yield
@@ -302,6 +307,7 @@ def _call(call: str, *, quick: bool = False) -> Iterator[None]:
         raise
     finally:
         _state.single_try = False
+        _state.unsent = None
         bulkhead.leave(answered=answered is True, seconds=time.monotonic() - started)
         if answered is None:  # never reached Stripe, or our own code failed after it answered
             breaker.release()

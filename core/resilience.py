@@ -3,11 +3,10 @@
 Both are per process and thread-safe; they decide, the caller raises its own error.
 
 - `Bulkhead`: at most `size` calls in flight at once. A caller that finds every slot taken
-  waits for one, in turn, but only while the service is answering: some call in flight was
-  answered lately (or the slots filled up only a moment ago). Once nothing has been answered
-  for a short while (`patience`, a small multiple of the service's usual answer time) the
-  waiters are refused, and so is every caller that finds the slots taken: a hung service
-  holds `size` threads, never the rest.
+  waits for one, in turn, but only while the calls in flight are moving: one was answered, or
+  sent, lately. Once nothing has moved for a short while (`patience`, a small multiple of the
+  service's usual answer time) the waiters are refused, and so is every caller that finds the
+  slots taken: a hung service holds `size` threads, never the rest.
 - `CircuitBreaker`: after `failures` failures in a row it opens for `reset_seconds`, refusing
   calls without making them; then one trial call is let through (half-open): its success
   closes the breaker, its failure opens it again. Only the service's own answers count: a
@@ -66,8 +65,9 @@ class Bulkhead:
         self._queue: deque[int] = deque()  # the waiters' tickets, first come first served
         self._tickets = itertools.count()
         self._typical = expected_seconds
-        # The last sign that the calls in flight are moving: an answer, or the moment the
-        # slots filled up from free (a burst: nothing could have been answered yet).
+        # The last sign that the calls in flight are moving: an answer, a call sent, or the
+        # moment the slots filled up from free (a burst: nothing could have been answered yet;
+        # on a busy machine the calls may not all have been sent yet either).
         self._moving_at = float("-inf")
 
     def patience(self) -> float:
@@ -106,6 +106,16 @@ class Bulkhead:
         self._in_flight += 1
         if self._in_flight == self.size and filled_by_newcomer:
             self._moving_at = max(self._moving_at, now)
+
+    def sent(self) -> None:
+        """A call in flight has just been sent: its answer is due within the patience.
+
+        Only a call's first try counts (a retry follows a failure, which is no progress). In
+        a burst on a busy machine the last calls to take a slot may be sent well after the
+        slots filled; the patience then runs from the last of them, not from the fill.
+        """
+        with self._changed:
+            self._moving_at = max(self._moving_at, time.monotonic())
 
     def leave(self, *, answered: bool, seconds: float = 0.0) -> None:
         """Give the slot back; `answered`: the service answered, in `seconds` (a timeout or an

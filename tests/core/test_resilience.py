@@ -104,6 +104,23 @@ def test_waiters_are_served_in_turn_and_a_newcomer_queues_behind_them():
     assert order == ["first", "second", "third"]
 
 
+def test_calls_still_being_sent_keep_a_waiter_waiting_for_their_answers():
+    """A burst on a busy machine: the slots filled, but the last calls to take them are sent
+    late. The patience runs from the last one sent, not from the fill."""
+    bulkhead = _bulkhead(size=2, patience=0.2)
+    assert bulkhead.enter() and bulkhead.enter()
+    thread, got = _enter_on_a_thread(bulkhead, wait=HANG)
+    _waiting(bulkhead, 1)
+
+    time.sleep(0.15)
+    bulkhead.sent()  # the second call goes out only now
+    time.sleep(0.15)  # 0.3 s after the fill: past the patience counted from it
+    bulkhead.leave(answered=True, seconds=0.15)
+    thread.join(HANG)
+
+    assert got == [True]
+
+
 def test_a_caller_that_finds_the_slots_taken_by_a_hung_call_is_refused_at_once():
     bulkhead = _bulkhead(patience=0.2)
     assert bulkhead.enter()  # the hung call: never answered
