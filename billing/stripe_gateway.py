@@ -126,7 +126,11 @@ class _DeadlineHTTPClient(stripe.RequestsClient):
     def request(self, method: str, url: str, headers: Any, post_data: Any = None, **kwargs: Any) -> Any:
         left = _time_left()
         if left is not None and left <= 0:
-            raise stripe.APIConnectionError("The request's time for Stripe ran out", should_retry=False)
+            raise _DeadlineSpent("The request's time for Stripe ran out", should_retry=False)
+        bulkhead = getattr(_state, "unsent", None)
+        if bulkhead is not None:  # the call's first try: the bulkhead sees its calls move
+            _state.unsent = None
+            bulkhead.sent()
         if getattr(self._thread_local, "session", None) is None:
             # The environment's proxy settings were read once, for the one Stripe address
             # (`_client_for`); requests would otherwise read and match them on every call (a
@@ -194,11 +198,24 @@ def client() -> stripe.StripeClient:
 # every thread of a worker, and logins, the health check and pages that never call Stripe
 # queue behind them. Three bounds, per process:
 #   - a deadline for a request's Stripe work, all tries and calls together;
-#   - a bulkhead: at most STRIPE_MAX_CONCURRENT_CALLS calls in flight, the next refused at once;
-#   - a circuit breaker: after a run of timeouts and 5xx, calls are refused without trying
-#     for a short while, then one trial call decides.
+#   - a bulkhead: at most STRIPE_MAX_CONCURRENT_CALLS calls in flight (by default the worker's
+#     threads less an eighth). A call that finds it full waits its turn for a slot while
+#     the calls in flight are moving, sent and answered (a healthy Stripe frees a slot every
+#     few ms), and is refused once nothing has moved for a moment (Stripe hangs), so the
+#     threads the bulkhead leaves free keep serving the other doors;
+#   - a circuit breaker: after a run of Stripe's own failures (timeouts, connection errors,
+#     429, 5xx), calls are refused without trying for a short while, then one trial call
+#     decides. A call that never reached Stripe (the bulkhead full, the deadline spent)
+#     counts neither way.
 
 _state = threading.local()
+
+# Before any answer, the bulkhead assumes Stripe's usual answer time; then it learns it.
+_STRIPE_USUAL_SECONDS = 0.3
+
+
+class _DeadlineSpent(stripe.APIConnectionError):
+    """A Stripe request that was not sent: the request's deadline had already passed."""
 
 
 def _time_left() -> float | None:
@@ -224,9 +241,15 @@ def request_deadline(seconds: float | None = None) -> Iterator[None]:
         _state.deadline = previous
 
 
-@functools.lru_cache(maxsize=4)
+_bulkheads: dict[int, Bulkhead] = {}
+_bulkheads_lock = threading.Lock()
+
+
 def _bulkhead(size: int) -> Bulkhead:
-    return Bulkhead(size)
+    with _bulkheads_lock:
+        if size not in _bulkheads:
+            _bulkheads[size] = Bulkhead(size, expected_seconds=_STRIPE_USUAL_SECONDS)
+        return _bulkheads[size]
 
 
 @functools.lru_cache(maxsize=4)
@@ -239,39 +262,58 @@ def _current_breaker() -> CircuitBreaker:
 
 
 def resilience_reset() -> None:
-    """Close the circuit breaker (tests, and an operator's shell after a fix)."""
+    """Close the circuit breaker and forget Stripe's answer times (tests, and an operator's
+    shell after a fix)."""
     _current_breaker().reset()
+    with _bulkheads_lock:
+        bulkheads = list(_bulkheads.values())
+    for bulkhead in bulkheads:
+        bulkhead.forget()
 
 
 @contextmanager
 def _call(call: str, *, quick: bool = False) -> Iterator[None]:
     """One Stripe call: bounded (deadline, bulkhead, breaker) and its errors mapped."""
+    budget = min(deadline_seconds(), _QUICK_DEADLINE_SECONDS) if quick else deadline_seconds()
+    if budget <= 0:  # an earlier call spent the request's time: this one is not made
+        logger.warning("billing.stripe_deadline_spent", extra={"call": call})
+        raise BillingUnavailable()
     breaker = _current_breaker()
-    wait = breaker.allow()
-    if wait is not None:
+    retry_after = breaker.allow()
+    if retry_after is not None:
         logger.warning("billing.stripe_circuit_open", extra={"call": call})
-        raise BillingUnavailable(retry_after=wait)
+        raise BillingUnavailable(retry_after=retry_after)
+    # Handed back before waiting for a slot, not only before the call itself.
+    connection_release_if_pooled()
     bulkhead = _bulkhead(settings.STRIPE_MAX_CONCURRENT_CALLS)
-    if not bulkhead.try_enter():
-        breaker.record(ok=True)  # not Stripe's failure; frees a half-open trial slot
+    # A slot must leave time for a try: waiting longer could only end in a timeout.
+    if not bulkhead.enter(wait=max(0.0, budget - _MIN_TRY_SECONDS)):
+        breaker.release()  # Stripe was not asked: neither a success nor a failure
         logger.warning("billing.stripe_bulkhead_full", extra={"call": call, "size": bulkhead.size})
         raise BillingUnavailable()
-    connection_release_if_pooled()
-    ok = False
+    # Stripe answered (True), failed on its side (False), or was never reached (None).
+    answered: bool | None = None
+    started = time.monotonic()
     _state.single_try = quick
+    _state.unsent = bulkhead
     try:
         with request_deadline(_QUICK_DEADLINE_SECONDS if quick else None), _stripe_errors(call):
             yield
-        ok = True
-    except BillingUnavailable:
+        answered = True
+    except BillingUnavailable as e:
+        answered = None if isinstance(e.__cause__, _DeadlineSpent) else False
         raise
     except BillingError:
-        ok = True  # Stripe answered: a refusal is not an outage
+        answered = True  # Stripe answered: a refusal is not an outage
         raise
     finally:
         _state.single_try = False
-        bulkhead.leave()
-        breaker.record(ok=ok)
+        _state.unsent = None
+        bulkhead.leave(answered=answered is True, seconds=time.monotonic() - started)
+        if answered is None:  # never reached Stripe, or our own code failed after it answered
+            breaker.release()
+        else:
+            breaker.record(ok=answered)
 
 
 def is_test_mode() -> bool:

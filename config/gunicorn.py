@@ -32,9 +32,12 @@ bench/README.md.
   app's own work per request, more threads only queue that work behind the GIL, and the
   slowest requests wait far longer while throughput stays where it was. The threads are
   enough to keep the cores busy at Stripe's usual latency. STRIPE_MAX_CONCURRENT_CALLS counts
-  per process: at its default, below the threads, a worker holding more portal requests than
-  that answers the rest 503 at once, so a busy instance raises it to a few below the threads
-  (leaving a hung Stripe threads for the other doors). bench/README.md has the runs.
+  per process and follows GUNICORN_THREADS: by default the threads less an eighth (56 of 64),
+  the eighth kept for the doors that never call Stripe while it hangs. A worker holding more
+  portal requests than that makes the rest wait their turn for a slot while Stripe answers
+  (no 503 at any load while Stripe is healthy), and refuses them at once while it hangs, so
+  nothing needs tuning with the threads. Threads set another way (GUNICORN_CMD_ARGS'
+  --threads) want STRIPE_MAX_CONCURRENT_CALLS set to match. bench/README.md has the runs.
 - `timeout` outlasts the slowest Stripe call the client allows, so a worker is never killed
   for waiting on Stripe.
 - Preloading the app: less memory per worker (shared pages), and start-up fails at once on

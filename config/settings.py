@@ -13,6 +13,8 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.resilience import bulkhead_size_default
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -311,11 +313,16 @@ STRIPE_IDEMPOTENCY_PREFIX: str = env.str(
 STRIPE_TIMEOUT_SECONDS: float = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 STRIPE_MAX_NETWORK_RETRIES: int = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # Bounds on waiting for Stripe (billing/stripe_gateway.py): one deadline for a request's
-# Stripe work (all tries and calls), at most this many calls in flight per process (the rest
-# answer 503 at once), and a breaker that answers 503 without calling for a while after a run
-# of timeouts and 5xx.
+# Stripe work (all tries and calls), at most this many calls in flight per process (at least
+# 1; by default the worker's threads less an eighth, 56 of gunicorn's 64, the rest kept for
+# the doors that never call Stripe; past it a call waits its turn while Stripe is answering,
+# and answers 503 at once while it hangs), and a breaker that answers 503 without calling
+# for a while after a run of timeouts and 5xx.
 STRIPE_DEADLINE_SECONDS: float = env.float("STRIPE_DEADLINE_SECONDS", default=8.0)
-STRIPE_MAX_CONCURRENT_CALLS: int = env.int("STRIPE_MAX_CONCURRENT_CALLS", default=32)
+STRIPE_MAX_CONCURRENT_CALLS: int = env.int(
+    "STRIPE_MAX_CONCURRENT_CALLS",
+    default=bulkhead_size_default(env.int("GUNICORN_THREADS", default=64)),
+)
 STRIPE_BREAKER_FAILURES: int = env.int("STRIPE_BREAKER_FAILURES", default=5)
 STRIPE_BREAKER_SECONDS: float = env.float("STRIPE_BREAKER_SECONDS", default=10.0)
 BILLING_PORTAL_RETURN_URL: str = env.str("BILLING_PORTAL_RETURN_URL", default=f"{SITE_URL}/billing/")

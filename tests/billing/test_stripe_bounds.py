@@ -17,6 +17,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from billing import stripe_gateway
+from billing.errors import BillingUnavailable
 from billing.models import StripeWrite
 from billing.services.customers import customer_ensure
 from core.models import Lease
@@ -33,9 +35,12 @@ def _client(user: User) -> APIClient:
     return client
 
 
-def _portal_in_flight(user: User, stripe_standin, stripe_path: str) -> tuple[threading.Thread, list[int]]:
+def _portal_in_flight(
+    user: User, stripe_standin, stripe_path: str, seen: int = 0
+) -> tuple[threading.Thread, list[int]]:
     """A portal request of `user` on a thread of its own, once its call to `stripe_path` is in
-    flight at the stand-in; its status lands in the list when it is answered."""
+    flight at the stand-in (the one after the `seen` calls before it); its status lands in the
+    list when it is answered."""
     answers: list[int] = []
 
     def request() -> None:
@@ -47,7 +52,7 @@ def _portal_in_flight(user: User, stripe_standin, stripe_path: str) -> tuple[thr
     thread = threading.Thread(target=request)
     thread.start()
     deadline = time.monotonic() + 5
-    while not stripe_standin.requests_to("POST", stripe_path) and time.monotonic() < deadline:
+    while len(stripe_standin.requests_to("POST", stripe_path)) <= seen and time.monotonic() < deadline:
         time.sleep(0.01)
     return thread, answers
 
@@ -96,23 +101,108 @@ def test_a_failure_stripe_caused_does_not_count_toward_the_rate(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_bulkhead_refuses_at_once_past_its_size(make_user, organization, stripe_standin, settings):
+def test_a_call_that_finds_the_bulkhead_full_waits_its_turn_while_stripe_answers(
+    make_user, organization, stripe_standin, settings
+):
     settings.STRIPE_MAX_CONCURRENT_CALLS = 1
     _with_customer(organization, stripe_standin)
     first_user = make_user(role="owner", organization=organization)
     second_user = make_user(role="owner", organization=organization)
-    stripe_standin.add_fault("latency", latency_ms=1500, path_prefix="/v1/billing_portal", times=1)
+    stripe_standin.add_fault("latency", latency_ms=300, path_prefix="/v1/billing_portal", times=1)
     thread, answers = _portal_in_flight(first_user, stripe_standin, "/v1/billing_portal")
 
-    started = time.monotonic()
-    refused = _client(second_user).post(PORTAL)
-    elapsed = time.monotonic() - started
+    waited = _client(second_user).post(PORTAL)
     thread.join(timeout=10)
 
-    assert_error(refused, 503, "BILLING_UNAVAILABLE")
-    assert elapsed < 0.5, elapsed  # refused at once, not queued behind the slow call
+    assert waited.status_code == 200, waited.content
+    assert answers == [200]
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_stripe_hangs_a_call_that_finds_the_bulkhead_full_is_refused_at_once(
+    make_user, organization, stripe_standin, settings
+):
+    """The call in flight hangs for 3 s. A request that comes while the slots have only just
+    filled waits a moment (Stripe may yet answer) and is refused long before the hung call
+    ends; one that comes later is refused at once. Neither reaches Stripe."""
+    settings.STRIPE_MAX_CONCURRENT_CALLS = 1
+    _with_customer(organization, stripe_standin)
+    hung_user, early, late = (make_user(role="owner", organization=organization) for _ in range(3))
+    stripe_standin.add_fault("latency", latency_ms=3000, path_prefix="/v1/billing_portal", times=1)
+    thread, answers = _portal_in_flight(hung_user, stripe_standin, "/v1/billing_portal")
+
+    started = time.monotonic()
+    early_answer = _client(early).post(PORTAL)
+    early_took = time.monotonic() - started
+    time.sleep(0.3)
+    started = time.monotonic()
+    late_answer = _client(late).post(PORTAL)
+    late_took = time.monotonic() - started
+    thread.join(timeout=10)
+
+    assert_error(early_answer, 503, "BILLING_UNAVAILABLE")
+    assert_error(late_answer, 503, "BILLING_UNAVAILABLE")
+    # Bounds on a hang (the hung call takes 3 s), not speed claims.
+    assert early_took < 1.5, early_took
+    assert late_took < 0.5, late_took
     assert answers == [200]
     assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_breaker_opens_when_stripe_hangs_while_the_bulkhead_refuses_others(
+    make_user, organization, stripe_standin, settings
+):
+    """Refusals by the full bulkhead never reached Stripe: they do not wipe out the timeouts
+    counted before them, and the breaker opens after its run of timeouts."""
+    settings.STRIPE_MAX_CONCURRENT_CALLS = 1
+    settings.STRIPE_BREAKER_FAILURES = 2
+    settings.STRIPE_BREAKER_SECONDS = 30
+    settings.STRIPE_DEADLINE_SECONDS = 1.0
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.BILLING_PORTAL_RATE = "100/min"
+    _with_customer(organization, stripe_standin)
+    hung_user, other = (
+        make_user(role="owner", organization=organization),
+        _client(make_user(role="owner", organization=organization)),
+    )
+    stripe_standin.add_fault("latency", latency_ms=10_000, path_prefix="/v1/billing_portal")
+    answers: list[int] = []
+    refusals = []
+    for seen in range(2):
+        thread, hung_answers = _portal_in_flight(hung_user, stripe_standin, "/v1/billing_portal", seen)
+        refusals.append(other.post(PORTAL))  # the bulkhead is full: refused, Stripe not asked
+        thread.join(timeout=10)
+        answers += hung_answers
+
+    started = time.monotonic()
+    after = other.post(PORTAL)
+    took = time.monotonic() - started
+
+    assert answers == [503, 503]  # the two timeouts
+    for refused in refusals:
+        assert_error(refused, 503, "BILLING_UNAVAILABLE")
+    assert_error(after, 503, "BILLING_UNAVAILABLE")
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 2  # the hung ones
+    assert int(after["Retry-After"]) > 1  # the breaker's: open for 30 s
+    assert took < 0.5, took  # a bound on the 10 s hang, not a speed claim
+
+
+@pytest.mark.django_db
+def test_a_call_made_with_the_deadline_already_spent_is_not_stripes_failure(
+    owner, organization, stripe_standin, settings
+):
+    settings.STRIPE_BREAKER_FAILURES = 1
+    customer_id = _with_customer(organization, stripe_standin)
+
+    with stripe_gateway.request_deadline(0), pytest.raises(BillingUnavailable):
+        stripe_gateway.portal_session_create(customer_id=customer_id, return_url="https://example.com/")
+    assert stripe_standin.requests_to("POST", "/v1/billing_portal/sessions") == []
+
+    response = _client(owner).post(PORTAL)  # the breaker did not count it: Stripe is called
+
+    assert response.status_code == 200, response.content
 
 
 @pytest.mark.django_db
@@ -183,8 +273,6 @@ def test_a_live_holders_lease_makes_the_others_wait_then_answer_503(organization
     Lease.objects.create(
         key=f"org-{organization.pk}-customer", token="alive", expires_at=timezone.now() + timedelta(minutes=1)
     )
-    from billing.errors import BillingUnavailable
-
     with pytest.raises(BillingUnavailable):
         customer_ensure(organization=organization)
     assert stripe_standin.requests_to("POST", "/v1/customers") == []

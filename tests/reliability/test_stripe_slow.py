@@ -5,10 +5,13 @@
   other organizations' first portal requests answer 200 or 503, never 500.
 - Customer creation takes 2 s and 20 first requests for one organization race: one customer.
 - Stripe frozen: 140 concurrent portal requests all get 503 within 20 s, while `/healthz`, a
-  login, `GET /subscriptions/my` and the billing page answer in under a second.
+  login, `GET /subscriptions/my`, the billing page and webhooks answer in under a second;
+  then the circuit breaker is open: with Stripe still frozen, new portal requests answer 503
+  in under a second without calling it.
 
 Runs on the leg's database (a SQLite file, or PostgreSQL in CI's second leg), with the
-production defaults for Stripe's timeouts, deadline, bulkhead and breaker.
+production defaults for Stripe's timeouts, deadline, bulkhead (its size follows the worker's
+threads) and breaker: none of them is set here.
 """
 
 from __future__ import annotations
@@ -288,6 +291,11 @@ def test_a_frozen_stripe_answers_503_to_every_portal_request_and_nothing_else_wa
             with ThreadPoolExecutor(len(callers)) as pool:
                 answers = list(pool.map(lambda user: _post_portal(server.url, user), callers))
             took = time.monotonic() - started
+        # Still frozen: the timeouts opened each worker's breaker (refusals by the full
+        # bulkhead do not count against them), so Stripe is no longer called.
+        calls_before = standin_process.stats()["requests"]
+        after_breaker = [_post_portal(server.url, owners[i % len(owners)]) for i in range(8)]
+        calls_after = standin_process.stats()["requests"] - calls_before
     finally:
         standin_process.clear_faults()
 
@@ -299,9 +307,14 @@ def test_a_frozen_stripe_answers_503_to_every_portal_request_and_nothing_else_wa
         slowest_portal_answer_s=round(max(seconds for _, _, seconds in answers), 1),
         all_answered_in_s=round(took, 1),
         slowest_other_doors=worst,
+        breaker_open_answers=[(status, code, round(seconds, 2)) for status, code, seconds in after_breaker],
+        stripe_calls_once_open=calls_after,
     )
     assert outcomes == Counter({(503, "BILLING_UNAVAILABLE"): 140}), outcomes
     assert max(seconds for _, _, seconds in answers) < 20, answers
+    assert [(status, code) for status, code, _ in after_breaker] == [(503, "BILLING_UNAVAILABLE")] * 8
+    assert calls_after == 0, after_breaker  # the stand-in's own control calls are not counted
+    assert max(seconds for _, _, seconds in after_breaker) < 1.0, after_breaker
     for name, (statuses, slowest) in worst.items():
         assert statuses == {200}, (name, probes.timings[name])
         # A login hashes its password (PBKDF2: about 0.4 s of CPU on its own), and while the
