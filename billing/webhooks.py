@@ -291,7 +291,7 @@ def _checkout_completed_prepare(event: stripe_gateway.StripeEvent) -> _CheckoutC
     """The session's subscription, fetched from Stripe (the event carries only its id)."""
     session_id = _checkout_session_id(event)
     row = CheckoutSession.objects.filter(stripe_session_id=session_id).select_related("organization").first()
-    customer_id = stripe_gateway._id(event.object.get("customer"))
+    customer_id = stripe_gateway.stripe_id_of(event.object.get("customer"))
     organization = (
         row.organization
         if row is not None
@@ -299,7 +299,7 @@ def _checkout_completed_prepare(event: stripe_gateway.StripeEvent) -> _CheckoutC
         if customer_id
         else None
     )
-    subscription_id = stripe_gateway._id(event.object.get("subscription"))
+    subscription_id = stripe_gateway.stripe_id_of(event.object.get("subscription"))
     started = timezone.now()
     subscription = None
     if subscription_id and organization is not None:

@@ -312,7 +312,7 @@ STRIPE_IDEMPOTENCY_PREFIX: str = env.str(
 )
 STRIPE_TIMEOUT_SECONDS: float = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 STRIPE_MAX_NETWORK_RETRIES: int = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
-# Bounds on waiting for Stripe (billing/stripe_gateway.py): one deadline for a request's
+# Bounds on waiting for Stripe (billing/stripe_gateway/resilience.py): one deadline for a request's
 # Stripe work (all tries and calls), at most this many calls in flight per process (at least
 # 1; by default the worker's threads less an eighth, 56 of gunicorn's 64, the rest kept for
 # the doors that never call Stripe; past it a call waits its turn while Stripe is answering,

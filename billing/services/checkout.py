@@ -108,7 +108,7 @@ def subscription_record(*, organization: Organization, subscription_id: str) -> 
     return _subscription_store(organization, data, started)
 
 
-def checkout_session_store(*, row: CheckoutSession, session: stripe_gateway.CheckoutSession) -> None:
+def checkout_session_store(*, row: CheckoutSession, session: stripe_gateway.StripeCheckoutSession) -> None:
     """Store Stripe's state of the row's session; a completed one's subscription is recorded."""
     if session.status == CheckoutSession.Status.COMPLETE and session.subscription_id:
         subscription_record(organization=row.organization, subscription_id=session.subscription_id)
@@ -429,7 +429,7 @@ def subscription_buy(*, user: User, price_id: Any, source: str = PortalSession.S
 # --- Checkout status and the pending payment --------------------------------------------------
 
 
-def checkout_session_status_get(*, user: User, session_id: str) -> stripe_gateway.CheckoutSession:
+def checkout_session_status_get(*, user: User, session_id: str) -> stripe_gateway.StripeCheckoutSession:
     """One of the organization's Checkout sessions as Stripe has it now (any member).
 
     An id that is not the organization's is refused without asking Stripe. A completed

@@ -77,7 +77,9 @@ def _flow_data(flow: str | None) -> dict[str, Any] | None:
     }
 
 
-def _portal_session_for(customer_id: str, flow_data: dict[str, Any] | None) -> stripe_gateway.PortalSession:
+def _portal_session_for(
+    customer_id: str, flow_data: dict[str, Any] | None
+) -> stripe_gateway.StripePortalSession:
     return stripe_gateway.portal_session_create(
         customer_id=customer_id,
         return_url=settings.BILLING_PORTAL_RETURN_URL,

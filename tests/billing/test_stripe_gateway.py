@@ -19,7 +19,8 @@ from billing.errors import (
     CustomerMissing,
     SubscriptionMissing,
 )
-from billing.stripe_gateway import _stripe_errors
+from billing.stripe_gateway import connection as stripe_connection
+from billing.stripe_gateway.errors import _stripe_errors
 
 SESSIONS = "/v1/billing_portal/sessions"
 
@@ -29,7 +30,7 @@ def customer_id(stripe_standin) -> str:
     return stripe_standin.create_customer(name="Acme Inc")["id"]
 
 
-def portal(customer_id: str) -> stripe_gateway.PortalSession:
+def portal(customer_id: str) -> stripe_gateway.StripePortalSession:
     return stripe_gateway.portal_session_create(
         customer_id=customer_id, return_url="http://127.0.0.1/billing/"
     )
@@ -95,8 +96,8 @@ def test_a_key_reused_with_other_parameters_is_a_plain_billing_error(stripe_stan
     assert len(stripe_standin.customers) == 1
 
 
-def _raised_by(exc: Exception) -> type[BillingError]:
-    with pytest.raises(BillingError) as raised, _stripe_errors("test.call"):
+def _raised_by(exc: Exception, call: str = "subscriptions.retrieve") -> type[BillingError]:
+    with pytest.raises(BillingError) as raised, _stripe_errors(call):
         raise exc
     assert raised.value.__cause__ is exc
     return type(raised.value)
@@ -135,8 +136,23 @@ def test_each_stripe_exception_maps_to_one_billing_error(exc, error):
     assert _raised_by(exc) is error
 
 
+@pytest.mark.parametrize(
+    ("call", "param", "error"),
+    [
+        ("customers.retrieve", "id", CustomerMissing),
+        ("subscriptions.update", "id", SubscriptionMissing),
+        ("billing_portal.sessions.create", "customer", CustomerMissing),
+        ("invoices.list", "subscription", SubscriptionMissing),
+        ("prices.retrieve", "id", BillingError),
+    ],
+)
+def test_a_missing_object_is_recognised_by_code_and_param_not_by_wording(call, param, error):
+    reworded = stripe.InvalidRequestError("That object is gone", param, code="resource_missing")
+    assert _raised_by(reworded, call) is error
+
+
 def _http_client(api_base: str) -> Any:
-    client = stripe_gateway._client_for.__wrapped__("sk_test_proxies", api_base, 5.0, 0)
+    client = stripe_connection._client_for.__wrapped__("sk_test_proxies", api_base, 5.0, 0)
     return client._requestor._client
 
 

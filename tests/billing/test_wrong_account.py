@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from billing import stripe_gateway
 from billing.errors import BillingNotConfigured
+from billing.stripe_gateway import calls as stripe_calls
+from billing.stripe_gateway.errors import _stripe_errors
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
 from tests.assertions import assert_error
@@ -33,7 +34,7 @@ def other_account(settings) -> Iterator[StripeStandIn]:
 def test_the_first_customer_remembers_its_account(
     owner, organization, make_user, make_organization, auth_client, stripe_standin
 ):
-    stripe_gateway._account_of.cache_clear()  # as in a fresh process
+    stripe_calls._account_of.cache_clear()  # as in a fresh process
     assert auth_client(owner).post(PORTAL).status_code == 200
     organization.refresh_from_db()
     assert organization.stripe_account_id == stripe_standin.account_id
@@ -90,5 +91,5 @@ def test_a_key_of_the_other_mode_is_not_configured(organization):
         param="customer",
         code="resource_missing",
     )
-    with pytest.raises(BillingNotConfigured), stripe_gateway._stripe_errors("customers.retrieve"):
+    with pytest.raises(BillingNotConfigured), _stripe_errors("customers.retrieve"):
         raise error

@@ -30,7 +30,7 @@ def _params(function: object) -> list[str]:
 
 
 def test_stripe_http_client_hooks():
-    where = "billing/stripe_gateway.py, _DeadlineHTTPClient"
+    where = "billing/stripe_gateway/connection.py, _DeadlineHTTPClient"
     assert _params(HTTPClient._should_retry) == [
         "self",
         "response",

@@ -1,0 +1,313 @@
+"""One small function per Stripe call, each bounded and mapped (`_call`), each returning the
+app's own types (`types`); every write carries an idempotency key behind the deployment's prefix."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+from billing.errors import (
+    BillingNotConfigured,
+    CustomerMissing,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+)
+from billing.stripe_gateway.connection import client
+from billing.stripe_gateway.resilience import _call
+from billing.stripe_gateway.types import (
+    StripeCheckoutSession,
+    StripeEvent,
+    StripeFeature,
+    StripeInvoice,
+    StripePortalSession,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+    checkout_session_from_dict,
+    feature_from_dict,
+    price_from_dict,
+    product_from_dict,
+    stripe_time,
+    subscription_from_dict,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# Stripe's own limit on a webhook's age: older deliveries are refused as replays.
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+@functools.lru_cache(maxsize=4)
+def _account_of(api_key: str, api_base: str) -> str:
+    with _call("account.retrieve"):
+        return str(client().v1.accounts.retrieve_current().id)
+
+
+def _idempotent(key: str) -> Any:
+    """The request options of a write: its idempotency key, behind this deployment's prefix
+    (two deployments on one account never share a key). Every write passes through here."""
+    return {"idempotency_key": f"{settings.STRIPE_IDEMPOTENCY_PREFIX}-{key}"}
+
+
+def account_id() -> str:
+    """The id of the Stripe account the configured key belongs to (asked once per process)."""
+    return _account_of(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+
+
+def customer_create(*, name: str, email: str, organization_id: int, idempotency_key: str) -> str:
+    """Create a customer and return its id. The key makes a retried or raced call a replay."""
+    params: dict[str, Any] = {
+        "name": name,
+        "metadata": {"organization_id": str(organization_id)},
+    }
+    if email:
+        params["email"] = email
+    with _call("customers.create"):
+        customer = client().v1.customers.create(
+            params,  # type: ignore[arg-type]
+            _idempotent(idempotency_key),
+        )
+    return customer.id
+
+
+def portal_session_create(
+    *,
+    customer_id: str,
+    return_url: str,
+    configuration: str = "",
+    flow_data: Mapping[str, Any] | None = None,
+) -> StripePortalSession:
+    """A portal session; `flow_data` opens it on one flow (a plan change to confirm, say)."""
+    params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
+    if configuration:
+        params["configuration"] = configuration
+    if flow_data is not None:
+        params["flow_data"] = dict(flow_data)
+    with _call("billing_portal.sessions.create"):
+        session = client().v1.billing_portal.sessions.create(params)  # type: ignore[arg-type]
+    return StripePortalSession(id=session.id, url=session.url)
+
+
+def customer_is_gone(*, customer_id: str) -> bool:
+    """Whether Stripe says the customer was deleted (or never existed in this account)."""
+    try:
+        with _call("customers.retrieve"):
+            customer = client().v1.customers.retrieve(customer_id)
+    except CustomerMissing:
+        return True
+    return bool(getattr(customer, "deleted", False))
+
+
+def subscription_list(*, customer_id: str, quick: bool = False) -> list[StripeSubscription]:
+    """Every subscription of the customer, canceled ones included, newest first (all pages)."""
+    with _call("subscriptions.list", quick=quick):
+        page = client().v1.subscriptions.list({"customer": customer_id, "status": "all", "limit": 100})
+        return [subscription_from_dict(s.to_dict()) for s in page.auto_paging_iter()]
+
+
+def subscription_retrieve(*, subscription_id: str) -> StripeSubscription:
+    with _call("subscriptions.retrieve"):
+        subscription = client().v1.subscriptions.retrieve(subscription_id)
+    return subscription_from_dict(subscription.to_dict())
+
+
+def subscription_update(
+    *, subscription_id: str, cancel_at_period_end: bool, idempotency_key: str
+) -> StripeSubscription:
+    """Schedule (or undo) the subscription's cancellation at the end of its period."""
+    with _call("subscriptions.update"):
+        subscription = client().v1.subscriptions.update(
+            subscription_id,
+            {"cancel_at_period_end": cancel_at_period_end},
+            _idempotent(idempotency_key),
+        )
+    return subscription_from_dict(subscription.to_dict())
+
+
+def subscription_cancel(*, subscription_id: str, idempotency_key: str) -> StripeSubscription:
+    """End the subscription now."""
+    with _call("subscriptions.cancel"):
+        subscription = client().v1.subscriptions.cancel(subscription_id, options=_idempotent(idempotency_key))
+    return subscription_from_dict(subscription.to_dict())
+
+
+def invoice_list(
+    *,
+    customer_id: str,
+    created_gte: datetime | None,
+    created_lte: datetime | None,
+    limit: int,
+    quick: bool = False,
+) -> tuple[list[StripeInvoice], bool]:
+    """The customer's invoices, newest first (Stripe's order), at most `limit`; and whether there are more."""
+    params: dict[str, Any] = {"customer": customer_id, "limit": limit}
+    created: dict[str, int] = {}
+    if created_gte is not None:
+        created["gte"] = int(created_gte.timestamp())
+    if created_lte is not None:
+        created["lte"] = int(created_lte.timestamp())
+    if created:
+        params["created"] = created
+    with _call("invoices.list", quick=quick):
+        page = client().v1.invoices.list(params)  # type: ignore[arg-type]
+    invoices = [
+        StripeInvoice(
+            id=str(i.id),
+            status=str(i.status),
+            amount_due=int(i.amount_due or 0),
+            amount_paid=int(i.amount_paid or 0),
+            currency=str(i.currency),
+            created=datetime.fromtimestamp(int(i.created), tz=UTC),
+            hosted_invoice_url=i.hosted_invoice_url,
+            invoice_pdf=i.invoice_pdf,
+        )
+        for i in page.data
+    ]
+    return invoices, bool(page.has_more)
+
+
+def webhook_event_construct(*, payload: bytes, signature: str) -> StripeEvent:
+    """Verify a webhook delivery's signature over the raw body, then parse the event.
+
+    The signature is checked first: nothing of an unverified body is parsed. Raises
+    `WebhookSignatureInvalid` (missing, wrong, or older than the tolerance) or
+    `WebhookPayloadInvalid` (signed, but not an event).
+    """
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise BillingNotConfigured("Billing is not configured: no webhook secret is set")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as e:  # Stripe signs UTF-8 JSON; this is not a Stripe delivery
+        raise WebhookSignatureInvalid() from e
+    try:
+        stripe.WebhookSignature.verify_header(text, signature, secret, WEBHOOK_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as e:
+        raise WebhookSignatureInvalid() from e
+    try:
+        data = json.loads(text)
+        created = stripe_time(data["created"])
+        if not isinstance(data["id"], str) or not isinstance(data["type"], str) or created is None:
+            raise ValueError("event without id, type or created")
+        obj = data["data"]["object"]
+        if not isinstance(obj, dict):
+            raise ValueError("event without data.object")
+    except (ValueError, KeyError, TypeError) as e:
+        raise WebhookPayloadInvalid() from e
+    return StripeEvent(id=data["id"], type=data["type"], created=created, object=obj)
+
+
+def active_entitlements_list(*, customer_id: str, quick: bool = False) -> list[StripeFeature]:
+    """The features the customer is entitled to now (through its live subscriptions), all pages."""
+    with _call("entitlements.active_entitlements.list", quick=quick):
+        page = client().v1.entitlements.active_entitlements.list(
+            {"customer": customer_id, "limit": 100, "expand": ["data.feature"]}
+        )
+        return [feature_from_dict(e.to_dict()["feature"]) for e in page.auto_paging_iter()]
+
+
+def product_list(*, ids: list[str] | None = None) -> list[StripeProduct]:
+    """Active products (only `ids`, when given), every page."""
+    params: dict[str, Any] = {"active": True, "limit": 100}
+    if ids:
+        params["ids"] = list(ids)
+    with _call("products.list"):
+        page = client().v1.products.list(params)  # type: ignore[arg-type]
+        return [product_from_dict(p.to_dict()) for p in page.auto_paging_iter()]
+
+
+def price_list() -> list[StripePrice]:
+    """Active recurring prices of every product, every page."""
+    with _call("prices.list"):
+        page = client().v1.prices.list({"active": True, "type": "recurring", "limit": 100})
+        return [price_from_dict(p.to_dict()) for p in page.auto_paging_iter()]
+
+
+def product_feature_list(*, product_id: str) -> list[StripeFeature]:
+    """The Entitlements features attached to a product, every page."""
+    with _call("products.features.list"):
+        page = client().v1.products.features.list(product_id, {"limit": 100})
+        return [feature_from_dict(pf.to_dict()["entitlement_feature"]) for pf in page.auto_paging_iter()]
+
+
+def checkout_session_create(
+    *,
+    customer_id: str,
+    price_id: str,
+    organization_id: int,
+    success_url: str,
+    cancel_url: str,
+    trial_days: int,
+    idempotency_key: str,
+) -> StripeCheckoutSession:
+    """A subscription-mode Checkout session for one period; the key makes a retry a replay."""
+    metadata = {"organization_id": str(organization_id)}
+    subscription_data: dict[str, Any] = {"metadata": metadata}
+    if trial_days > 0:
+        subscription_data["trial_period_days"] = trial_days
+    params: dict[str, Any] = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "client_reference_id": str(organization_id),
+        "metadata": metadata,
+        "subscription_data": subscription_data,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    with _call("checkout.sessions.create"):
+        session = client().v1.checkout.sessions.create(
+            params,  # type: ignore[arg-type]
+            _idempotent(idempotency_key),
+        )
+    return checkout_session_from_dict(session.to_dict())
+
+
+def checkout_session_retrieve(*, session_id: str) -> StripeCheckoutSession:
+    with _call("checkout.sessions.retrieve"):
+        session = client().v1.checkout.sessions.retrieve(session_id)
+    return checkout_session_from_dict(session.to_dict())
+
+
+def checkout_session_expire(*, session_id: str, idempotency_key: str) -> StripeCheckoutSession:
+    """Expire an open session; the session as Stripe has it afterwards.
+
+    A session that is no longer open (paid, or expired meanwhile) cannot be expired: Stripe
+    refuses, and the answer is the session as it is now, for the caller to act on its status.
+    """
+    refused = False
+    with _call("checkout.sessions.expire"):
+        try:
+            session = client().v1.checkout.sessions.expire(session_id, options=_idempotent(idempotency_key))
+        except stripe.InvalidRequestError as e:
+            if "can be expired" not in (e.user_message or str(e)):
+                raise
+            refused = True
+    if refused:
+        return checkout_session_retrieve(session_id=session_id)
+    return checkout_session_from_dict(session.to_dict())
+
+
+def subscription_create(
+    *, customer_id: str, price_id: str, organization_id: int, idempotency_key: str
+) -> StripeSubscription:
+    """A subscription started at once (a free period: nothing to pay, no Checkout)."""
+    params: dict[str, Any] = {
+        "customer": customer_id,
+        "items": [{"price": price_id, "quantity": 1}],
+        "metadata": {"organization_id": str(organization_id)},
+    }
+    with _call("subscriptions.create"):
+        subscription = client().v1.subscriptions.create(
+            params,  # type: ignore[arg-type]
+            _idempotent(idempotency_key),
+        )
+    return subscription_from_dict(subscription.to_dict())
