@@ -35,7 +35,11 @@ def settle(store: Store) -> None:
         store.emit(
             "entitlements.active_entitlement_summary.updated",
             entitlement_summary_object(customer_id, entitlements),
-            {"entitlements": {"object": "list", "data": previous, "has_more": False}},
+            {
+                "entitlements": core.list_object(
+                    previous, f"/v1/customer/{customer_id}/entitlements", has_more=False
+                )
+            },
         )
 
 

@@ -220,6 +220,8 @@ def invoice_object(
             "unit_amount_decimal": price["unit_amount_decimal"],
         },
         "quantity": quantity,
+        "quantity_decimal": str(quantity),
+        "subscription": None,  # under `parent` since API version 2025-03-31
         "subtotal": amount,
         "taxes": [],
     }
@@ -228,14 +230,17 @@ def invoice_object(
         "object": "invoice",
         "account_country": "US",
         "account_name": "Stripe stand-in",
+        "account_tax_ids": None,
         "amount_due": amount,
         "amount_overpaid": 0,
         "amount_paid": 0,
         "amount_remaining": amount,
         "amount_shipping": 0,
+        "application": None,
         "attempt_count": 0,
         "attempted": False,
         "auto_advance": True,
+        "automatically_finalizes_at": None,
         "automatic_tax": {
             "disabled_reason": None,
             "enabled": False,
@@ -249,6 +254,7 @@ def invoice_object(
         "currency": price["currency"],
         "custom_fields": None,
         "customer": customer["id"],
+        "customer_account": None,
         "customer_address": None,
         "customer_email": customer.get("email"),
         "customer_name": customer.get("name"),
@@ -307,6 +313,8 @@ def invoice_object(
         "starting_balance": 0,
         "statement_descriptor": None,
         "status": "open",
+        # Moved under `parent.subscription_details` by API version 2025-03-31; null since.
+        "subscription": None,
         "status_transitions": {
             "finalized_at": created,
             "marked_uncollectible_at": None,

@@ -48,6 +48,7 @@ def create_portal_session(store: Store, call: Call) -> dict[str, Any]:
         "configuration": configuration or store.portal_configuration,
         "created": core.now(),
         "customer": customer_id,
+        "customer_account": None,
         "flow": flow,
         "livemode": call.livemode,
         "locale": params.str_param(p, "locale"),
