@@ -24,7 +24,7 @@ The offline demo, with the app on port 8000::
 
 Everything can also be changed while running through ``/_standin/`` control
 endpoints (``POST /_standin/webhook``, ``POST /_standin/catalogue/seed``, ...),
-see ``stripe_standin.server``.
+see ``stripe_standin.control``.
 """
 
 from __future__ import annotations

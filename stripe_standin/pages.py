@@ -3,7 +3,7 @@
 Plain server-rendered HTML with inline CSS, no scripts and no external assets.
 Every button is a ``<form method="post">`` with an ``action`` field, so a test
 can drive a page with a plain form-encoded POST (``action=pay``). The logic
-behind the buttons lives in ``store.Store``; this module only renders.
+behind the buttons lives in ``stripe_standin.hosted``; this module only renders.
 """
 
 from __future__ import annotations

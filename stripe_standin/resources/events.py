@@ -1,15 +1,14 @@
-"""Signed webhook deliveries of the stand-in's events.
+"""Events and their signed webhook deliveries.
 
-Every state change the store makes becomes an event (``Store.emit``) that is
-recorded and queued. A ``Deliverer`` POSTs queued events, oldest first, to the
-configured endpoint, signed the way Stripe signs them::
+Every state change becomes an event (``Store.emit``, ``event_object``) that is recorded and
+queued. A ``Deliverer`` POSTs queued events, oldest first, to the configured endpoint, signed
+the way Stripe signs them::
 
     Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>
 
-so ``stripe.Webhook.construct_event(body, header, secret)`` accepts them. One
-delivery at a time (so the receiver sees them in order), never with the
-store's lock held; a failed delivery is retried a few times with a short
-backoff, then recorded as failed and skipped.
+so ``stripe.Webhook.construct_event(body, header, secret)`` accepts them. One delivery at a
+time (so the receiver sees them in order), never with the store's lock held; a failed delivery
+is retried a few times with a short backoff, then recorded as failed and skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +23,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from stripe_standin import core
 
 
 def signature_header(payload: bytes, secret: str, timestamp: int | None = None) -> str:
@@ -119,3 +120,33 @@ class Deliverer:
             if self._stop.is_set():
                 return
             self._drain()
+
+
+def event_object(
+    type: str,
+    data_object: dict[str, Any],
+    previous_attributes: dict[str, Any] | None,
+    *,
+    api_version: str,
+    request_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"object": data_object}
+    if previous_attributes is not None:
+        data["previous_attributes"] = previous_attributes
+    return {
+        "id": core.new_id("evt", 24),
+        "object": "event",
+        "api_version": api_version,
+        "created": core.now(),
+        "data": data,
+        "livemode": bool(data_object.get("livemode", False)),
+        "pending_webhooks": 1,
+        "request": {"id": request_id, "idempotency_key": idempotency_key},
+        "type": type,
+    }
+
+
+def type_matches(event_type: str, wanted: str) -> bool:
+    """``wanted`` may end in ``*``: "price.*" matches every price event."""
+    return event_type.startswith(wanted[:-1]) if wanted.endswith("*") else event_type == wanted
