@@ -102,6 +102,16 @@ SUBSCRIPTION_CURRENT = extend_schema(
                             "cancel_at_period_end": False,
                             "canceled_at": None,
                             "trial_end": None,
+                            "name": "Pro",
+                            "description": "For growing teams: 5 TB of storage.",
+                            "periodId": "price_1PqrStUvWxYz",
+                            "periodType": "MONTHLY",
+                            "price": 4900,
+                            "currency": "usd",
+                            "dateFrom": "2026-12-01T00:00:00Z",
+                            "dateTo": "2026-12-31T00:00:00Z",
+                            "autoRenew": True,
+                            "cancelAt": None,
                             "capabilities": [
                                 {
                                     "code": "EXTENDED_SUPPORT",

@@ -102,9 +102,9 @@ class CapabilitySerializer(serializers.Serializer):
 class SubscriptionSerializer(serializers.ModelSerializer):
     """The subscription as last synced, with its plan as `GET /subscriptions` names it.
 
-    `status` is Stripe's (a status Stripe adds later is passed through as it is). The plan's
-    fields (`name` to `currency`) come from the cached plan list: null when the price is not,
-    or no longer, among the plans on offer.
+    `status` is Stripe's (a status Stripe adds later is passed through as it is). `name`,
+    `description`, `periodType`, `price` and `currency` come from the cached plan list: null
+    when the price is not, or no longer, among the plans on offer.
     """
 
     # context: `capabilities` (empty without access), `plan` and `period` (the dicts of the
