@@ -1,12 +1,10 @@
 """The billing JSON API: thin views over the services; errors are raised, never caught here.
 
-The OpenAPI description of each view lives in `billing.openapi`.
+Every success body comes from an output serializer of `billing.serializers`; the OpenAPI
+description of each view lives in `billing.openapi` and points at those same serializers.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, QueryDict
@@ -16,9 +14,10 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from billing import openapi, selectors, webhooks
+from billing import serializers as out
 from billing.capabilities import subscription_current_with_capabilities
 from billing.errors import BillingNotConfigured, BuyRequestInvalid, WebhookPayloadTooLarge
-from billing.models import CheckoutSession, PortalSession
+from billing.models import PortalSession
 from billing.services.access import billing_membership_get, billing_read_counted
 from billing.services.cancel import subscription_cancel
 from billing.services.checkout import (
@@ -45,7 +44,7 @@ class PortalSessionCreateApi(BaseApi):
     @openapi.PORTAL_SESSION_CREATE
     def post(self, request: Request) -> Response:
         url = portal_session_create(user=request.user, source=PortalSession.Source.API)  # type: ignore[arg-type]
-        return Response({"success": True, "url": url}, headers=NO_STORE)
+        return Response(out.portal_url_body(url), headers=NO_STORE)
 
 
 class SubscriptionCurrentApi(BaseApi):
@@ -65,15 +64,13 @@ class SubscriptionCurrentApi(BaseApi):
         membership = organization_membership_get(user=request.user)  # type: ignore[arg-type]
         # `selectors.subscription_current_get`, with the capabilities it grants, in one query.
         subscription, capabilities = subscription_current_with_capabilities(membership.organization)
-        if subscription is None:
-            return Response(
-                {"success": True, "data": None, "message": "No subscription found"}, headers=NO_STORE
-            )
-        # The plan by name, from the cached plan list: no Stripe call on this read.
-        plan, period = selectors.plan_period_for_price(price_id=subscription.price_id) or (None, None)
-        context = {"capabilities": capabilities, "plan": plan, "period": period}
-        data = openapi.SubscriptionSerializer(subscription, context=context).data
-        return Response({"success": True, "data": data}, headers=NO_STORE)
+        context: dict[str, object] = {"capabilities": capabilities}
+        if subscription is not None:
+            # The plan by name, from the cached plan list: no Stripe call on this read.
+            found = selectors.plan_period_for_price(price_id=subscription.price_id)
+            context["plan"], context["period"] = found or (None, None)
+        body = out.MySubscriptionResponseSerializer({"data": subscription}, context=context).data
+        return Response(body, headers=NO_STORE)
 
 
 # Stripe's own limit on a webhook payload is far below this; anything larger is not Stripe.
@@ -117,7 +114,7 @@ class StripeWebhookApi(BaseApi):
         payload = _webhook_body(request._request)
         signature = request.META.get("HTTP_STRIPE_SIGNATURE", "")
         outcome = webhooks.webhook_event_process(payload=payload, signature=signature)
-        return Response({"success": True, "outcome": str(outcome)})
+        return Response(out.StripeWebhookResponseSerializer(outcome).data)
 
 
 class PaymentMethodPortalCreateApi(BaseApi):
@@ -133,11 +130,7 @@ class PaymentMethodPortalCreateApi(BaseApi):
             source=PortalSession.Source.API,
             flow=PAYMENT_METHOD_UPDATE,
         )
-        return Response({"success": True, "url": url}, headers=NO_STORE)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return Response(out.portal_url_body(url), headers=NO_STORE)
 
 
 class SubscriptionCancelApi(BaseApi):
@@ -149,13 +142,7 @@ class SubscriptionCancelApi(BaseApi):
     @openapi.SUBSCRIPTION_CANCEL
     def post(self, request: Request) -> Response:
         subscription = subscription_cancel(user=request.user, source=PortalSession.Source.API)  # type: ignore[arg-type]
-        data = {
-            "subscriptionId": subscription.stripe_subscription_id,
-            "status": subscription.status,
-            "cancelAt": _iso(subscription.cancel_at),
-            "canceledAt": _iso(subscription.canceled_at),
-        }
-        return Response({"success": True, "data": data}, headers=NO_STORE)
+        return Response(out.CancelSubscriptionResponseSerializer(subscription).data, headers=NO_STORE)
 
 
 class PaymentsListApi(BaseApi):
@@ -171,44 +158,8 @@ class PaymentsListApi(BaseApi):
             start=request.query_params.get("startDate"),
             end=request.query_params.get("endDate"),
         )
-        data = [
-            {
-                "id": p.id,
-                "amount": p.amount,
-                "currency": p.currency,
-                "status": p.status,
-                "timestamp": _iso(p.timestamp),
-                "invoiceUrl": p.invoice_url,
-                "invoicePdf": p.invoice_pdf,
-            }
-            for p in payments
-        ]
-        return Response({"success": True, "data": data, "hasMore": has_more}, headers=NO_STORE)
-
-
-def _pending_payment_data(row: CheckoutSession) -> dict[str, Any]:
-    found = selectors.plan_period_for_price(price_id=row.price_id)
-    plan, period = found if found is not None else ({}, {})
-    return {
-        "id": row.pk,
-        "stripePaymentId": row.stripe_session_id,
-        "amount": row.amount,
-        "currency": row.currency,
-        "status": "PENDING",
-        "createdAt": _iso(row.created_at),
-        "subscription": {
-            "id": row.product_id,
-            "name": plan.get("name", row.product_id),
-            "description": plan.get("description", ""),
-        },
-        "subscriptionPeriod": {
-            "id": row.price_id,
-            "periodType": period.get("periodType"),
-            "price": period.get("price", row.amount),
-        },
-        "checkoutUrl": row.url,
-        "sessionStatus": "open",
-    }
+        body = out.PaymentsResponseSerializer({"payments": payments, "has_more": has_more}).data
+        return Response(body, headers=NO_STORE)
 
 
 class PlanListApi(BaseApi):
@@ -221,7 +172,7 @@ class PlanListApi(BaseApi):
 
     @openapi.PLAN_LIST
     def get(self, request: Request) -> Response:
-        return Response({"success": True, "data": plans_list()})
+        return Response(out.PlanListResponseSerializer(plans_list()).data)
 
 
 class SubscriptionBuyApi(BaseApi):
@@ -240,19 +191,7 @@ class SubscriptionBuyApi(BaseApi):
         if not isinstance(data, dict) or isinstance(data, QueryDict):
             raise BuyRequestInvalid()
         result = subscription_buy(user=user, price_id=data.get("subscriptionPeriodId"))
-        body: dict[str, Any] = {
-            "success": True,
-            "checkoutUrl": result.checkout_url,
-            "sessionId": result.session_id,
-        }
-        if result.is_free:
-            body["subscriptionId"] = result.subscription_id
-        body |= {
-            "isSubscriptionChange": result.is_subscription_change,
-            "previousSubscription": result.previous_subscription,
-            "isFreeSubscription": result.is_free,
-        }
-        return Response(body, headers=NO_STORE)
+        return Response(out.BuySubscriptionResponseSerializer(result).data, headers=NO_STORE)
 
 
 class CheckoutSessionStatusApi(BaseApi):
@@ -267,16 +206,7 @@ class CheckoutSessionStatusApi(BaseApi):
         organization_membership_get(user=user)  # who may ask comes before the rate
         with billing_read_counted(user=user, action="checkout-session-status"):
             session = checkout_session_status_get(user=user, session_id=session_id)
-        return Response(
-            {
-                "success": True,
-                "id": session.id,
-                "status": session.status,
-                "payment_status": session.payment_status,
-                "subscriptionId": session.subscription_id or None,
-            },
-            headers=NO_STORE,
-        )
+        return Response(out.CheckoutSessionStatusResponseSerializer(session).data, headers=NO_STORE)
 
 
 class PendingPaymentApi(BaseApi):
@@ -288,20 +218,13 @@ class PendingPaymentApi(BaseApi):
     @openapi.PENDING_PAYMENT_GET
     def get(self, request: Request) -> Response:
         row = pending_payment_for_user(user=request.user)  # type: ignore[arg-type]
-        return Response({"success": True, "data": _pending_payment_data(row)}, headers=NO_STORE)
+        # The plan by name, from the cached plan list: no Stripe call on this read.
+        plan, period = selectors.plan_period_for_price(price_id=row.price_id) or (None, None)
+        body = out.PendingPaymentResponseSerializer(row, context={"plan": plan, "period": period}).data
+        return Response(body, headers=NO_STORE)
 
     @openapi.PENDING_PAYMENT_CANCEL
     def delete(self, request: Request) -> Response:
         row, cancelled_at = pending_payment_cancel(user=request.user)  # type: ignore[arg-type]
-        return Response(
-            {
-                "success": True,
-                "message": "Pending payment cancelled successfully",
-                "data": {
-                    "paymentId": row.pk,
-                    "stripePaymentId": row.stripe_session_id,
-                    "cancelledAt": _iso(cancelled_at),
-                },
-            },
-            headers=NO_STORE,
-        )
+        body = out.CancelPendingPaymentResponseSerializer({"payment": row, "cancelled_at": cancelled_at}).data
+        return Response(body, headers=NO_STORE)

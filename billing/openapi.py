@@ -1,7 +1,8 @@
 """The OpenAPI description of the billing endpoints (drf-spectacular), kept apart from the views.
 
-Each constant decorates one view method in `billing.apis`; every status and error code the
-endpoint can answer is listed here.
+Each constant decorates one view method in `billing.apis`: its operation id, summary,
+description, examples, and every status and error code it can answer. The shape of each
+success body is the output serializer (`billing.serializers`) that the view builds it with.
 """
 
 from __future__ import annotations
@@ -11,108 +12,23 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers
 
-from billing.models import Subscription
-from billing.webhooks import Outcome
+from billing.serializers import (
+    BuySubscriptionResponseSerializer,
+    CancelPendingPaymentResponseSerializer,
+    CancelSubscriptionResponseSerializer,
+    CheckoutSessionStatusResponseSerializer,
+    MySubscriptionResponseSerializer,
+    PaymentsResponseSerializer,
+    PendingPaymentResponseSerializer,
+    PlanListResponseSerializer,
+    PortalUrlResponseSerializer,
+    StripeWebhookResponseSerializer,
+)
 from core.openapi import CALLER_ERRORS, error_response
-
-
-class CapabilitySerializer(serializers.Serializer):
-    """One capability of the plan (billing.capabilities.Capability)."""
-
-    code = serializers.CharField()
-    type = serializers.CharField(help_text="`BOOLEAN`, or e.g. `QUOTA`: the feature's metadata `type`.")
-    value = serializers.IntegerField(help_text="1 for a boolean; the quota for a quota.")
-    description = serializers.CharField()
-
-
-class SubscriptionSerializer(serializers.ModelSerializer):
-    """The subscription as last synced, with its plan as `GET /subscriptions` names it.
-
-    `context`: `capabilities` (empty without access), `plan` and `period` (the dicts of the
-    cached plan list, None when the price is not, or no longer, on offer).
-    """
-
-    capabilities = serializers.SerializerMethodField()
-    name = serializers.SerializerMethodField(help_text="The plan's (the Stripe product's) name.")
-    description = serializers.SerializerMethodField(help_text="The plan's description.")
-    periodId = serializers.CharField(source="price_id", help_text="The period's `price_...`.")
-    periodType = serializers.SerializerMethodField(help_text="`MONTHLY`, `YEARLY`, ... as in the plans.")
-    price = serializers.SerializerMethodField(help_text="The period's price, in the currency's minor unit.")
-    currency = serializers.SerializerMethodField()
-    dateFrom = serializers.DateTimeField(
-        source="current_period_start", allow_null=True, help_text="Current period start."
-    )
-    dateTo = serializers.DateTimeField(
-        source="current_period_end", allow_null=True, help_text="Current period end."
-    )
-    autoRenew = serializers.BooleanField(source="auto_renew", help_text="False once a cancellation stands.")
-    cancelAt = serializers.DateTimeField(
-        source="cancel_at", allow_null=True, help_text="When it ends for good; null while it renews."
-    )
-
-    @extend_schema_field(CapabilitySerializer(many=True))
-    def get_capabilities(self, obj: Subscription) -> list[dict[str, object]]:
-        return [c.as_dict() for c in self.context.get("capabilities", [])]
-
-    def _plan(self, key: str) -> str | None:
-        plan = self.context.get("plan")
-        return None if plan is None else plan.get(key)
-
-    def _period(self, key: str) -> object:
-        period = self.context.get("period")
-        return None if period is None else period.get(key)
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_name(self, obj: Subscription) -> str | None:
-        return self._plan("name")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_description(self, obj: Subscription) -> str | None:
-        return self._plan("description")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_periodType(self, obj: Subscription) -> object:
-        return self._period("periodType")
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_price(self, obj: Subscription) -> object:
-        return self._period("price")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_currency(self, obj: Subscription) -> object:
-        return self._period("currency")
-
-    # Times are ISO 8601 in UTC ("2026-01-31T00:00:00Z"): TIME_ZONE is UTC.
-    class Meta:
-        model = Subscription
-        fields = (
-            "stripe_subscription_id",
-            "status",
-            "price_id",
-            "product",
-            "quantity",
-            "current_period_end",
-            "cancel_at_period_end",
-            "canceled_at",
-            "trial_end",
-            "name",
-            "description",
-            "periodId",
-            "periodType",
-            "price",
-            "currency",
-            "dateFrom",
-            "dateTo",
-            "autoRenew",
-            "cancelAt",
-            "capabilities",
-        )
-
 
 # Every endpoint that calls Stripe, and reads the database: either may be down for a while.
 _UNAVAILABLE = error_response(
@@ -132,10 +48,7 @@ PORTAL_SESSION_CREATE = extend_schema(
     request=None,
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="CreateBillingPortalResponse",
-                fields={"success": serializers.BooleanField(), "url": serializers.URLField()},
-            ),
+            response=PortalUrlResponseSerializer,
             examples=[
                 OpenApiExample(
                     "Portal session",
@@ -173,14 +86,7 @@ SUBSCRIPTION_CURRENT = extend_schema(
     request=None,
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="MySubscriptionResponse",
-                fields={
-                    "success": serializers.BooleanField(),
-                    "data": SubscriptionSerializer(allow_null=True),
-                    "message": serializers.CharField(required=False),
-                },
-            ),
+            response=MySubscriptionResponseSerializer,
             examples=[
                 OpenApiExample(
                     "Subscription",
@@ -196,6 +102,16 @@ SUBSCRIPTION_CURRENT = extend_schema(
                             "cancel_at_period_end": False,
                             "canceled_at": None,
                             "trial_end": None,
+                            "name": "Pro",
+                            "description": "For growing teams: 5 TB of storage.",
+                            "periodId": "price_1PqrStUvWxYz",
+                            "periodType": "MONTHLY",
+                            "price": 4900,
+                            "currency": "usd",
+                            "dateFrom": "2026-12-01T00:00:00Z",
+                            "dateTo": "2026-12-31T00:00:00Z",
+                            "autoRenew": True,
+                            "cancelAt": None,
                             "capabilities": [
                                 {
                                     "code": "EXTENDED_SUPPORT",
@@ -251,13 +167,7 @@ STRIPE_WEBHOOK = extend_schema(
     request={"application/json": {"type": "object", "description": "A Stripe event."}},
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="StripeWebhookResponse",
-                fields={
-                    "success": serializers.BooleanField(),
-                    "outcome": serializers.ChoiceField(choices=[o.value for o in Outcome]),
-                },
-            ),
+            response=StripeWebhookResponseSerializer,
             examples=[OpenApiExample("Processed", value={"success": True, "outcome": "processed"})],
         ),
         400: error_response(
@@ -317,12 +227,7 @@ PAYMENT_METHOD_PORTAL_CREATE = extend_schema(
     ),
     request=None,
     responses={
-        200: OpenApiResponse(
-            response=inline_serializer(
-                name="PaymentMethodPortalResponse",
-                fields={"success": serializers.BooleanField(), "url": serializers.URLField()},
-            )
-        ),
+        200: OpenApiResponse(response=PortalUrlResponseSerializer),
         **_BILLING_WRITE_ERRORS,
     },
 )
@@ -339,21 +244,7 @@ SUBSCRIPTION_CANCEL = extend_schema(
     request=None,
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="CancelSubscriptionResponse",
-                fields={
-                    "success": serializers.BooleanField(),
-                    "data": inline_serializer(
-                        name="CanceledSubscription",
-                        fields={
-                            "subscriptionId": serializers.CharField(),
-                            "status": serializers.CharField(),
-                            "cancelAt": serializers.DateTimeField(allow_null=True),
-                            "canceledAt": serializers.DateTimeField(allow_null=True),
-                        },
-                    ),
-                },
-            ),
+            response=CancelSubscriptionResponseSerializer,
             examples=[
                 OpenApiExample(
                     "At period end",
@@ -379,8 +270,6 @@ SUBSCRIPTION_CANCEL = extend_schema(
     },
 )
 
-PAYMENT_STATUSES = ["COMPLETED", "PENDING", "FAILED", "CANCELLED"]
-
 PAYMENTS_LIST = extend_schema(
     operation_id="getPayments",
     summary="Get Payments",
@@ -396,30 +285,7 @@ PAYMENTS_LIST = extend_schema(
         OpenApiParameter("endDate", str, description="ISO 8601 date or date-time (inclusive)"),
     ],
     responses={
-        200: OpenApiResponse(
-            response=inline_serializer(
-                name="PaymentsResponse",
-                fields={
-                    "success": serializers.BooleanField(),
-                    "data": inline_serializer(
-                        name="Payment",
-                        many=True,
-                        fields={
-                            "id": serializers.CharField(),
-                            "amount": serializers.IntegerField(),
-                            "currency": serializers.CharField(),
-                            "status": serializers.ChoiceField(
-                                choices=["COMPLETED", "PENDING", "FAILED", "CANCELLED"]
-                            ),
-                            "timestamp": serializers.DateTimeField(),
-                            "invoiceUrl": serializers.URLField(allow_null=True),
-                            "invoicePdf": serializers.URLField(allow_null=True),
-                        },
-                    ),
-                    "hasMore": serializers.BooleanField(),
-                },
-            )
-        ),
+        200: OpenApiResponse(response=PaymentsResponseSerializer),
         **CALLER_ERRORS,
         400: error_response(
             "No organization, or a date that does not parse, or a start after the end.",
@@ -440,38 +306,6 @@ PAYMENTS_LIST = extend_schema(
 
 
 # --- Plans and buying -------------------------------------------------------------------------
-
-_CAPABILITY_FIELDS: dict[str, serializers.Field] = {
-    "id": serializers.CharField(help_text="`feat_...`"),
-    "code": serializers.CharField(help_text="The feature's metadata `code`, else its `lookup_key`."),
-    "description": serializers.CharField(help_text="The feature's name."),
-    "type": serializers.CharField(help_text="Metadata `type`; `BOOLEAN` by default."),
-    "value": serializers.IntegerField(help_text="Metadata `value`; 1 by default."),
-}
-_PERIOD_FIELDS: dict[str, serializers.Field] = {
-    "id": serializers.CharField(help_text="`price_...`"),
-    "subscriptionId": serializers.CharField(help_text="The plan's `prod_...`"),
-    "periodType": serializers.CharField(
-        help_text="`DAILY`, `WEEKLY`, `MONTHLY`, `YEARLY` or `EVERY_<n>_<UNIT>S`"
-    ),
-    "price": serializers.IntegerField(help_text="In the currency's minor unit (1999 is 19.99)."),
-    "currency": serializers.CharField(),
-}
-
-
-def _plans_serializer() -> serializers.Serializer:
-    return inline_serializer(
-        name="Plan",
-        many=True,
-        fields={
-            "id": serializers.CharField(help_text="`prod_...`"),
-            "name": serializers.CharField(),
-            "description": serializers.CharField(),
-            "periods": inline_serializer(name="SubscriptionPeriod", fields=_PERIOD_FIELDS, many=True),
-            "capabilities": inline_serializer(name="PlanCapability", fields=_CAPABILITY_FIELDS, many=True),
-        },
-    )
-
 
 _DEMO_PLAN = {
     "id": "prod_demo_starter",
@@ -526,10 +360,7 @@ PLAN_LIST = extend_schema(
     request=None,
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="PlanListResponse",
-                fields={"success": serializers.BooleanField(), "data": _plans_serializer()},
-            ),
+            response=PlanListResponseSerializer,
             examples=[OpenApiExample("Plans", value={"success": True, "data": [_DEMO_PLAN]})],
         ),
         405: error_response("Any method but GET.", "METHOD_NOT_ALLOWED"),
@@ -558,22 +389,7 @@ SUBSCRIPTION_BUY = extend_schema(
     ),
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="BuySubscriptionResponse",
-                fields={
-                    "success": serializers.BooleanField(),
-                    "checkoutUrl": serializers.URLField(allow_null=True),
-                    "sessionId": serializers.CharField(allow_null=True, help_text="`cs_...` or `bps_...`"),
-                    "subscriptionId": serializers.CharField(required=False, help_text="A free period only."),
-                    "isSubscriptionChange": serializers.BooleanField(),
-                    "previousSubscription": inline_serializer(
-                        name="PreviousSubscription",
-                        fields={"id": serializers.CharField(), "name": serializers.CharField()},
-                        allow_null=True,
-                    ),
-                    "isFreeSubscription": serializers.BooleanField(),
-                },
-            ),
+            response=BuySubscriptionResponseSerializer,
             examples=[
                 OpenApiExample(
                     "Checkout",
@@ -643,18 +459,7 @@ CHECKOUT_SESSION_STATUS = extend_schema(
     request=None,
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="CheckoutSessionStatusResponse",
-                fields={
-                    "success": serializers.BooleanField(),
-                    "id": serializers.CharField(),
-                    "status": serializers.ChoiceField(choices=["open", "complete", "expired"]),
-                    "payment_status": serializers.ChoiceField(
-                        choices=["unpaid", "paid", "no_payment_required"]
-                    ),
-                    "subscriptionId": serializers.CharField(allow_null=True),
-                },
-            ),
+            response=CheckoutSessionStatusResponseSerializer,
             examples=[
                 OpenApiExample(
                     "Paid",
@@ -707,10 +512,7 @@ PENDING_PAYMENT_GET = extend_schema(
     request=None,
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="PendingPaymentResponse",
-                fields={"success": serializers.BooleanField(), "data": serializers.DictField()},
-            ),
+            response=PendingPaymentResponseSerializer,
             examples=[OpenApiExample("Pending", value={"success": True, "data": _PENDING_EXAMPLE})],
         ),
         **CALLER_ERRORS,
@@ -736,21 +538,7 @@ PENDING_PAYMENT_CANCEL = extend_schema(
     request=None,
     responses={
         200: OpenApiResponse(
-            response=inline_serializer(
-                name="CancelPendingPaymentResponse",
-                fields={
-                    "success": serializers.BooleanField(),
-                    "message": serializers.CharField(),
-                    "data": inline_serializer(
-                        name="CancelledPayment",
-                        fields={
-                            "paymentId": serializers.IntegerField(),
-                            "stripePaymentId": serializers.CharField(),
-                            "cancelledAt": serializers.DateTimeField(),
-                        },
-                    ),
-                },
-            ),
+            response=CancelPendingPaymentResponseSerializer,
             examples=[
                 OpenApiExample(
                     "Cancelled",

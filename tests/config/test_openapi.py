@@ -1,5 +1,6 @@
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 PORTAL_CODES = {
@@ -54,3 +55,21 @@ def test_docs_are_served_without_any_cdn(client):
     for src in scripts:
         asset = client.get(src)
         assert asset.status_code == 200, src
+
+
+@pytest.mark.django_db
+def test_every_example_matches_its_schema(schema):
+    """An example that drifted from the body's shape would teach a client the wrong fields."""
+    drifted = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {}).get("application/json")
+                if content is None:
+                    continue
+                validator = Draft202012Validator({**content["schema"], "components": schema["components"]})
+                for name, example in content.get("examples", {}).items():
+                    errors = [error.message for error in validator.iter_errors(example["value"])]
+                    if errors:
+                        drifted.append((method.upper(), path, status, name, errors[:2]))
+    assert not drifted, drifted
