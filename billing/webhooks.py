@@ -253,23 +253,6 @@ def _payments_cache_drop(event: stripe_gateway.StripeEvent) -> None:
 
 _INVOICE = Handler(prepare=_invoice_subscription_state, apply=_invoice_changed)
 
-HANDLERS: dict[str, Handler] = {
-    "customer.subscription.created": _SUBSCRIPTION,
-    "customer.subscription.updated": _SUBSCRIPTION,
-    "customer.subscription.deleted": _SUBSCRIPTION,
-    "customer.subscription.paused": _SUBSCRIPTION,
-    "customer.subscription.resumed": _SUBSCRIPTION,
-    "customer.deleted": Handler(apply=_customer_deleted),
-    "invoice.paid": _INVOICE,
-    "invoice.payment_failed": _INVOICE,
-    "entitlements.active_entitlement_summary.updated": Handler(
-        prepare=_entitlement_summary_state,
-        apply=_entitlement_summary_apply,
-        after=_plan_catalogue_after_summary,
-    ),
-}
-
-
 # --- Checkout and the catalogue ---------------------------------------------------------------
 
 
@@ -359,19 +342,30 @@ def _catalogue_changed(event: stripe_gateway.StripeEvent, prepared: None) -> Out
 
 _CATALOGUE = Handler(apply=_catalogue_changed)
 
-HANDLERS.update(
-    {
-        "checkout.session.completed": Handler(
-            prepare=_checkout_completed_prepare, apply=_checkout_completed, after=_capabilities_after_checkout
-        ),
-        "checkout.session.expired": Handler(apply=_checkout_expired),
-        **{
-            f"{kind}.{change}": _CATALOGUE
-            for kind in ("product", "price")
-            for change in ("created", "updated", "deleted")
-        },
-    }
-)
+# Every event type handled, and how: the one table the dispatch reads.
+HANDLERS: dict[str, Handler] = {
+    **{
+        f"customer.subscription.{change}": _SUBSCRIPTION
+        for change in ("created", "updated", "deleted", "paused", "resumed")
+    },
+    "customer.deleted": Handler(apply=_customer_deleted),
+    "invoice.paid": _INVOICE,
+    "invoice.payment_failed": _INVOICE,
+    "entitlements.active_entitlement_summary.updated": Handler(
+        prepare=_entitlement_summary_state,
+        apply=_entitlement_summary_apply,
+        after=_plan_catalogue_after_summary,
+    ),
+    "checkout.session.completed": Handler(
+        prepare=_checkout_completed_prepare, apply=_checkout_completed, after=_capabilities_after_checkout
+    ),
+    "checkout.session.expired": Handler(apply=_checkout_expired),
+    **{
+        f"{kind}.{change}": _CATALOGUE
+        for kind in ("product", "price")
+        for change in ("created", "updated", "deleted")
+    },
+}
 
 
 def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
