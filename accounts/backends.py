@@ -13,7 +13,7 @@ from core.client_address import client_address
 class RateLimitedModelBackend(ModelBackend):
     """Django's backend, with each password check held against the login rate limits.
 
-    Raises `accounts.services.LoginRateLimited` (out of `authenticate()`, which only swallows
+    Raises `accounts.errors.LoginRateLimited` (out of `authenticate()`, which only swallows
     PermissionDenied) so that each door can answer it its own way: the form with a message
     and 429, the token API with the JSON envelope. Being the backend, no door can forget it.
     A check that succeeds does not count (`accounts.services`).

@@ -6,7 +6,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from accounts.services import LoginRateLimited
+from accounts.errors import LoginRateLimited
 from core.errors import retry_after_seconds
 
 

@@ -24,15 +24,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from accounts.errors import LoginRateLimited
 from core import ratelimit
 from core.client_address import rate_limit_address
-from core.errors import RateLimited
-
-
-class LoginRateLimited(RateLimited):
-    """Too many failed logins for this email address or from this client address."""
-
-    message = "Too many login attempts; try again later"
 
 
 def _email_hash(email: str) -> str:
