@@ -19,7 +19,7 @@ from billing.capabilities import subscription_current_with_capabilities
 from billing.errors import BillingNotConfigured, BuyRequestInvalid, WebhookPayloadTooLarge
 from billing.models import PortalSession
 from billing.services.access import billing_membership_get, billing_read_counted
-from billing.services.cancel import subscription_cancel
+from billing.services.cancel import subscription_cancel, subscription_resume
 from billing.services.checkout import (
     checkout_session_status_get,
     pending_payment_cancel,
@@ -142,6 +142,18 @@ class SubscriptionCancelApi(BaseApi):
     @openapi.SUBSCRIPTION_CANCEL
     def post(self, request: Request) -> Response:
         subscription = subscription_cancel(user=request.user, source=PortalSession.Source.API)  # type: ignore[arg-type]
+        return Response(out.CancelSubscriptionResponseSerializer(subscription).data, headers=NO_STORE)
+
+
+class SubscriptionResumeApi(BaseApi):
+    """POST /subscriptions/resume: withdraw a cancellation set for the end of the period."""
+
+    http_method_names = ["post"]
+    internal_error_message = "Failed to resume the subscription"
+
+    @openapi.SUBSCRIPTION_RESUME
+    def post(self, request: Request) -> Response:
+        subscription = subscription_resume(user=request.user, source=PortalSession.Source.API)  # type: ignore[arg-type]
         return Response(out.CancelSubscriptionResponseSerializer(subscription).data, headers=NO_STORE)
 
 

@@ -270,6 +270,44 @@ SUBSCRIPTION_CANCEL = extend_schema(
     },
 )
 
+SUBSCRIPTION_RESUME = extend_schema(
+    operation_id="resumeSubscription",
+    summary="Resume Subscription",
+    description=(
+        "Withdraw a cancellation set for the end of the period: the subscription renews as usual. "
+        "The new state is stored at once. Asked again, or when nothing is set to cancel, it answers "
+        "the subscription as it is without a Stripe write. Counts toward the per-user rate shared "
+        "with the portal. No body."
+    ),
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            response=CancelSubscriptionResponseSerializer,
+            examples=[
+                OpenApiExample(
+                    "Renews again",
+                    value={
+                        "success": True,
+                        "data": {
+                            "subscriptionId": "sub_1PqrStUvWxYz",
+                            "status": "active",
+                            "cancelAt": None,
+                            "canceledAt": None,
+                        },
+                    },
+                )
+            ],
+        ),
+        **_BILLING_WRITE_ERRORS,
+        404: error_response(
+            "The user or organization no longer exists, or there is no live subscription.",
+            "USER_NOT_FOUND",
+            "ORG_NOT_FOUND",
+            "NO_SUBSCRIPTION",
+        ),
+    },
+)
+
 PAYMENTS_LIST = extend_schema(
     operation_id="getPayments",
     summary="Get Payments",

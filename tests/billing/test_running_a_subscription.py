@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from billing import stripe_gateway
 from billing.models import Subscription
 from tests.assertions import assert_error
 from tests.billing.keys import sent
@@ -16,6 +17,7 @@ from tests.billing.stripe_events import subscribe_at_stripe
 pytestmark = pytest.mark.django_db
 
 CANCEL = "/subscriptions/cancel"
+RESUME = "/subscriptions/resume"
 PAYMENTS = "/subscriptions/payments"
 PAYMENT_METHOD = "/subscriptions/portal/payment-method"
 
@@ -97,6 +99,50 @@ def test_cancel_counts_toward_the_billing_rate(owner, auth_client, live, setting
 
 def test_cancel_only_answers_post(owner, auth_client):
     assert_error(auth_client(owner).get(CANCEL), 405, "METHOD_NOT_ALLOWED")
+
+
+# --- resume ----------------------------------------------------------------------------------
+
+
+def test_resume_withdraws_the_cancellation_at_stripe_and_asking_again_writes_nothing(
+    owner, auth_client, live, stripe_standin
+):
+    client = auth_client(owner)
+    assert client.post(CANCEL).status_code == 200
+
+    first = client.post(RESUME)
+
+    assert first.status_code == 200, first.content
+    assert first.json()["data"] == {
+        "subscriptionId": live["id"],
+        "status": "active",
+        "cancelAt": None,
+        "canceledAt": None,
+    }
+    assert Subscription.objects.get().cancel_at_period_end is False  # stored at once
+    cancel_write, resume_write = _writes(stripe_standin, live["id"])
+    assert resume_write.params == {"cancel_at_period_end": "false"}
+    assert resume_write.headers["idempotency-key"] != cancel_write.headers["idempotency-key"]
+    assert stripe_gateway.subscription_retrieve(subscription_id=live["id"]).cancel_at_period_end is False
+
+    again = client.post(f"{RESUME}/")
+    assert again.status_code == 200 and again.json() == first.json(), again.content
+    assert len(_writes(stripe_standin, live["id"])) == 2
+
+
+def test_resume_without_a_live_subscription_is_404(owner, auth_client):
+    assert_error(auth_client(owner).post(RESUME), 404, "NO_SUBSCRIPTION")
+
+
+def test_resume_is_for_the_billing_roles_and_counts_toward_the_rate(
+    member, owner, auth_client, live, settings
+):
+    assert_error(auth_client(member).post(RESUME), 403, "BILLING_PERMISSION_DENIED")
+    settings.BILLING_PORTAL_RATE = "1/min"
+    client = auth_client(owner)
+    assert client.post(CANCEL).status_code == 200
+    assert_error(client.post(RESUME), 429, "RATE_LIMITED")
+    assert_error(client.get(RESUME), 405, "METHOD_NOT_ALLOWED")
 
 
 # --- payments ----------------------------------------------------------------------------------
