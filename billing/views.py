@@ -19,13 +19,11 @@ from accounts.models import User
 from billing import presenters
 from billing.models import PortalSession, Subscription
 from billing.page import billing_page_state
-from billing.services.access import billing_read_counted
 from billing.services.cancel import subscription_cancel, subscription_resume
 from billing.services.checkout import checkout_session_status_get, pending_payment_cancel, subscription_buy
 from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
 from core.api_errors import retry_after_header
 from core.errors import ApplicationError
-from organizations.selectors import organization_membership_get
 
 _WRONG_METHOD = "To open the billing portal, use the “Manage billing” button."
 # What each button was doing, for the page's sentence when it fails in an unexpected way.
@@ -83,9 +81,7 @@ def _checkout_return(request: HttpRequest, session_id: str) -> HttpResponse:
     Asking Stripe for the session counts toward BILLING_READ_RATE, as the API's status read."""
     user: User = request.user  # type: ignore[assignment]
     try:
-        organization_membership_get(user=user)  # who may ask comes before the rate
-        with billing_read_counted(user=user, action="checkout-session-status"):
-            session = checkout_session_status_get(user=user, session_id=session_id)
+        session = checkout_session_status_get(user=user, session_id=session_id)
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e, catalogue=True, doing=_CHECKING_CHECKOUT)
     if session.status == "complete":

@@ -34,7 +34,7 @@ from billing.errors import (
     SubscriptionPeriodNotFound,
 )
 from billing.models import CheckoutSession, PortalSession, Subscription
-from billing.services.access import billing_membership_get, billing_rate_counted
+from billing.services.access import billing_membership_get, billing_rate_counted, billing_read_counted
 from billing.services.capabilities import capabilities_refresh_quietly
 from billing.services.customers import customer_ensure
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
@@ -436,18 +436,20 @@ def checkout_session_status_get(*, user: User, session_id: str) -> stripe_gatewa
     session's subscription is recorded at once (the page is right before the webhook).
     """
     membership = organization_membership_get(user=user)
-    if not stripe_gateway.stripe_id_valid(session_id):
-        # Before the query: PostgreSQL refuses a NUL byte in any string (a 500, not a 400).
-        raise InvalidCheckoutSession()
-    row = CheckoutSession.objects.filter(
-        organization=membership.organization, stripe_session_id=session_id
-    ).first()
-    if row is None:
-        raise InvalidCheckoutSession()
-    row.organization = membership.organization
-    with stripe_gateway.request_deadline():
-        session = stripe_gateway.checkout_session_retrieve(session_id=session_id)
-        checkout_session_store(row=row, session=session)
+    # Counted after who may ask, before the id is looked at (BILLING_READ_RATE).
+    with billing_read_counted(user=user, action="checkout-session-status"):
+        if not stripe_gateway.stripe_id_valid(session_id):
+            # Before the query: PostgreSQL refuses a NUL byte in any string (a 500, not a 400).
+            raise InvalidCheckoutSession()
+        row = CheckoutSession.objects.filter(
+            organization=membership.organization, stripe_session_id=session_id
+        ).first()
+        if row is None:
+            raise InvalidCheckoutSession()
+        row.organization = membership.organization
+        with stripe_gateway.request_deadline():
+            session = stripe_gateway.checkout_session_retrieve(session_id=session_id)
+            checkout_session_store(row=row, session=session)
     return session
 
 
