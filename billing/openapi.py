@@ -232,6 +232,14 @@ PAYMENT_METHOD_PORTAL_CREATE = extend_schema(
     },
 )
 
+# Cancel and resume: nothing to act on.
+_NO_LIVE_SUBSCRIPTION = error_response(
+    "The user or organization no longer exists, or there is no live subscription.",
+    "USER_NOT_FOUND",
+    "ORG_NOT_FOUND",
+    "NO_SUBSCRIPTION",
+)
+
 SUBSCRIPTION_CANCEL = extend_schema(
     operation_id="cancelSubscription",
     summary="Cancel Subscription",
@@ -261,12 +269,7 @@ SUBSCRIPTION_CANCEL = extend_schema(
             ],
         ),
         **_BILLING_WRITE_ERRORS,
-        404: error_response(
-            "The user or organization no longer exists, or there is no live subscription.",
-            "USER_NOT_FOUND",
-            "ORG_NOT_FOUND",
-            "NO_SUBSCRIPTION",
-        ),
+        404: _NO_LIVE_SUBSCRIPTION,
     },
 )
 
@@ -299,12 +302,7 @@ SUBSCRIPTION_RESUME = extend_schema(
             ],
         ),
         **_BILLING_WRITE_ERRORS,
-        404: error_response(
-            "The user or organization no longer exists, or there is no live subscription.",
-            "USER_NOT_FOUND",
-            "ORG_NOT_FOUND",
-            "NO_SUBSCRIPTION",
-        ),
+        404: _NO_LIVE_SUBSCRIPTION,
     },
 )
 
