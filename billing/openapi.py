@@ -234,7 +234,8 @@ PAYMENT_METHOD_PORTAL_CREATE = extend_schema(
 
 # Cancel and resume: nothing to act on.
 _NO_LIVE_SUBSCRIPTION = error_response(
-    "The user or organization no longer exists, or there is no live subscription.",
+    "The user or organization no longer exists, or there is no live subscription (for resume: none "
+    "set to cancel).",
     "USER_NOT_FOUND",
     "ORG_NOT_FOUND",
     "NO_SUBSCRIPTION",
@@ -278,9 +279,9 @@ SUBSCRIPTION_RESUME = extend_schema(
     summary="Resume Subscription",
     description=(
         "Withdraw a cancellation set for the end of the period: the subscription renews as usual. "
-        "The new state is stored at once. Asked again, or when nothing is set to cancel, it answers "
-        "the subscription as it is without a Stripe write. Counts toward the per-user rate shared "
-        "with the portal. No body."
+        "The new state is stored at once. Nothing set to cancel: 404 `NO_SUBSCRIPTION`, except right "
+        "after a resume made here, when asking again answers the same without a Stripe write. Counts "
+        "toward the per-user rate shared with the portal. No body."
     ),
     request=None,
     responses={

@@ -19,7 +19,7 @@ from billing.errors import NoSubscription
 from billing.models import Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted
 from billing.services.subscriptions import subscription_fetched_apply
-from billing.services.writes import stripe_write
+from billing.services.writes import stripe_write, stripe_write_latest
 from billing.stripe_gateway import StripeSubscription
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def _write(
         billing_rate_counted(user=user, action=action),
         stripe_gateway.request_deadline(),
         stripe_write(
-            organization=subscription.organization, subject=f"subscription-{subscription.pk}", action=action
+            organization=subscription.organization, subject=_subject(subscription), action=action
         ) as key,
     ):
         started = timezone.now()
@@ -112,13 +112,24 @@ def subscription_cancel(*, user: User, source: str) -> Subscription:
     )
 
 
+def _subject(subscription: Subscription) -> str:
+    return f"subscription-{subscription.pk}"
+
+
 def subscription_resume(*, user: User, source: str) -> Subscription:
-    """Undo a cancellation scheduled for the end of the period; return the subscription."""
+    """Undo a cancellation scheduled for the end of the period; return the subscription.
+
+    Nothing set to cancel is 404, except right after our own resume: asking again (a double
+    click, a retried request) answers the subscription as it is, without a Stripe write.
+    """
     subscription = _live_subscription(user)
     if subscription is None or subscription.status in Subscription.ENDED_STATUSES:
         raise NoSubscription()
     if not subscription.cancel_at_period_end:
-        return subscription
+        latest = stripe_write_latest(organization=subscription.organization, subject=_subject(subscription))
+        if latest is not None and latest.action == "resume" and latest.finished_at is not None:
+            return subscription
+        raise NoSubscription()
     stripe_id = subscription.stripe_subscription_id
     return _write(
         user=user,

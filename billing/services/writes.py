@@ -22,14 +22,19 @@ from organizations.models import Organization
 REPLAY_WINDOW = timedelta(hours=23)
 
 
-def stripe_write_begin(*, organization: Organization, subject: str, action: str) -> StripeWrite:
-    """The row of this write: the subject's latest one when it is this same write, still
-    unfinished (a retry after Stripe's answer was lost: the key replays it), else a new one."""
-    latest = (
+def stripe_write_latest(*, organization: Organization, subject: str) -> StripeWrite | None:
+    """The latest write the app made to `subject` (None: none yet)."""
+    return (
         StripeWrite.objects.filter(organization=organization, subject=subject)
         .order_by("-created_at", "-pk")
         .first()
     )
+
+
+def stripe_write_begin(*, organization: Organization, subject: str, action: str) -> StripeWrite:
+    """The row of this write: the subject's latest one when it is this same write, still
+    unfinished (a retry after Stripe's answer was lost: the key replays it), else a new one."""
+    latest = stripe_write_latest(organization=organization, subject=subject)
     if (
         latest is not None
         and latest.finished_at is None

@@ -134,6 +134,13 @@ def test_resume_without_a_live_subscription_is_404(owner, auth_client):
     assert_error(auth_client(owner).post(RESUME), 404, "NO_SUBSCRIPTION")
 
 
+def test_resume_with_nothing_set_to_cancel_is_404_without_a_stripe_write(
+    owner, auth_client, live, stripe_standin
+):
+    assert_error(auth_client(owner).post(RESUME), 404, "NO_SUBSCRIPTION")
+    assert _writes(stripe_standin, live["id"]) == []
+
+
 def test_resume_is_for_the_billing_roles_and_counts_toward_the_rate(
     member, owner, auth_client, live, settings
 ):
