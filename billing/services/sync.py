@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from billing import stripe_gateway
 from billing.capabilities import access_statuses
-from billing.errors import BillingError, CustomerMissing, SubscriptionMissing
+from billing.errors import BillingError, CustomerMissing, ProductMissing, SubscriptionMissing
 from billing.models import (
     CapabilitySet,
     CheckoutSession,
@@ -356,10 +356,13 @@ def _capabilities_phase(checkpoint: SyncCheckpoint, *, progress: Progress, shoul
 
     def items_of(product: str) -> list[dict[str, Any]]:
         if product not in features:
-            features[product] = capability_items(
-                stripe_gateway.product_feature_list(product_id=product, sync=True)
-            )
             _count(checkpoint, "calls")
+            try:
+                found = stripe_gateway.product_feature_list(product_id=product, sync=True)
+            except ProductMissing:
+                logger.warning("billing.sync_product_unknown", extra={"product": product})
+                found = []  # a product Stripe does not know grants nothing
+            features[product] = capability_items(found)
         return features[product]
 
     while True:
