@@ -118,7 +118,8 @@ def test_a_deleted_customer_is_cleared(organization, stripe_standin):
 
     out, err = sync("--clear-missing")  # one organization, and its customer missing: told to
 
-    assert f"Acme Inc (#{organization.pk}): the customer {customer_id} no longer exists in Stripe: cleared" in err
+    cleared = f"the customer {customer_id} no longer exists in Stripe: cleared"
+    assert f"Acme Inc (#{organization.pk}): {cleared}" in err
     assert "synced 1 organizations: 1 subscriptions (1 updated)" in out
     assert "1 customers missing at Stripe (1 cleared)" in out
     organization.refresh_from_db()
@@ -183,7 +184,8 @@ def test_one_deleted_customer_among_many_is_cleared(make_organization, stripe_st
 
     _, err = sync()
 
-    assert f"Org 04 (#{gone.pk}): the customer {gone.stripe_customer_id} no longer exists in Stripe: cleared" in err
+    cleared = f"the customer {gone.stripe_customer_id} no longer exists in Stripe: cleared"
+    assert f"Org 04 (#{gone.pk}): {cleared}" in err
     gone.refresh_from_db()
     assert gone.stripe_customer_id is None
     # Stripe's own state of the subscription (canceled with its customer), fetched by its id.
@@ -212,7 +214,7 @@ def test_a_failing_page_fails_the_run_and_resume_goes_on_from_it(make_organizati
     # The subscriptions' page fails through the client's retries.
     stripe_standin.add_fault("500", method="GET", path_prefix="/v1/subscriptions")
 
-    with pytest.raises(CommandError, match="failed at subscriptions: BILLING_UNAVAILABLE.*--resume"):
+    with pytest.raises(CommandError, match=r"failed at subscriptions: BILLING_UNAVAILABLE.*--resume"):
         sync()
     assert not Subscription.objects.exists()
 
