@@ -177,3 +177,20 @@ def test_ctrl_c_stops_after_the_page_in_hand_with_130(stripe_standin, monkeypatc
     cursors = [r.query.get("starting_after") for r in stripe_standin.requests_to("GET", "/v1/subscriptions")]
     assert len(cursors) == 4 and len(set(cursors)) == 4
     assert Subscription.objects.filter(status="active").count() == 40
+
+
+class _Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_progress_bar_and_the_summary(stripe_standin):
+    _seed(stripe_standin, 30)
+    out = _Terminal()
+
+    call_command("sync_subscriptions", stdout=out, stderr=StringIO(), no_color=True)
+
+    shown = out.getvalue()
+    assert "sync (done)" in shown and "100%" in shown  # tqdm's bar, at its end
+    assert "sync: 0%" not in shown  # no progress lines
+    assert shown.rstrip().splitlines()[-1].startswith("synced 30 organizations: 30 subscriptions")
