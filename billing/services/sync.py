@@ -301,10 +301,10 @@ def _checkout_rows() -> Any:
 
 def _checkout_phase(checkpoint: SyncCheckpoint, *, progress: Progress, should_stop: ShouldStop) -> None:
     """Open sessions come with the list; a local one Stripe no longer lists as open has settled
-    (completed or expired) and is asked for by its id, as `checkout_sessions_settle` does: a
-    completed one's subscription is recorded. Those are the sessions whose webhooks were missed:
-    few, not one per organization. A session stored from the list during this phase is
-    recognised by its `updated_at`, so a resumed run needs no list of the ids seen."""
+    (completed or expired) and is asked for by its id: a completed one's subscription is
+    recorded. Those are the sessions whose webhooks were missed: few, not one per organization.
+    A session stored from the list during this phase is recognised by its `updated_at`, so a
+    resumed run needs no list of the ids seen."""
 
     def store(sessions: list[stripe_gateway.StripeCheckoutSession]) -> None:
         rows = {
