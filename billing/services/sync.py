@@ -445,10 +445,9 @@ def subscriptions_sync_all(
     progress(checkpoint)
     if checkpoint.phase == Phase.CUSTOMERS:
         _customers_phase(checkpoint, progress=progress, should_stop=should_stop)
-        _guard(checkpoint, clear_missing=clear_missing)
-        _next_phase(checkpoint, Phase.SUBSCRIPTIONS)
-    elif checkpoint.phase != Phase.DONE:
-        _guard(checkpoint, clear_missing=clear_missing)
+        _next_phase(checkpoint, Phase.SUBSCRIPTIONS)  # a run the guard stops resumes here
+    if checkpoint.phase != Phase.DONE:
+        _guard(checkpoint, clear_missing=clear_missing)  # before anything is changed
     if checkpoint.phase == Phase.SUBSCRIPTIONS:
         _subscriptions_phase(checkpoint, progress=progress, should_stop=should_stop)
         _next_phase(checkpoint, Phase.CHECKOUT)

@@ -204,6 +204,12 @@ def test_two_of_eleven_missing_is_too_many_to_clear(make_organization, stripe_st
 
     assert _billing_rows()[0] == customers  # no customer cleared
 
+    # The operator knows the key is right: the run goes on without listing the customers again.
+    listed = len(stripe_standin.requests_to("GET", "/v1/customers"))
+    _, err = sync("--resume", "--clear-missing")
+    assert err.count("no longer exists in Stripe: cleared") == 2
+    assert len(stripe_standin.requests_to("GET", "/v1/customers")) == listed
+
 
 def test_a_failing_page_fails_the_run_and_resume_goes_on_from_it(make_organization, stripe_standin):
     failing = make_organization(name="Failing")
