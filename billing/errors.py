@@ -57,6 +57,12 @@ class SubscriptionMissing(BillingError):
     message = "The Stripe subscription no longer exists"
 
 
+class ProductMissing(BillingError):
+    """Stripe does not know the product (internal: a product it does not know grants nothing)."""
+
+    message = "The Stripe product no longer exists"
+
+
 class WebhookSignatureInvalid(BillingError):
     """A webhook delivery whose `Stripe-Signature` is missing, wrong or too old."""
 

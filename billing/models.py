@@ -230,3 +230,42 @@ class StripeWrite(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"{self.subject}-{self.action}-{self.token}"
+
+
+class SyncCheckpoint(models.Model):
+    """Where a `sync_subscriptions` run stands, stored after every page it lists: its phase,
+    the cursor of the next page (`starting_after`, the last id of the page stored) and its
+    counts. `--resume` continues the latest unfinished run from there; a run without it starts
+    afresh."""
+
+    class Phase(models.TextChoices):
+        CUSTOMERS = "customers"
+        SUBSCRIPTIONS = "subscriptions"
+        CHECKOUT = "checkout"
+        CAPABILITIES = "capabilities"
+        CLEAR = "clear"
+        DONE = "done"
+
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.CUSTOMERS)
+    cursor = models.CharField(max_length=255, blank=True, default="")
+    counts = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(help_text="When the run started (the state time of what it read).")
+    phase_started_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-started_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"sync of {self.started_at:%Y-%m-%d %H:%M} at {self.phase} after {self.cursor or 'the start'}"
+
+
+class SyncCustomerSeen(models.Model):
+    """A customer id Stripe listed during the current sync run: the organizations whose customer
+    is not among them are the ones Stripe no longer knows (kept across an interrupted run)."""
+
+    customer_id = models.CharField(max_length=255, unique=True)
+
+    def __str__(self) -> str:
+        return self.customer_id

@@ -325,6 +325,9 @@ STRIPE_MAX_CONCURRENT_CALLS: int = env.int(
 )
 STRIPE_BREAKER_FAILURES: int = env.int("STRIPE_BREAKER_FAILURES", default=5)
 STRIPE_BREAKER_SECONDS: float = env.float("STRIPE_BREAKER_SECONDS", default=10.0)
+# sync_subscriptions: at most this many Stripe requests in any one second (under Stripe's own
+# limits: 25 a second in test mode, 100 in live mode).
+STRIPE_SYNC_RATE: int = env.int("STRIPE_SYNC_RATE", default=20)
 BILLING_PORTAL_RETURN_URL: str = env.str("BILLING_PORTAL_RETURN_URL", default=f"{SITE_URL}/billing/")
 BILLING_PORTAL_RATE: str = env.str("BILLING_PORTAL_RATE", default="10/min")
 BILLING_CANCEL_MODE: str = env.str("BILLING_CANCEL_MODE", default="at_period_end")

@@ -41,6 +41,7 @@ NUMBER_SETTINGS: list[tuple[str, float, bool]] = [
     ("STRIPE_MAX_CONCURRENT_CALLS", 1, False),
     ("STRIPE_BREAKER_FAILURES", 1, False),
     ("STRIPE_BREAKER_SECONDS", 0, True),
+    ("STRIPE_SYNC_RATE", 1, False),
     ("BILLING_TRIAL_DAYS", 0, False),
     ("BILLING_PLANS_CACHE_SECONDS", 0, False),
     ("BILLING_PAYMENTS_CACHE_SECONDS", 0, False),

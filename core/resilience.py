@@ -178,3 +178,34 @@ class CircuitBreaker:
     def reset(self) -> None:
         with self._lock:
             self._failed, self._open_until, self._trial = 0, 0.0, None
+
+
+class RateLimiter:
+    """At most `rate` acquisitions in any `window` seconds: a sliding log of the last `rate`.
+
+    `acquire` blocks until one more call keeps every window of that length at or under the
+    rate. A token bucket refilled at `rate` per second lets up to twice `rate` through in the
+    one second that straddles a full bucket's burst and its refill; this log never does, which
+    is what a per-second limit at the other end (Stripe's) counts. Thread-safe.
+    """
+
+    def __init__(self, rate: int, *, window: float = 1.0) -> None:
+        if rate < 1:
+            raise ValueError(f"a rate limit needs at least one call per window, not {rate}")
+        self.rate = rate
+        self.window = window
+        self._sent: deque[float] = deque(maxlen=rate)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a turn; returns the seconds waited."""
+        waited = 0.0
+        with self._lock:  # callers take turns in order; the wait is held under the lock
+            while len(self._sent) == self.rate:
+                pause = self._sent[0] + self.window - time.monotonic()
+                if pause <= 0:
+                    break
+                time.sleep(pause)
+                waited += pause
+            self._sent.append(time.monotonic())
+        return waited

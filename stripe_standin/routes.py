@@ -47,6 +47,7 @@ ROUTES = [
     _route(method, path, endpoint)
     for method, path, endpoint in [
         ("GET", "/v1/account", customers.retrieve_account),
+        ("GET", "/v1/customers", customers.list_customers),
         ("POST", "/v1/customers", customers.create_customer),
         ("GET", "/v1/customers/{id}", customers.retrieve_customer),
         ("POST", "/v1/customers/{id}", customers.update_customer),

@@ -503,19 +503,3 @@ def pending_payment_cancel(*, user: User) -> tuple[CheckoutSession, datetime]:
         extra={"user_id": user.pk, "organization_id": organization.pk, "session_id": row.stripe_session_id},
     )
     return row, timezone.now()
-
-
-def checkout_sessions_settle(*, organization: Organization) -> int:
-    """Bring the organization's unsettled Checkout sessions up to date from Stripe (missed
-    webhooks): a completed one's subscription is recorded. Returns how many changed."""
-    changed = 0
-    for row in _unsettled(organization):
-        if not row.stripe_session_id:
-            continue  # never answered by Stripe: the next buy replays it
-        row.organization = organization
-        before = row.status
-        checkout_session_store(
-            row=row, session=stripe_gateway.checkout_session_retrieve(session_id=row.stripe_session_id)
-        )
-        changed += row.status != before
-    return changed

@@ -20,12 +20,13 @@ from billing.errors import (
     WebhookSignatureInvalid,
 )
 from billing.stripe_gateway.connection import client
-from billing.stripe_gateway.resilience import _call
+from billing.stripe_gateway.resilience import _call, sync_call
 from billing.stripe_gateway.types import (
     StripeCheckoutSession,
     StripeEvent,
     StripeFeature,
     StripeInvoice,
+    StripePage,
     StripePortalSession,
     StripePrice,
     StripeProduct,
@@ -231,11 +232,71 @@ def price_list() -> list[StripePrice]:
         return [price_from_dict(p.to_dict()) for p in page.auto_paging_iter()]
 
 
-def product_feature_list(*, product_id: str) -> list[StripeFeature]:
-    """The Entitlements features attached to a product, every page."""
-    with _call("products.features.list"):
+def product_feature_list(*, product_id: str, sync: bool = False) -> list[StripeFeature]:
+    """The Entitlements features attached to a product, every page. With `sync`, as the sync
+    command calls Stripe (`sync_call`: its rate, 429 waited out, no circuit breaker)."""
+
+    def fetch() -> list[StripeFeature]:
         page = client().v1.products.features.list(product_id, {"limit": 100})
         return [feature_from_dict(pf.to_dict()["entitlement_feature"]) for pf in page.auto_paging_iter()]
+
+    if sync:
+        return sync_call("products.features.list", fetch)
+    with _call("products.features.list"):
+        return fetch()
+
+
+# The sync command's lists: one page (100 objects) per call, through `sync_call`, each page's
+# last id the cursor of the next (`starting_after`), so that an interrupted run can resume.
+SYNC_PAGE_SIZE = 100
+
+
+def _page_params(starting_after: str | None, **params: Any) -> dict[str, Any]:
+    params["limit"] = SYNC_PAGE_SIZE
+    if starting_after:
+        params["starting_after"] = starting_after
+    return params
+
+
+def subscription_page(*, starting_after: str | None = None) -> StripePage[StripeSubscription]:
+    """A page of every subscription of the account, canceled ones included (items and their
+    prices come inline: nothing to expand)."""
+
+    def fetch() -> StripePage[StripeSubscription]:
+        page = client().v1.subscriptions.list(_page_params(starting_after, status="all"))  # type: ignore[arg-type]
+        data = [s.to_dict() for s in page.data]
+        return StripePage(
+            [subscription_from_dict(d) for d in data], bool(page.has_more), data[-1]["id"] if data else None
+        )
+
+    return sync_call("subscriptions.list", fetch)
+
+
+def customer_page(*, starting_after: str | None = None) -> StripePage[str]:
+    """A page of the ids of the account's customers (Stripe does not list deleted ones)."""
+
+    def fetch() -> StripePage[str]:
+        page = client().v1.customers.list(_page_params(starting_after))  # type: ignore[arg-type]
+        ids = [str(c.id) for c in page.data]
+        live = [c.id for c in page.data if not getattr(c, "deleted", False)]
+        return StripePage([str(i) for i in live], bool(page.has_more), ids[-1] if ids else None)
+
+    return sync_call("customers.list", fetch)
+
+
+def checkout_session_open_page(*, starting_after: str | None = None) -> StripePage[StripeCheckoutSession]:
+    """A page of the account's open Checkout sessions."""
+
+    def fetch() -> StripePage[StripeCheckoutSession]:
+        page = client().v1.checkout.sessions.list(_page_params(starting_after, status="open"))  # type: ignore[arg-type]
+        data = [s.to_dict() for s in page.data]
+        return StripePage(
+            [checkout_session_from_dict(d) for d in data],
+            bool(page.has_more),
+            data[-1]["id"] if data else None,
+        )
+
+    return sync_call("checkout.sessions.list", fetch)
 
 
 def checkout_session_create(
@@ -271,10 +332,16 @@ def checkout_session_create(
     return checkout_session_from_dict(session.to_dict())
 
 
-def checkout_session_retrieve(*, session_id: str) -> StripeCheckoutSession:
+def checkout_session_retrieve(*, session_id: str, sync: bool = False) -> StripeCheckoutSession:
+    """The session; with `sync`, as the sync command calls Stripe (`sync_call`)."""
+
+    def fetch() -> StripeCheckoutSession:
+        return checkout_session_from_dict(client().v1.checkout.sessions.retrieve(session_id).to_dict())
+
+    if sync:
+        return sync_call("checkout.sessions.retrieve", fetch)
     with _call("checkout.sessions.retrieve"):
-        session = client().v1.checkout.sessions.retrieve(session_id)
-    return checkout_session_from_dict(session.to_dict())
+        return fetch()
 
 
 def checkout_session_expire(*, session_id: str, idempotency_key: str) -> StripeCheckoutSession:

@@ -61,6 +61,9 @@ class _DeadlineHTTPClient(stripe.RequestsClient):
         left = _time_left()
         if left is not None and left <= 0:
             raise _DeadlineSpent("The request's time for Stripe ran out", should_retry=False)
+        limiter = getattr(_state, "limiter", None)
+        if limiter is not None:  # the sync's calls, every try included, keep to its rate
+            limiter.acquire()
         bulkhead = getattr(_state, "unsent", None)
         if bulkhead is not None:  # the call's first try: the bulkhead sees its calls move
             _state.unsent = None

@@ -18,6 +18,7 @@ from billing.errors import (
     BillingNotConfigured,
     BillingUnavailable,
     CustomerMissing,
+    ProductMissing,
     SubscriptionMissing,
 )
 
@@ -38,10 +39,12 @@ _PORTAL_NOT_CONFIGURED_HINTS = ("customer portal settings", "No such configurati
 # addressed (`customers.retrieve`), whose resource the call's name gives.
 _MISSING_BY_PARAM: dict[str, type[BillingError]] = {
     "customer": CustomerMissing,
+    "product": ProductMissing,
     "subscription": SubscriptionMissing,
 }
 _MISSING_BY_RESOURCE: dict[str, type[BillingError]] = {
     "customers": CustomerMissing,
+    "products": ProductMissing,
     "subscriptions": SubscriptionMissing,
 }
 

@@ -21,8 +21,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import stripe
 from django.conf import settings
@@ -33,7 +34,7 @@ from billing.errors import (
 )
 from billing.stripe_gateway.errors import _stripe_errors
 from core.db import connection_release_if_pooled
-from core.resilience import Bulkhead, CircuitBreaker
+from core.resilience import Bulkhead, CircuitBreaker, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ _QUICK_DEADLINE_SECONDS = 2.0
 _MIN_TRY_SECONDS = 0.5
 
 _state = threading.local()
+
+T = TypeVar("T")
 
 
 # Before any answer, the bulkhead assumes Stripe's usual answer time; then it learns it.
@@ -152,3 +155,65 @@ def _call(call: str, *, quick: bool = False) -> Iterator[None]:
             breaker.release()
         else:
             breaker.record(ok=answered)
+
+
+# The sync's calls (`sync_call`): a 429 is waited out, from this much, doubling, at most the cap
+# (a `Retry-After` Stripe gives is honoured up to the cap).
+_SYNC_RATE_LIMITED_FIRST_WAIT = 0.5
+_SYNC_RATE_LIMITED_MAX_WAIT = 30.0
+# Stripe's clock (the requests' arrival) and ours differ by the network's jitter: the window is
+# kept a little longer than the second it stands for.
+_SYNC_WINDOW_SECONDS = 1.05
+
+
+@functools.lru_cache(maxsize=4)
+def _sync_limiter(rate: int) -> RateLimiter:
+    return RateLimiter(rate, window=_SYNC_WINDOW_SECONDS)
+
+
+def _rate_limited(error: BaseException | None) -> bool:
+    return isinstance(error, stripe.StripeError) and error.http_status == 429
+
+
+def _rate_limited_wait(error: stripe.StripeError, tries: int) -> float:
+    """How long to wait after Stripe's 429: its `Retry-After` if given, else a doubling back-off
+    (the longest when Stripe says not to retry soon); never past the cap."""
+    headers = error.headers or {}
+    retry_after = headers.get("Retry-After") or headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return min(max(0.0, float(retry_after)), _SYNC_RATE_LIMITED_MAX_WAIT)
+        except ValueError:
+            pass
+    should_retry = headers.get("Stripe-Should-Retry") or headers.get("stripe-should-retry")
+    if should_retry == "false":
+        return _SYNC_RATE_LIMITED_MAX_WAIT
+    return min(_SYNC_RATE_LIMITED_FIRST_WAIT * 2**tries, _SYNC_RATE_LIMITED_MAX_WAIT)
+
+
+def sync_call(call: str, fetch: Callable[[], T]) -> T:
+    """One call of the sync command (a page of a list): at most `STRIPE_SYNC_RATE` requests in
+    any one second, and Stripe's 429 waited out and tried again, however often it comes.
+
+    It runs in its own foreground process, not behind a page: no deadline, no bulkhead, and
+    no circuit breaker either way, so a rate limit neither stops it nor counts as an outage.
+    Other failures (after the client's own retries) raise billing errors, as `_call`'s do.
+    """
+    tries = 0
+    while True:
+        _state.limiter = _sync_limiter(settings.STRIPE_SYNC_RATE)
+        try:
+            with _stripe_errors(call):
+                return fetch()
+        except BillingUnavailable as e:
+            cause = e.__cause__
+            if not isinstance(cause, stripe.StripeError) or not _rate_limited(cause):
+                raise
+            wait = _rate_limited_wait(cause, tries)
+            tries += 1
+            logger.warning(
+                "billing.stripe_sync_rate_limited", extra={"call": call, "tries": tries, "wait": wait}
+            )
+        finally:
+            _state.limiter = None
+        time.sleep(wait)

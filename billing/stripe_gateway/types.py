@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +172,19 @@ class StripeCheckoutSession:
     currency: str
     expires_at: datetime | None
     created: datetime | None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StripePage(Generic[T]):
+    """One page of a Stripe list: its objects, whether more follow, and the cursor for the next
+    page (`starting_after`: the id of the page's last object, None for an empty page)."""
+
+    items: list[T]
+    has_more: bool
+    last_id: str | None
 
 
 def product_from_dict(data: Mapping[str, Any]) -> StripeProduct:

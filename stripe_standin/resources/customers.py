@@ -72,6 +72,21 @@ def retrieve_account(store: Store, call: Call) -> dict[str, Any]:
     }
 
 
+def list_customers(store: Store, call: Call) -> dict[str, Any]:
+    """`GET /v1/customers`: newest first, `limit` (at most 100) a page, `starting_after` /
+    `ending_before` cursors; deleted customers are not listed, as at Stripe."""
+    q = params.allow(call.query, "limit", "starting_after", "ending_before", "email", "created", "expand")
+    email = params.str_param(q, "email")
+    matching = [
+        c
+        for c in params.newest_first(store.customers.values())
+        if c["id"] not in store.deleted
+        and (email is None or c.get("email") == email)
+        and params.created_matches(c["created"], q)
+    ]
+    return store.expand(params.paginate(matching, q, "/v1/customers"), q)
+
+
 def retrieve_customer(store: Store, call: Call) -> dict[str, Any]:
     (customer_id,) = call.args
     if customer_id in store.deleted:

@@ -48,10 +48,11 @@ def test_a_missed_event_is_repaired(client, organization, stripe_standin):
     out, err = sync()
 
     assert err == ""
-    assert out.splitlines() == [
-        f"[1/1] Acme Inc (#{organization.pk}): 2 subscription(s), 2 updated",
-        "synced 1 organizations, 2 subscriptions, 0 failed",
-    ]
+    lines = out.splitlines()
+    assert lines[0] == "sync: 0% (customers)"
+    assert lines[-2] == "sync: 100% (done)"
+    assert lines[-1].startswith("synced 1 organizations: 2 subscriptions (2 updated), ")
+    assert len(lines) <= 12  # at most 11 progress lines and the summary
     first = Subscription.objects.get(stripe_subscription_id=sub["id"])
     assert (first.status, first.cancel_at_period_end, first.quantity) == ("active", True, 3)
     new = Subscription.objects.get(stripe_subscription_id=second["id"])
@@ -63,9 +64,8 @@ def test_a_missed_event_is_repaired(client, organization, stripe_standin):
     )
     assert new.trial_end == at(T0 + 14 * 86400)
     lists = stripe_standin.requests_to("GET", "/v1/subscriptions")
-    assert [(r.path, r.query) for r in lists] == [
-        ("/v1/subscriptions", {"customer": customer_id, "status": "all", "limit": "100"})
-    ]
+    # One page of every subscription of the account, not a list per customer.
+    assert [(r.path, r.query) for r in lists] == [("/v1/subscriptions", {"status": "all", "limit": "100"})]
 
 
 def test_running_it_twice_changes_nothing_the_second_time(organization, stripe_standin):
@@ -76,8 +76,7 @@ def test_running_it_twice_changes_nothing_the_second_time(organization, stripe_s
 
     out, _ = sync()
 
-    assert "1 subscription(s)" in out
-    assert "synced 1 organizations, 1 subscriptions, 0 failed" in out
+    assert "synced 1 organizations: 1 subscriptions (" in out
     assert list(Subscription.objects.values_list("stripe_subscription_id", "status", "quantity")) == before
     assert Subscription.objects.count() == 1
 
@@ -97,7 +96,7 @@ def test_state_newer_than_the_fetch_is_kept(organization, stripe_standin):
 
     out, _ = sync()
 
-    assert "1 subscription(s), 0 updated" in out
+    assert "1 subscriptions (0 updated)" in out
     assert Subscription.objects.get().status == "past_due"
 
 
@@ -117,10 +116,12 @@ def test_a_deleted_customer_is_cleared(organization, stripe_standin):
     sync()
     stripe_standin.delete_customer(customer_id)  # Stripe cancels its subscriptions too
 
-    out, _ = sync("--clear-missing")  # one organization, and its customer missing: told to
+    out, err = sync("--clear-missing")  # one organization, and its customer missing: told to
 
-    assert "the customer no longer exists in Stripe: cleared" in out
-    assert "synced 1 organizations, 1 subscriptions, 0 failed" in out
+    cleared = f"the customer {customer_id} no longer exists in Stripe: cleared"
+    assert f"Acme Inc (#{organization.pk}): {cleared}" in err
+    assert "synced 1 organizations: 1 subscriptions (1 updated)" in out
+    assert "1 customers missing at Stripe (1 cleared)" in out
     organization.refresh_from_db()
     assert organization.stripe_customer_id is None
     assert Subscription.objects.get(stripe_subscription_id=sub["id"]).status == "canceled"
@@ -135,9 +136,9 @@ def test_a_customer_stripe_never_heard_of_is_cleared_but_its_subscription_is_not
         organization=organization, stripe_subscription_id="sub_orphan", stripe_created=at(T0), state_at=at(T0)
     )
 
-    out, _ = sync("--clear-missing")
+    _, err = sync("--clear-missing")
 
-    assert "cleared" in out
+    assert "cus_not_in_this_account no longer exists in Stripe: cleared" in err
     organization.refresh_from_db()
     assert organization.stripe_customer_id is None
     # A lookup miss is no proof of a cancellation: only Stripe's own state or events end it.
@@ -181,9 +182,10 @@ def test_one_deleted_customer_among_many_is_cleared(make_organization, stripe_st
     gone = organizations[4]
     stripe_standin.delete_customer(gone.stripe_customer_id)
 
-    out, _ = sync()
+    _, err = sync()
 
-    assert f"Org 04 (#{gone.pk}): the customer no longer exists in Stripe: cleared" in out
+    cleared = f"the customer {gone.stripe_customer_id} no longer exists in Stripe: cleared"
+    assert f"Org 04 (#{gone.pk}): {cleared}" in err
     gone.refresh_from_db()
     assert gone.stripe_customer_id is None
     # Stripe's own state of the subscription (canceled with its customer), fetched by its id.
@@ -202,23 +204,33 @@ def test_two_of_eleven_missing_is_too_many_to_clear(make_organization, stripe_st
 
     assert _billing_rows()[0] == customers  # no customer cleared
 
+    # The operator knows the key is right: the run goes on without listing the customers again.
+    listed = len(stripe_standin.requests_to("GET", "/v1/customers"))
+    _, err = sync("--resume", "--clear-missing")
+    assert err.count("no longer exists in Stripe: cleared") == 2
+    assert len(stripe_standin.requests_to("GET", "/v1/customers")) == listed
 
-def test_failures_are_counted_and_exit_non_zero(make_organization, stripe_standin):
+
+def test_a_failing_page_fails_the_run_and_resume_goes_on_from_it(make_organization, stripe_standin):
     failing = make_organization(name="Failing")
     working = make_organization(name="Working")
     give_customer(failing, stripe_standin)
     working_customer = give_customer(working, stripe_standin)
     stripe_standin.create_subscription(customer=working_customer, created=T0)
-    # The first organization's list fails through the client's retry; the second's works.
-    stripe_standin.add_fault("500", method="GET", path_prefix="/v1/subscriptions", times=2)
+    # The subscriptions' page fails through the client's retries.
+    stripe_standin.add_fault("500", method="GET", path_prefix="/v1/subscriptions")
 
-    out, err = StringIO(), StringIO()
-    with pytest.raises(CommandError, match="synced 1 organizations, 1 subscriptions, 1 failed"):
-        call_command("sync_subscriptions", stdout=out, stderr=err, no_color=True)
+    with pytest.raises(CommandError, match=r"failed at subscriptions: BILLING_UNAVAILABLE.*--resume"):
+        sync()
+    assert not Subscription.objects.exists()
 
-    assert f"[1/2] Failing (#{failing.pk}): failed: BILLING_UNAVAILABLE" in err.getvalue()
-    assert f"[2/2] Working (#{working.pk}): 1 subscription(s), 1 updated" in out.getvalue()
+    stripe_standin.clear_faults()
+    out, _ = sync("--resume")
+
+    assert "synced 2 organizations: 1 subscriptions (1 updated)" in out
     assert Subscription.objects.get().organization == working
+    # The customers were listed once, by the first run.
+    assert len(stripe_standin.requests_to("GET", "/v1/customers")) == 1
 
 
 def test_only_active_organizations_with_a_customer(make_organization, stripe_standin):
@@ -228,5 +240,6 @@ def test_only_active_organizations_with_a_customer(make_organization, stripe_sta
 
     out, _ = sync()
 
-    assert out.splitlines() == ["synced 0 organizations, 0 subscriptions, 0 failed"]
+    assert out.splitlines()[0] == "sync: 100% (done)"
+    assert out.splitlines()[1].startswith("synced 0 organizations: 0 subscriptions")
     assert stripe_standin.requests == []

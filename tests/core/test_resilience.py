@@ -1,4 +1,4 @@
-"""The bulkhead and the circuit breaker on their own (core/resilience.py).
+"""The bulkhead, the circuit breaker and the rate limiter on their own (core/resilience.py).
 
 The bulkhead: a caller that finds every slot taken waits its turn while the calls in flight
 are answered, and is refused at once once they have stopped being answered. The breaker:
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from core.resilience import Bulkhead, CircuitBreaker, bulkhead_size_default
+from core.resilience import Bulkhead, CircuitBreaker, RateLimiter, bulkhead_size_default
 
 # No test here waits on a hang for longer than this: it bounds a hang, it is not a speed claim.
 HANG = 5.0
@@ -201,3 +201,39 @@ def test_a_half_open_trial_that_never_reached_the_service_goes_to_the_next_calle
     assert breaker.allow() is None  # the next caller gets the trial
     breaker.record(ok=True)
     assert breaker.allow() is None  # closed
+
+
+class _Clock:
+    """`time` for the rate limiter: `sleep` moves `monotonic` on, nothing really waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_rate_limiter_lets_no_window_hold_more_than_the_rate(monkeypatch):
+    import core.resilience
+
+    clock = _Clock()
+    monkeypatch.setattr(core.resilience, "time", clock)
+    limiter = RateLimiter(3, window=1.0)
+    sent = []
+    for _ in range(10):
+        limiter.acquire()
+        sent.append(clock.now)
+        clock.now += 0.1  # the caller's own work between calls
+
+    # Any window of one second, wherever it starts, holds at most 3: a token bucket refilled at
+    # 3 a second would let a full bucket's 3 and the refill's next ones through together.
+    assert max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent) == 3
+    assert sent[:4] == pytest.approx([1000.0, 1000.1, 1000.2, 1001.0])
+
+
+def test_a_rate_below_one_is_refused():
+    with pytest.raises(ValueError):
+        RateLimiter(0)

@@ -1,0 +1,50 @@
+"""`GET /v1/customers` in the stand-in, through the real SDK: Stripe's list shape and cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import stripe
+
+from stripe_standin import StripeStandIn
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[StripeStandIn]:
+    standin = StripeStandIn()
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def standin(_server: StripeStandIn) -> StripeStandIn:
+    _server.reset()
+    return _server
+
+
+@pytest.fixture
+def client(standin: StripeStandIn) -> stripe.StripeClient:
+    return stripe.StripeClient("sk_test_123", base_addresses={"api": standin.url}, max_network_retries=0)
+
+
+def test_customers_are_listed_newest_first_in_pages_without_the_deleted(standin, client):
+    for n in range(5):
+        standin.create_customer(id=f"cus_list{n}")
+    standin.delete_customer("cus_list2")
+
+    first = client.v1.customers.list({"limit": 2})
+    second = client.v1.customers.list({"limit": 2, "starting_after": first.data[-1].id})
+    every = [c.id for c in client.v1.customers.list({"limit": 100}).auto_paging_iter()]
+
+    assert first.object == "list" and first.url == "/v1/customers"
+    assert [c.id for c in first.data] == ["cus_list4", "cus_list3"] and first.has_more is True
+    assert [c.id for c in second.data] == ["cus_list1", "cus_list0"] and second.has_more is False
+    assert every == ["cus_list4", "cus_list3", "cus_list1", "cus_list0"]  # a deleted one is not listed
+
+
+def test_a_page_of_more_than_100_is_refused(client):
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.customers.list({"limit": 101})
+    assert refused.value.param == "limit"
