@@ -390,7 +390,12 @@ class StripeStandIn(Controls, CatalogueControls):
 
     def _take_faults(self, method: str, path: str) -> tuple[list[Fault], float]:
         """Consume the faults that apply to this request; returns them and the total delay."""
-        matching = [f for f in self._faults if f.matches(method, path)]
+        now = time.time()
+        matching = [
+            f
+            for f in self._faults
+            if f.matches(method, path) and (f.kind != "rate_limit" or f.over_rate(now))
+        ]
         error = next((f for f in matching if f.kind != "latency"), None)
         applied = [f for f in matching if f.kind == "latency" or f is error]
         for fault in applied:
