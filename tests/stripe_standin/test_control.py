@@ -75,7 +75,7 @@ def test_requests_past_the_rate_in_one_second_get_stripes_429(standin, client):
     for error in refused:
         assert error.http_status == 429
         assert error.headers is not None and error.headers["Stripe-Should-Retry"] == "false"
-        assert error.json_body is not None
+        assert isinstance(error.json_body, dict)
         assert error.json_body["error"] == {
             "message": "Too many requests hit the API too quickly. We recommend an exponential backoff of "
             "your requests.",
