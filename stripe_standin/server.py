@@ -7,8 +7,10 @@ What it is
     form-encoded bodies with bracket nesting, Bearer API keys, Idempotency-Key
     semantics, ``{"error": {...}}`` bodies and a ``Request-Id`` header on every
     answer. It keeps Stripe's objects in memory, records every API request, and
-    injects faults (latency, 500, 429, 401, dropped connections, ...) so retries
-    and error handling can be seen.
+    injects faults (latency, 500, 429, a rate limit of N requests a second, 401,
+    dropped connections, ...) so retries and error handling can be seen. It serves
+    the events it recorded (``GET /v1/events``), and seeds many customers with a
+    subscription each at once (``seed_bulk``) for a sync at scale.
 
     Used by the test suite in-process (``StripeStandIn().start()``), and by the
     benchmark and the offline demo out of process (``python -m stripe_standin``,
