@@ -135,3 +135,21 @@ def test_a_bulk_seed_over_http_returns_the_customer_ids_and_may_emit_events(stan
     created = [e["data"]["object"]["id"] for e in standin.events("customer.created")]
     assert created == answer["customers"]
     assert len(standin.events("customer.subscription.created")) == 3
+
+
+def test_a_bulk_seed_pages_through_every_subscription_in_order(standin, client):
+    ids = standin.seed_bulk(250)
+    made = [s["id"] for s in standin.subscriptions]
+
+    listed = client.v1.subscriptions.list({"limit": 100, "status": "all"})
+    paged = [s.id for s in listed.auto_paging_iter()]
+    assert paged == made[::-1]  # one second: the later made first
+    back = client.v1.subscriptions.list({"limit": 3, "status": "all", "ending_before": paged[10]})
+    assert [s.id for s in back.data] == paged[7:10]
+    # A subscription whose `created` changes takes its new place; a new one comes first.
+    standin.update_subscription(made[0], created=int(time.time()) + 60)
+    newest = standin.create_subscription(customer=ids[5], created=int(time.time()) + 120)
+    first = client.v1.subscriptions.list({"limit": 2, "status": "all"})
+    assert [s.id for s in first.data] == [newest["id"], made[0]]
+    after = client.v1.subscriptions.list({"limit": 2, "status": "all", "starting_after": made[0]})
+    assert [s.id for s in after.data] == paged[:2]
