@@ -148,6 +148,7 @@ def test_a_bulk_seed_pages_through_every_subscription_in_order(standin, client):
     assert [s.id for s in back.data] == paged[7:10]
     # A subscription whose `created` changes takes its new place; a new one comes first.
     standin.update_subscription(made[0], created=int(time.time()) + 60)
+    assert [s.id for s in client.v1.subscriptions.list({"limit": 1, "status": "all"}).data] == [made[0]]
     newest = standin.create_subscription(customer=ids[5], created=int(time.time()) + 120)
     first = client.v1.subscriptions.list({"limit": 2, "status": "all"})
     assert [s.id for s in first.data] == [newest["id"], made[0]]
