@@ -1,6 +1,7 @@
 """Stripe webhook events: verify, record the event id, dispatch through a dict of handlers.
 
-Be careful changing `webhook_event_process`: the event id is recorded in the same
+Be careful changing `event_apply` (what `webhook_event_process` does once the delivery is
+verified, and what a replay of listed events does for each): the event id is recorded in the same
 transaction as the state change it causes. A redelivery then finds the id and does nothing,
 and a handler that fails rolls both back, so Stripe's retry is processed in full.
 """
@@ -376,6 +377,16 @@ def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
     retries; nothing of the delivery stays written).
     """
     event = stripe_gateway.webhook_event_construct(payload=payload, signature=signature)
+    return event_apply(event)
+
+
+def event_apply(event: stripe_gateway.StripeEvent) -> Outcome:
+    """Apply one verified event (a webhook delivery's, or one listed from Stripe to replay it):
+    record its id and dispatch it, once per event id whichever way it came.
+
+    Raises `WebhookPayloadInvalid` (not the shape its type has) and whatever a handler raises
+    (nothing of the event stays written).
+    """
     log_fields = {"event_id": event.id, "event_type": event.type}
     if event.type.startswith("invoice."):
         # Before the type and duplicate checks, outside the transaction: dropping a cache is

@@ -27,7 +27,16 @@ from stripe_standin.store import Store
 if TYPE_CHECKING:
     from stripe_standin.server import StripeStandIn
 
-FAULT_KINDS = ("latency", "500", "429", "401", "drop", "no_such_customer", "portal_not_configured")
+FAULT_KINDS = (
+    "latency",
+    "500",
+    "429",
+    "rate_limit",
+    "401",
+    "drop",
+    "no_such_customer",
+    "portal_not_configured",
+)
 
 
 @dataclass
@@ -39,7 +48,10 @@ class Fault:
     path_prefix: str | None = None
     times: int | None = None  # remaining
     latency_ms: float | None = None
+    per_second: int | None = None  # "rate_limit": how many matching requests a second pass
     hits: int = 0
+    second: int = 0  # "rate_limit": the current second, and the matching requests seen in it
+    seen: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -47,6 +59,14 @@ class Fault:
             and (self.method is None or self.method == method)
             and (self.path_prefix is None or path.startswith(self.path_prefix))
         )
+
+    def over_rate(self, now: float) -> bool:
+        """Count a matching request in its second: past ``per_second`` it is refused."""
+        second = int(now)
+        if second != self.second:
+            self.second, self.seen = second, 0
+        self.seen += 1
+        return self.seen > (self.per_second or 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +77,11 @@ def fault_error(kind: str, call: Call) -> ApiError:
         return errors.internal_error()
     if kind == "429":
         return errors.rate_limited()
+    if kind == "rate_limit":
+        # Stripe asks clients not to retry a real rate limit at once (it only adds load).
+        error = errors.rate_limited()
+        error.headers["Stripe-Should-Retry"] = "false"
+        return error
     if kind == "401":
         return errors.authentication_error(call.api_key or None)
     if kind == "portal_not_configured":
@@ -111,19 +136,33 @@ class Controls(ControlBase):
         path_prefix: str | None = None,
         times: int | None = None,
         latency_ms: float | None = None,
+        per_second: int | None = None,
     ) -> Fault:
         """Inject ``kind`` (one of FAULT_KINDS) into matching /v1/ requests.
 
         ``latency_ms`` is required for "latency"; for the other kinds it delays
         the fault. Latency faults stack with each other and with at most one
         error fault (the earliest added that matches).
+
+        "rate_limit" needs ``per_second``: in each second of the clock, the matching
+        requests past the first ``per_second`` get Stripe's 429 ``rate_limit`` answer
+        (``times`` then counts the refusals).
         """
         kind = str(kind)
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if kind == "latency" and latency_ms is None:
             raise ValueError("a latency fault needs latency_ms")
-        fault = Fault(kind, method.upper() if method else None, path_prefix, times, latency_ms)
+        if kind == "rate_limit" and (per_second is None or int(per_second) < 0):
+            raise ValueError("a rate_limit fault needs per_second (0 or more)")
+        fault = Fault(
+            kind,
+            method.upper() if method else None,
+            path_prefix,
+            times,
+            latency_ms,
+            None if per_second is None else int(per_second),
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -434,6 +473,11 @@ CONTROL_ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ),
     ("GET", r"^/_standin/deliveries$", lambda s, d, q: [x.to_dict() for x in s.deliveries]),
     ("POST", r"^/_standin/catalogue/seed$", lambda s, d, q: s.seed_demo_catalogue()),
+    (
+        "POST",
+        r"^/_standin/seed_bulk$",
+        lambda s, d, q: {"customers": s.seed_bulk(d["n"], emit_events=bool(d.get("emit_events", False)))},
+    ),
     ("POST", r"^/_standin/products$", lambda s, d, q: s.create_product(**d)),
     ("POST", r"^/_standin/prices$", lambda s, d, q: s.create_price(**d)),
     ("POST", r"^/_standin/features$", lambda s, d, q: s.create_feature(**d)),

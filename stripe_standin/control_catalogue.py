@@ -8,7 +8,18 @@ from typing import Any
 from stripe_standin import core
 from stripe_standin.control import ControlBase
 from stripe_standin.core import Call
-from stripe_standin.resources import catalogue, entitlements, features
+from stripe_standin.resources import catalogue, customers, entitlements, features, subscriptions
+
+# The statuses of a bulk seed, repeated in this order: mostly active, some past due,
+# trialing and canceled.
+BULK_STATUSES = (*("active",) * 16, "past_due", "past_due", "trialing", "canceled")
+# The demo's paid prices, used in turn by a bulk seed.
+BULK_PRICES = (
+    "price_demo_starter_monthly",
+    "price_demo_pro_monthly",
+    "price_demo_starter_yearly",
+    "price_demo_pro_yearly",
+)
 
 
 class CatalogueControls(ControlBase):
@@ -182,6 +193,49 @@ class CatalogueControls(ControlBase):
                         features.attach_feature(store, product_id, feature_id)
         return made
 
+    def seed_bulk(self, n: int, *, emit_events: bool = False) -> list[str]:
+        """``n`` customers, each with one subscription on a demo price; their ids, in order.
+
+        Statuses follow ``BULK_STATUSES`` (16 of 20 active), prices ``BULK_PRICES`` in turn;
+        the demo catalogue is seeded first. The objects are those the API answers and the
+        other fixtures make. Without ``emit_events`` (the default) no event is recorded or
+        queued: the customers are already entitled to their plans' features, so a later
+        change announces only what changed.
+        """
+        n = int(n)
+        if n < 0:
+            raise ValueError("n must be 0 or more")
+        self.seed_demo_catalogue()
+        made: list[str] = []
+        with self._changing() as store:
+            now = core.now()
+            granted = {
+                price_id: _granted(store, store.prices[price_id]["product"]) for price_id in BULK_PRICES
+            }
+            for i in range(n):
+                status = BULK_STATUSES[i % len(BULK_STATUSES)]
+                price_id = BULK_PRICES[i % len(BULK_PRICES)]
+                customer = customers.customer_object(
+                    id=core.new_id("cus"),
+                    name=f"Bulk customer {i + 1}",
+                    email=f"bulk{i + 1}@example.com",
+                    description=None,
+                    phone=None,
+                    metadata={},
+                    livemode=False,
+                )
+                spec = _bulk_spec(store, customer["id"], status, price_id, now)
+                if emit_events:
+                    customers.put_customer(store, customer)
+                    subscriptions.put_subscription(store, spec)
+                else:
+                    store.customers[customer["id"]] = customer
+                    _bulk_subscription(store, spec)
+                    if status in core.ENTITLED_STATUSES:
+                        store.entitled[customer["id"]] = granted[price_id]
+                made.append(customer["id"])
+        return made
+
     @property
     def products(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -204,3 +258,60 @@ class CatalogueControls(ControlBase):
 
 def _strings(metadata: dict[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (metadata or {}).items()}
+
+
+def _granted(store: Any, product: str) -> tuple[str, ...]:
+    """The active features a subscription to ``product`` grants, in attach order."""
+    ids = (pf["entitlement_feature"]["id"] for pf in store.product_features.get(product, {}).values())
+    return tuple(dict.fromkeys(f for f in ids if f in store.features and store.features[f]["active"]))
+
+
+def _bulk_spec(store: Any, customer: str, status: str, price_id: str, now: int) -> dict[str, Any]:
+    price = store.prices[price_id]
+    recurring = price["recurring"] or {}
+    interval = recurring.get("interval", "month")
+    return {
+        "customer": customer,
+        "status": status,
+        "price_id": price_id,
+        "product": price["product"],
+        "nickname": price["nickname"],
+        "unit_amount": price["unit_amount"],
+        "currency": price["currency"],
+        "interval": interval,
+        "interval_count": recurring.get("interval_count", 1),
+        "quantity": 1,
+        "current_period_start": now,
+        "current_period_end": now + (365 if interval == "year" else 30) * core.DAY,
+        "cancel_at_period_end": False,
+        "trial_end": now + 14 * core.DAY if status == "trialing" else None,
+        "canceled_at": now if status == "canceled" else None,
+        "created": now,
+        "metadata": {},
+        "id": core.new_id("sub", 24),
+        "item_id": core.new_id("si"),
+        "latest_invoice": None,
+        "default_payment_method": None,
+        "ended_at": None,
+    }
+
+
+def _bulk_subscription(store: Any, spec: dict[str, Any]) -> None:
+    """Store a subscription as ``put_subscription`` builds it, without its event."""
+    subscription = subscriptions.subscription_object(
+        id=spec["id"],
+        item_id=spec["item_id"],
+        customer=spec["customer"],
+        status=spec["status"],
+        price=copy.deepcopy(store.prices[spec["price_id"]]),
+        quantity=spec["quantity"],
+        current_period_start=spec["current_period_start"],
+        current_period_end=spec["current_period_end"],
+        cancel_at_period_end=spec["cancel_at_period_end"],
+        trial_end=spec["trial_end"],
+        canceled_at=spec["canceled_at"],
+        created=spec["created"],
+        metadata=spec["metadata"],
+    )
+    store.subscription_specs[spec["id"]] = spec
+    store.subscriptions[spec["id"]] = subscription

@@ -7,8 +7,10 @@ What it is
     form-encoded bodies with bracket nesting, Bearer API keys, Idempotency-Key
     semantics, ``{"error": {...}}`` bodies and a ``Request-Id`` header on every
     answer. It keeps Stripe's objects in memory, records every API request, and
-    injects faults (latency, 500, 429, 401, dropped connections, ...) so retries
-    and error handling can be seen.
+    injects faults (latency, 500, 429, a rate limit of N requests a second, 401,
+    dropped connections, ...) so retries and error handling can be seen. It serves
+    the events it recorded (``GET /v1/events``), and seeds many customers with a
+    subscription each at once (``seed_bulk``) for a sync at scale.
 
     Used by the test suite in-process (``StripeStandIn().start()``), and by the
     benchmark and the offline demo out of process (``python -m stripe_standin``,
@@ -390,7 +392,12 @@ class StripeStandIn(Controls, CatalogueControls):
 
     def _take_faults(self, method: str, path: str) -> tuple[list[Fault], float]:
         """Consume the faults that apply to this request; returns them and the total delay."""
-        matching = [f for f in self._faults if f.matches(method, path)]
+        now = time.time()
+        matching = [
+            f
+            for f in self._faults
+            if f.matches(method, path) and (f.kind != "rate_limit" or f.over_rate(now))
+        ]
         error = next((f for f in matching if f.kind != "latency"), None)
         applied = [f for f in matching if f.kind == "latency" or f is error]
         for fault in applied:

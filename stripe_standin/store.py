@@ -12,7 +12,7 @@ import copy
 from collections import deque
 from typing import Any
 
-from stripe_standin import core, errors
+from stripe_standin import core, errors, params
 from stripe_standin.resources import customers, events
 
 
@@ -38,6 +38,9 @@ class Store:
         self.product_features: dict[str, dict[str, dict[str, Any]]] = {}  # product -> pf id -> pf
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.subscription_specs: dict[str, dict[str, Any]] = {}  # the fixture fields
+        # Subscription ids newest first and each one's place, for as many as there were (None:
+        # a `created` changed): a page of a long list costs its own length, not a sort.
+        self.subscription_order: tuple[int, list[str], dict[str, int]] | None = None
         self.checkout_sessions: dict[str, dict[str, Any]] = {}
         self.checkout_specs: dict[str, dict[str, Any]] = {}  # line items, subscription_data
         self.invoices: dict[str, dict[str, Any]] = {}
@@ -78,6 +81,15 @@ class Store:
             self.outbox.popleft()
             self.dropped_events += 1
         self.outbox.append(event)
+
+    def subscriptions_newest_first(self) -> tuple[list[str], dict[str, int]]:
+        """Subscription ids newest first (of equal ``created``, the later made first), and the
+        place of each in that list."""
+        cached = self.subscription_order
+        if cached is None or cached[0] != len(self.subscriptions):
+            ids = [s["id"] for s in params.newest_first(self.subscriptions.values())]
+            cached = self.subscription_order = (len(ids), ids, {sid: n for n, sid in enumerate(ids)})
+        return cached[1], cached[2]
 
     def live_customer(self, customer_id: str) -> dict[str, Any] | None:
         return None if customer_id in self.deleted else self.customers.get(customer_id)

@@ -32,10 +32,10 @@ from billing.stripe_gateway.types import (
     StripeProduct,
     StripeSubscription,
     checkout_session_from_dict,
+    event_from_dict,
     feature_from_dict,
     price_from_dict,
     product_from_dict,
-    stripe_time,
     subscription_from_dict,
 )
 
@@ -194,16 +194,34 @@ def webhook_event_construct(*, payload: bytes, signature: str) -> StripeEvent:
     except stripe.SignatureVerificationError as e:
         raise WebhookSignatureInvalid() from e
     try:
-        data = json.loads(text)
-        created = stripe_time(data["created"])
-        if not isinstance(data["id"], str) or not isinstance(data["type"], str) or created is None:
-            raise ValueError("event without id, type or created")
-        obj = data["data"]["object"]
-        if not isinstance(obj, dict):
-            raise ValueError("event without data.object")
+        return event_from_dict(json.loads(text))
     except (ValueError, KeyError, TypeError) as e:
         raise WebhookPayloadInvalid() from e
-    return StripeEvent(id=data["id"], type=data["type"], created=created, object=obj)
+
+
+def event_list(
+    *, created_gte: datetime, starting_after: str = "", limit: int = 100
+) -> tuple[list[StripeEvent], str]:
+    """One page of the events created since `created_gte`, newest first (Stripe's order),
+    after `starting_after` when given; and the id to list the next (older) page after, ""
+    when this was the last.
+
+    Stripe lists the events of the last 30 days only. A listed event that is not shaped like
+    one (no id, type or object) is skipped and logged.
+    """
+    params: dict[str, Any] = {"created": {"gte": int(created_gte.timestamp())}, "limit": limit}
+    if starting_after:
+        params["starting_after"] = starting_after
+    with _call("events.list"):
+        page = client().v1.events.list(params)  # type: ignore[arg-type]
+    events: list[StripeEvent] = []
+    for listed in page.data:
+        data = listed.to_dict()
+        try:
+            events.append(event_from_dict(data))
+        except (ValueError, KeyError, TypeError):
+            logger.warning("billing.stripe_event_unreadable", extra={"event_id": data.get("id")})
+    return events, str(page.data[-1].id) if page.has_more and page.data else ""
 
 
 def active_entitlements_list(*, customer_id: str, quick: bool = False) -> list[StripeFeature]:

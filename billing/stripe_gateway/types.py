@@ -50,6 +50,20 @@ class StripeEvent:
     object: dict[str, Any]
 
 
+def event_from_dict(data: Mapping[str, Any]) -> StripeEvent:
+    """Map an event (a webhook's body, or one listed by `GET /v1/events`) to `StripeEvent`.
+
+    Raises KeyError/TypeError/ValueError on a shape that is not an event.
+    """
+    created = stripe_time(data["created"])
+    if not isinstance(data["id"], str) or not isinstance(data["type"], str) or created is None:
+        raise ValueError("event without id, type or created")
+    obj = data["data"]["object"]
+    if not isinstance(obj, dict):
+        raise ValueError("event without data.object")
+    return StripeEvent(id=data["id"], type=data["type"], created=created, object=obj)
+
+
 @dataclass(frozen=True)
 class StripeInvoice:
     id: str

@@ -1,5 +1,8 @@
 """Events and their signed webhook deliveries.
 
+``GET /v1/events`` and ``GET /v1/events/{id}`` serve the recorded events as Stripe does (the
+last 30 days, newest first).
+
 Every state change becomes an event (``Store.emit``, ``event_object``) that is recorded and
 queued. A ``Deliverer`` POSTs queued events, oldest first, to the configured endpoint, signed
 the way Stripe signs them::
@@ -22,9 +25,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stripe_standin import core
+from stripe_standin import core, errors, params
+from stripe_standin.core import Call
+
+if TYPE_CHECKING:
+    from stripe_standin.store import Store
 
 
 def signature_header(payload: bytes, secret: str, timestamp: int | None = None) -> str:
@@ -150,3 +157,57 @@ def event_object(
 def type_matches(event_type: str, wanted: str) -> bool:
     """``wanted`` may end in ``*``: "price.*" matches every price event."""
     return event_type.startswith(wanted[:-1]) if wanted.endswith("*") else event_type == wanted
+
+
+# Stripe lists the events of the last 30 days only.
+EVENTS_KEPT_DAYS = 30
+MAX_TYPES = 20
+
+
+def list_events(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /v1/events``: newest first, ``type`` (may end in ``*``) or ``types[]``, ``created``."""
+    q = params.allow(
+        call.query,
+        "created",
+        "delivery_success",
+        "ending_before",
+        "limit",
+        "starting_after",
+        "type",
+        "types",
+        "expand",
+    )
+    wanted_type = params.str_param(q, "type")
+    wanted_types = q.get("types")
+    if wanted_type is not None and wanted_types is not None:
+        raise errors.invalid_parameter("types", "You may pass either type or types, but not both.")
+    if wanted_types is not None:
+        if isinstance(wanted_types, str):
+            wanted_types = [wanted_types]
+        if not isinstance(wanted_types, list) or not all(isinstance(t, str) for t in wanted_types):
+            raise errors.invalid_parameter("types", "Invalid array", code="parameter_invalid_array")
+        if len(wanted_types) > MAX_TYPES:
+            raise errors.invalid_parameter(
+                "types", f"You may pass at most {MAX_TYPES} types.", code="parameter_invalid_array"
+            )
+    oldest = core.now() - EVENTS_KEPT_DAYS * core.DAY
+    matching = [
+        e
+        for e in reversed(store.events)  # recorded in order: the last is the newest
+        if e["created"] >= oldest
+        and (wanted_type is None or type_matches(e["type"], wanted_type))
+        and (wanted_types is None or e["type"] in wanted_types)
+        and params.created_matches(e["created"], q)
+    ]
+    page = params.paginate(matching, q, "/v1/events")
+    return store.expand(page, q)
+
+
+def retrieve_event(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /v1/events/{id}``: an event of the last 30 days (older ones are gone, as at Stripe)."""
+    (event_id,) = call.args
+    oldest = core.now() - EVENTS_KEPT_DAYS * core.DAY
+    for event in reversed(store.events):
+        if event["id"] == event_id and event["created"] >= oldest:
+            return store.expand(event, call.query)
+    raise errors.no_such("event", event_id, param="id", status=404)

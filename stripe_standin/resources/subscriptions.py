@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import calendar
 import copy
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +79,8 @@ def put_subscription(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
         ended_at=spec.get("ended_at"),
     )
     old = store.subscriptions.get(spec["id"])
+    if old is not None and old["created"] != subscription["created"]:
+        store.subscription_order = None  # its place in the list changed
     store.subscription_specs[spec["id"]] = spec
     store.subscriptions[spec["id"]] = subscription
     store.dirty.add(spec["customer"])
@@ -128,27 +132,27 @@ def list_subscriptions(store: Store, call: Call) -> dict[str, Any]:
     if customer is not None and customer not in store.customers:
         raise errors.no_such("customer", customer, param="customer", status=400)
     limit = params.limit_param(q)
-    newest_first = [
-        s
-        for _, s in sorted(
-            enumerate(store.subscriptions.values()),
-            key=lambda pair: (pair[1]["created"], pair[0]),
-            reverse=True,
-        )
-    ]
-    matching = [
-        s
-        for s in newest_first
-        if (customer is None or s["customer"] == customer)
-        and (price is None or s["items"]["data"][0]["price"]["id"] == price)
-        and _status_matches(s["status"], status)
-    ]
-    ids = [s["id"] for s in matching]
-    if (after := params.str_param(q, "starting_after")) in ids:
-        matching = matching[ids.index(after) + 1 :]
-    elif (before := params.str_param(q, "ending_before")) in ids:
-        matching = matching[: ids.index(before)][-limit:]
-    page = core.list_object(matching[:limit], "/v1/subscriptions", has_more=len(matching) > limit)
+    order, place = store.subscriptions_newest_first()
+    after, before = params.str_param(q, "starting_after"), params.str_param(q, "ending_before")
+
+    def matching(ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+        for subscription_id in ids:
+            s = store.subscriptions[subscription_id]
+            if (
+                (customer is None or s["customer"] == customer)
+                and (price is None or s["items"]["data"][0]["price"]["id"] == price)
+                and _status_matches(s["status"], status)
+            ):
+                yield s
+
+    # A page costs what it scans, not the whole list: the ids are kept in order.
+    if after in place:
+        found = list(itertools.islice(matching(itertools.islice(order, place[after] + 1, None)), limit + 1))
+    elif before in place:
+        found = list(itertools.islice(matching(reversed(order[: place[before]])), limit))[::-1]
+    else:
+        found = list(itertools.islice(matching(order), limit + 1))
+    page = core.list_object(found[:limit], "/v1/subscriptions", has_more=len(found) > limit)
     return store.expand(page, q)
 
 
