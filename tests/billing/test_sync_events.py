@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from io import StringIO
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from billing import stripe_gateway
@@ -143,3 +145,20 @@ def test_as_an_arguments_type_a_refused_date_exits_2(capsys):
 
     assert exited.value.code == 2
     assert "more than 30 days ago" in capsys.readouterr().err
+
+
+def test_the_command_replays_with_since_and_refuses_an_old_date(stripe_standin):
+    subscriptions = organizations_with_subscriptions(stripe_standin, 5)
+    since = (timezone.now() - timedelta(minutes=5)).isoformat()
+    changed = next(s["id"] for s in subscriptions if s["status"] != "canceled")
+    stripe_standin.update_subscription(changed, cancel_at_period_end=True)
+    before = len(stripe_standin.requests)
+    out = StringIO()
+
+    call_command("sync_subscriptions", "--since", since, stdout=out)
+
+    assert out.getvalue().startswith("replayed "), out.getvalue()
+    assert Subscription.objects.get(stripe_subscription_id=changed).cancel_at_period_end is True
+    assert [r.path for r in stripe_standin.requests[before:]] == ["/v1/events"]
+    with pytest.raises(CommandError, match="30 days"):
+        call_command("sync_subscriptions", "--since", "2020-01-01")

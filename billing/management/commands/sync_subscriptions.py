@@ -18,6 +18,7 @@ from billing.services.sync import (
     subscriptions_sync_all,
     sync_checkpoint_start,
 )
+from billing.services.sync_events import events_replay, since_parse
 from core.errors import ApplicationError
 
 __all__ = ["MISSING_SHARE_LIMIT", "Command"]
@@ -102,8 +103,24 @@ class Command(BaseCommand):
             action="store_true",
             help="Continue the last run where it stopped (without a checkpoint: a full run).",
         )
+        parser.add_argument(
+            "--since",
+            type=since_parse,
+            metavar="DATE",
+            help=(
+                "Instead of listing everything, replay the events Stripe sent since DATE "
+                "(YYYY-MM-DD UTC or an ISO date-time; the last 30 days at most)."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("since") is not None:
+            try:
+                result = events_replay(since=options["since"])
+            except ApplicationError as e:
+                raise CommandError(f"replay failed: {e.error_code}: {e.message}; run it again") from e
+            self.stdout.write(self.style.SUCCESS(result.summary()))
+            return
         checkpoint = sync_checkpoint_start(resume=options["resume"])
         out = getattr(self.stdout, "_out", sys.stdout)
         progress: _Lines | _Bar = _Bar(out) if self.stdout.isatty() else _Lines(self.stdout.write)
