@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from io import StringIO
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
