@@ -177,7 +177,9 @@ def _rate_limited(error: BaseException | None) -> bool:
 
 def _rate_limited_wait(error: stripe.StripeError, tries: int) -> float:
     """How long to wait after Stripe's 429: its `Retry-After` if given, else a doubling back-off
-    (the longest when Stripe says not to retry soon); never past the cap."""
+    from a short first wait; never past the cap. `Stripe-Should-Retry: false` is not read here:
+    it tells clients not to retry at once, and a rate limit measured per second is over by the
+    next second, so the back-off is what it asks for."""
     headers = error.headers or {}
     retry_after = headers.get("Retry-After") or headers.get("retry-after")
     if retry_after is not None:
@@ -185,9 +187,6 @@ def _rate_limited_wait(error: stripe.StripeError, tries: int) -> float:
             return min(max(0.0, float(retry_after)), _SYNC_RATE_LIMITED_MAX_WAIT)
         except ValueError:
             pass
-    should_retry = headers.get("Stripe-Should-Retry") or headers.get("stripe-should-retry")
-    if should_retry == "false":
-        return _SYNC_RATE_LIMITED_MAX_WAIT
     return min(_SYNC_RATE_LIMITED_FIRST_WAIT * 2**tries, _SYNC_RATE_LIMITED_MAX_WAIT)
 
 

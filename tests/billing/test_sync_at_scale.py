@@ -118,6 +118,23 @@ def test_stripe_429_is_waited_out_and_never_opens_the_breaker(stripe_standin, se
     assert stripe_gateway.price_list() is not None
 
 
+def test_stripe_limiting_at_25_a_second_below_our_rate_is_waited_out(stripe_standin, settings, monkeypatch):
+    # Our rate set above Stripe's: Stripe answers 429 past 25 requests in a second.
+    settings.STRIPE_SYNC_RATE = 60
+    settings.STRIPE_BREAKER_FAILURES = 2
+    monkeypatch.setattr(resilience, "_SYNC_RATE_LIMITED_FIRST_WAIT", 0.01)
+    monkeypatch.setattr("billing.stripe_gateway.calls.SYNC_PAGE_SIZE", 5)
+    _seed(stripe_standin, 200)  # 40 pages of customers, 40 of subscriptions
+    stripe_standin.add_fault("rate_limit", path_prefix="/v1/", per_second=25)
+
+    out = sync()
+
+    assert "synced 200 organizations: 200 subscriptions (200 updated)" in out
+    assert [r for r in stripe_standin.requests if r.status == 429], "Stripe's limit was never reached"
+    assert resilience._current_breaker().allow() is None  # closed
+    resilience._current_breaker().release()
+
+
 def test_an_interrupted_run_resumes_without_listing_a_page_twice(stripe_standin, monkeypatch):
     monkeypatch.setattr("billing.stripe_gateway.calls.SYNC_PAGE_SIZE", 10)
     _seed(stripe_standin, 60)  # 6 pages of customers, 6 of subscriptions
