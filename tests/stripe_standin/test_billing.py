@@ -18,7 +18,8 @@ import pytest
 import stripe
 
 from stripe_standin import StripeStandIn
-from tests.stripe_standin.test_server import KEY, REPO, client_for, control, http
+from tests.stripe_standin.support import KEY
+from tests.stripe_standin.test_server import REPO, control, http
 
 SECRET = "whsec_test_secret"
 
@@ -36,11 +37,6 @@ def standin(_server: StripeStandIn) -> StripeStandIn:
     _server.set_webhook(None)
     _server.reset()
     return _server
-
-
-@pytest.fixture
-def client(standin: StripeStandIn) -> stripe.StripeClient:
-    return client_for(standin)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

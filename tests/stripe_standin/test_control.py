@@ -6,7 +6,6 @@ import json
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,27 +14,6 @@ import stripe
 from stripe_standin import StripeStandIn
 from stripe_standin.control_catalogue import BULK_PRICES
 from tests import figures
-
-KEY = "sk_test_123"
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[StripeStandIn]:
-    standin = StripeStandIn()
-    standin.start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def standin(_server: StripeStandIn) -> StripeStandIn:
-    _server.reset()
-    return _server
-
-
-@pytest.fixture
-def client(standin: StripeStandIn) -> stripe.StripeClient:
-    return stripe.StripeClient(KEY, base_addresses={"api": standin.url}, max_network_retries=0)
 
 
 def control(standin: StripeStandIn, path: str, body: dict[str, Any]) -> Any:

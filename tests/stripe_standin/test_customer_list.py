@@ -2,31 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import stripe
-
-from stripe_standin import StripeStandIn
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[StripeStandIn]:
-    standin = StripeStandIn()
-    standin.start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def standin(_server: StripeStandIn) -> StripeStandIn:
-    _server.reset()
-    return _server
-
-
-@pytest.fixture
-def client(standin: StripeStandIn) -> stripe.StripeClient:
-    return stripe.StripeClient("sk_test_123", base_addresses={"api": standin.url}, max_network_retries=0)
 
 
 def test_customers_are_listed_newest_first_in_pages_without_the_deleted(standin, client):

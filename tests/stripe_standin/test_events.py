@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import stripe
 
 from stripe_standin import StripeStandIn, core
 
-KEY = "sk_test_123"
 NOW = 1_900_000_000
 DAY = 86_400
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[StripeStandIn]:
-    standin = StripeStandIn()
-    standin.start()
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture
@@ -27,11 +16,6 @@ def standin(_server: StripeStandIn, monkeypatch: pytest.MonkeyPatch) -> StripeSt
     _server.reset()
     monkeypatch.setattr(core, "now", lambda: NOW)
     return _server
-
-
-@pytest.fixture
-def client(standin: StripeStandIn) -> stripe.StripeClient:
-    return stripe.StripeClient(KEY, base_addresses={"api": standin.url}, max_network_retries=0)
 
 
 def customers_at(standin: StripeStandIn, monkeypatch: pytest.MonkeyPatch, times: list[int]) -> list[str]:

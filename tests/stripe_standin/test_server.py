@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,32 +19,9 @@ import stripe
 
 from stripe_standin import StripeStandIn
 from stripe_standin.forms import FormError, parse_form
+from tests.stripe_standin.support import KEY, client_for
 
-KEY = "sk_test_123"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[StripeStandIn]:
-    standin = StripeStandIn()
-    standin.start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def standin(_server: StripeStandIn) -> StripeStandIn:
-    _server.reset()
-    return _server
-
-
-def client_for(standin: StripeStandIn, key: str = KEY, retries: int = 0) -> stripe.StripeClient:
-    return stripe.StripeClient(key, base_addresses={"api": standin.url}, max_network_retries=retries)
-
-
-@pytest.fixture
-def client(standin: StripeStandIn) -> stripe.StripeClient:
-    return client_for(standin)
 
 
 def headers_of(response_object: stripe.StripeObject) -> Mapping[str, str]:

@@ -22,8 +22,9 @@ import pytest
 import stripe
 
 from stripe_standin import StripeStandIn
+from tests.stripe_standin.support import KEY, client_for
 from tests.stripe_standin.test_billing import checkout
-from tests.stripe_standin.test_server import KEY, client_for, http
+from tests.stripe_standin.test_server import http
 
 EXAMPLES: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).with_name("stripe_fixtures3.json")).read_text()
@@ -69,24 +70,11 @@ ERROR_FIELDS = {
 ERROR_TYPES = {"api_error", "card_error", "idempotency_error", "invalid_request_error"}
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[StripeStandIn]:
-    standin = StripeStandIn()
-    standin.start()
-    yield standin
-    standin.stop()
-
-
 @pytest.fixture
 def standin(_server: StripeStandIn) -> StripeStandIn:
     _server.reset()
     _server.set_portal_configured(True)
     return _server
-
-
-@pytest.fixture
-def client(standin: StripeStandIn) -> stripe.StripeClient:
-    return client_for(standin)
 
 
 def json_type(value: Any) -> str:
