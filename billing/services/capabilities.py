@@ -77,6 +77,65 @@ def capabilities_store(
     return True
 
 
+def capabilities_store_many(
+    *, items: dict[Organization, list[dict[str, Any]]], state_at: datetime
+) -> set[int]:
+    """Store each organization's `items` at `state_at`, as `capabilities_store` does for one, in one
+    transaction: the rows locked and read in one query, the missing ones inserted together, the
+    others updated together unless they hold newer ones. A row created meanwhile (a summary webhook)
+    is stored afterwards by `capabilities_store`, ordered against it alone. Returns the ids of the
+    organizations whose items changed."""
+    if not items:
+        return set()
+    now = timezone.now()
+    by_pk = {o.pk: o for o in items}
+    changed: set[int] = set()
+    later: list[Organization] = []
+    with transaction.atomic():
+        rows = {
+            r.organization_id: r
+            for r in CapabilitySet.objects.select_for_update()
+            .filter(organization_id__in=sorted(by_pk))
+            .order_by("pk")
+        }
+        created = [
+            CapabilitySet(organization=o, items=i, state_at=state_at, synced_at=now)
+            for o, i in items.items()
+            if o.pk not in rows
+        ]
+        updated = []
+        for pk, row in rows.items():
+            if state_at < row.state_at:
+                continue  # a newer summary was stored: it wins
+            new = items[by_pk[pk]]
+            if row.items != new:
+                changed.add(pk)
+            row.items, row.state_at, row.synced_at = new, state_at, now
+            updated.append(row)
+        try:
+            with transaction.atomic():
+                CapabilitySet.objects.bulk_create(created)
+        except IntegrityError:
+            later = [by_pk[r.organization_id] for r in created]
+        else:
+            changed.update(r.organization_id for r in created)
+        CapabilitySet.objects.bulk_update(updated, fields=["items", "state_at", "synced_at"])
+    for organization in later:
+        before = capabilities_of(organization)
+        if capabilities_store(organization=organization, items=items[organization], state_at=state_at) and (
+            before != items[organization]
+        ):
+            changed.add(organization.pk)
+    logger.info(
+        "billing.capabilities_batch_stored", extra={"organizations": len(items), "changed": len(changed)}
+    )
+    return changed
+
+
+def capabilities_of(organization: Organization) -> list[dict[str, Any]] | None:
+    return CapabilitySet.objects.filter(organization=organization).values_list("items", flat=True).first()
+
+
 def capabilities_refresh(*, organization: Organization, quick: bool = False) -> bool:
     """Fetch the customer's active entitlements from Stripe and store them (outside any
     transaction: the Stripe call comes first, the write after; a tie with the stored state is

@@ -119,6 +119,20 @@ def _verdict(
     return _Verdict.APPLY if incoming_ended else on_tie
 
 
+_FIELDS = (
+    "status",
+    "price_id",
+    "product",
+    "quantity",
+    "current_period_start",
+    "current_period_end",
+    "cancel_at_period_end",
+    "canceled_at",
+    "trial_end",
+    "stripe_created",
+)
+
+
 def _subscription_fields(data: stripe_gateway.StripeSubscription) -> dict[str, Any]:
     return {
         "status": data.status,
@@ -208,6 +222,99 @@ def subscription_fetched_apply(
     return _store(organization, SubscriptionState.read(data, started=again), on_tie=_Verdict.APPLY) is (
         _Verdict.APPLY
     )
+
+
+def subscriptions_fetched_apply(
+    *, reads: list[tuple[Organization, stripe_gateway.StripeSubscription]], started: datetime
+) -> int:
+    """Store a page of reads that left at `started` (the sync's list), as `subscription_fetched_apply`
+    stores one, in one transaction: the page's rows locked and read in one query, the new ones
+    inserted together, the changed ones updated together, under the same rules (`_verdict`).
+
+    Locks are taken in the order a customer's deletion takes them: the organizations of the new
+    rows first (each new row only while its organization still holds the customer), then the
+    page's rows. A read whose order against its row cannot be told, or a new row created
+    meanwhile by a webhook, is stored afterwards by `subscription_fetched_apply`, outside the
+    transaction (it may ask Stripe). Returns how many rows were written.
+    """
+    if not reads:
+        return 0
+    state_at = fetch_state_at(started)
+    later: list[tuple[Organization, stripe_gateway.StripeSubscription]] = []
+    created: list[Subscription] = []
+    changed: list[Subscription] = []
+    with transaction.atomic():
+        known = set(
+            Subscription.objects.filter(stripe_subscription_id__in=[d.id for _, d in reads]).values_list(
+                "stripe_subscription_id", flat=True
+            )
+        )
+        new = [(o, d) for o, d in reads if d.id not in known]
+        holding = set(
+            Organization.objects.select_for_update()
+            .filter(pk__in=sorted({o.pk for o, _ in new}))
+            .order_by("pk")
+            .values_list("pk", "stripe_customer_id")
+        )
+        rows = {
+            r.stripe_subscription_id: r
+            for r in Subscription.objects.select_for_update()
+            .filter(stripe_subscription_id__in=sorted(known))
+            .order_by("pk")
+        }
+        now = timezone.now()
+        for organization, data in reads:
+            row = rows.get(data.id)
+            if row is None:
+                if data.id in known:  # deleted since: the one-row path settles it
+                    later.append((organization, data))
+                elif (organization.pk, data.customer_id) in holding:
+                    created.append(
+                        Subscription(
+                            organization=organization,
+                            stripe_subscription_id=data.id,
+                            state_at=state_at,
+                            synced_at=now,
+                            read_until=now,
+                            **_subscription_fields(data),
+                        )
+                    )
+                continue
+            verdict = _verdict(
+                row, status=data.status, state_at=state_at, on_tie=_Verdict.REFETCH, read_started=started
+            )
+            if verdict is _Verdict.REFETCH:
+                later.append((organization, data))
+            elif verdict is _Verdict.APPLY:
+                for name, value in _subscription_fields(data).items():
+                    setattr(row, name, value)
+                row.state_at = max(state_at, row.state_at)
+                row.synced_at = row.read_until = row.updated_at = now
+                changed.append(row)
+        try:
+            with transaction.atomic():
+                Subscription.objects.bulk_create(created)
+        except IntegrityError:  # a webhook created one meanwhile: each is ordered against it alone
+            later += [
+                (r.organization, next(d for _, d in new if d.id == r.stripe_subscription_id)) for r in created
+            ]
+            created = []
+        Subscription.objects.bulk_update(
+            changed, fields=[*_FIELDS, "state_at", "synced_at", "read_until", "updated_at"]
+        )
+    logger.info(
+        "billing.subscriptions_page_stored",
+        extra={
+            "listed": len(reads),
+            "inserted": len(created),
+            "updated": len(changed),
+            "deferred": len(later),
+        },
+    )
+    written = len(created) + len(changed)
+    for organization, data in later:
+        written += subscription_fetched_apply(organization=organization, data=data, started=started)
+    return written
 
 
 def _store(organization: Organization | None, state: SubscriptionState, *, on_tie: _Verdict) -> _Verdict:

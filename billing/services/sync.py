@@ -14,16 +14,19 @@ from billing import stripe_gateway
 from billing.capabilities import access_statuses
 from billing.errors import BillingError, CustomerMissing, ProductMissing, SubscriptionMissing
 from billing.models import (
-    CapabilitySet,
     CheckoutSession,
     PortalSession,
     Subscription,
     SyncCheckpoint,
     SyncCustomerSeen,
 )
-from billing.services.capabilities import capabilities_store, capability_items
+from billing.services.capabilities import capabilities_store_many, capability_items
 from billing.services.checkout import checkout_session_store
-from billing.services.subscriptions import fetch_state_at, subscription_fetched_apply
+from billing.services.subscriptions import (
+    fetch_state_at,
+    subscription_fetched_apply,
+    subscriptions_fetched_apply,
+)
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -267,14 +270,11 @@ def _subscriptions_phase(checkpoint: SyncCheckpoint, *, progress: Progress, shou
         return stripe_gateway.subscription_page(starting_after=starting_after)
 
     def store(subscriptions: list[stripe_gateway.StripeSubscription]) -> None:
-        for data in subscriptions:
-            organization = by_customer.get(data.customer_id)
-            if organization is None:
-                continue  # not one of ours (or an inactive organization's)
-            _count(checkpoint, "subscriptions")
-            # The one ordering rule: a read wins over older state, never over a newer webhook's.
-            if subscription_fetched_apply(organization=organization, data=data, started=started):
-                _count(checkpoint, "subscriptions_written")
+        # Not ours (or an inactive organization's) when the customer matches no organization.
+        reads = [(by_customer[d.customer_id], d) for d in subscriptions if d.customer_id in by_customer]
+        _count(checkpoint, "subscriptions", len(reads))
+        # The one ordering rule: a read wins over older state, never over a newer webhook's.
+        _count(checkpoint, "subscriptions_written", subscriptions_fetched_apply(reads=reads, started=started))
 
     _pages(checkpoint, fetch, store, progress=progress, should_stop=should_stop)
     # The portal sessions this run's listing covers no longer call for a refresh.
@@ -385,15 +385,10 @@ def _capabilities_phase(checkpoint: SyncCheckpoint, *, progress: Progress, shoul
         ):
             if product and product not in products.setdefault(organization_id, []):
                 products[organization_id].append(product)
-        stored = dict(
-            CapabilitySet.objects.filter(organization__in=batch).values_list("organization_id", "items")
+        items = {o: _union(items_of(p) for p in products.get(o.pk, [])) for o in batch}
+        _count(
+            checkpoint, "capabilities_written", len(capabilities_store_many(items=items, state_at=state_at))
         )
-        for organization in batch:
-            items = _union(items_of(p) for p in products.get(organization.pk, []))
-            if capabilities_store(organization=organization, items=items, state_at=state_at) and (
-                stored.get(organization.pk) != items
-            ):
-                _count(checkpoint, "capabilities_written")
         _count(checkpoint, "capabilities_done", len(batch))
         checkpoint.cursor = str(batch[-1].pk)
         checkpoint.save(update_fields=["cursor", "counts", "updated_at"])

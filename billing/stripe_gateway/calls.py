@@ -269,6 +269,15 @@ def product_feature_list(*, product_id: str, sync: bool = False) -> list[StripeF
 SYNC_PAGE_SIZE = 100
 
 
+def _list_page(path: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """One page of a list as plain dicts: the SDK's public `raw_request`, which raises the same
+    errors as its typed calls, without building a `StripeObject` per nested object (at 100
+    expanded subscriptions a page, that conversion cost more than the rest of the sync)."""
+    response = client().raw_request("get", path, **params)
+    body: dict[str, Any] = response.data
+    return list(body["data"]), bool(body.get("has_more"))
+
+
 def _page_params(starting_after: str | None, **params: Any) -> dict[str, Any]:
     params["limit"] = SYNC_PAGE_SIZE
     if starting_after:
@@ -281,10 +290,9 @@ def subscription_page(*, starting_after: str | None = None) -> StripePage[Stripe
     prices come inline: nothing to expand)."""
 
     def fetch() -> StripePage[StripeSubscription]:
-        page = client().v1.subscriptions.list(_page_params(starting_after, status="all"))  # type: ignore[arg-type]
-        data = [s.to_dict() for s in page.data]
+        data, has_more = _list_page("/v1/subscriptions", _page_params(starting_after, status="all"))
         return StripePage(
-            [subscription_from_dict(d) for d in data], bool(page.has_more), data[-1]["id"] if data else None
+            [subscription_from_dict(d) for d in data], has_more, data[-1]["id"] if data else None
         )
 
     return sync_call("subscriptions.list", fetch)
@@ -294,10 +302,10 @@ def customer_page(*, starting_after: str | None = None) -> StripePage[str]:
     """A page of the ids of the account's customers (Stripe does not list deleted ones)."""
 
     def fetch() -> StripePage[str]:
-        page = client().v1.customers.list(_page_params(starting_after))  # type: ignore[arg-type]
-        ids = [str(c.id) for c in page.data]
-        live = [c.id for c in page.data if not getattr(c, "deleted", False)]
-        return StripePage([str(i) for i in live], bool(page.has_more), ids[-1] if ids else None)
+        data, has_more = _list_page("/v1/customers", _page_params(starting_after))
+        ids = [str(c["id"]) for c in data]
+        live = [str(c["id"]) for c in data if not c.get("deleted", False)]
+        return StripePage(live, has_more, ids[-1] if ids else None)
 
     return sync_call("customers.list", fetch)
 
@@ -306,12 +314,9 @@ def checkout_session_open_page(*, starting_after: str | None = None) -> StripePa
     """A page of the account's open Checkout sessions."""
 
     def fetch() -> StripePage[StripeCheckoutSession]:
-        page = client().v1.checkout.sessions.list(_page_params(starting_after, status="open"))  # type: ignore[arg-type]
-        data = [s.to_dict() for s in page.data]
+        data, has_more = _list_page("/v1/checkout/sessions", _page_params(starting_after, status="open"))
         return StripePage(
-            [checkout_session_from_dict(d) for d in data],
-            bool(page.has_more),
-            data[-1]["id"] if data else None,
+            [checkout_session_from_dict(d) for d in data], has_more, data[-1]["id"] if data else None
         )
 
     return sync_call("checkout.sessions.list", fetch)
