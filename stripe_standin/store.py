@@ -51,7 +51,8 @@ class Store:
         self.portal_actions: list[dict[str, Any]] = []  # what was done on portal pages
         self.portal_notices: dict[str, str] = {}  # token -> message for the next page view
         self.portal_configured = True
-        self.portal_configuration = core.new_id("bpc", 24)
+        self.portal_configuration = core.new_id("bpc", 24)  # the default one
+        self.portal_configurations: dict[str, dict[str, Any]] = {}  # made through the API
         self.created = core.now()  # when the account was opened: its portal configuration's date
         self.events: list[dict[str, Any]] = []
         self.outbox: deque[dict[str, Any]] = deque()
