@@ -30,7 +30,20 @@ def checkout_page(store: Store, session_id: str, error: str | None = None, statu
     price = store.prices[spec["price"]]
     product = store.products.get(price["product"], {})
     html = pages.checkout_page(session, price, product, spec["quantity"], spec["trial_period_days"], error)
-    return Page(status, html)
+    return Page(status, html.replace(pages.CHECKOUT_SUMMARY_SLOT, _checkout_summary(store, session, spec)))
+
+
+def _checkout_summary(store: Store, session: dict[str, Any], spec: dict[str, Any]) -> str:
+    if session["status"] != "open":
+        return ""
+    code = store.promotion_codes.get(spec.get("promotion_code") or "")
+    return pages.checkout_summary(
+        amounts=checkout.checkout_amounts(store, spec),
+        currency=session["currency"],
+        takes_codes=bool(session.get("allow_promotion_codes")),
+        applied_code=code["code"] if code else None,
+        tax_percent=checkout.DEMO_TAX_PERCENT if spec.get("automatic_tax") else None,
+    )
 
 
 def checkout_post(store: Store, session_id: str, form: dict[str, Any]) -> Page:
@@ -47,6 +60,9 @@ def checkout_post(store: Store, session_id: str, form: dict[str, Any]) -> Page:
             if session["cancel_url"]
             else checkout_page(store, session_id)
         )
+    if action == "apply_code":
+        problem = checkout.apply_promotion_code(store, session_id, str(form.get("promotion_code") or ""))
+        return checkout_page(store, session_id, problem, status=400 if problem else 200)
     if action == "decline":
         checkout.decline_checkout(store, session_id)
         return checkout_page(store, session_id, "Your card was declined. Try another card.", status=402)

@@ -63,6 +63,11 @@ class Store:
         self.entitled: dict[str, tuple[str, ...]] = {}  # customer -> feature ids last announced
         self.dirty: set[str] = set()  # customers whose entitlements may have changed
         self.invoice_number = 0
+        self.coupons: dict[str, dict[str, Any]] = {}
+        self.promotion_codes: dict[str, dict[str, Any]] = {}
+        # subscription -> what its invoices carry beyond the price: a coupon's discount (and on
+        # how many more invoices), Checkout's automatic tax
+        self.invoice_terms: dict[str, dict[str, Any]] = {}
 
     def emit(self, type: str, data_object: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
         """Record an event and queue it for delivery (a full queue drops its oldest)."""
