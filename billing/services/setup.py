@@ -103,10 +103,33 @@ class PlanPortal:
 
 
 @dataclass(frozen=True)
+class PlanPromotionCode:
+    """A code customers enter in Checkout, and its coupon (made once: coupons are immutable)."""
+
+    code: str
+    coupon: str  # the coupon's id
+    percent_off: float | None
+    amount_off: int | None
+    currency: str
+    duration: str
+    duration_in_months: int | None
+
+    def describe(self) -> str:
+        off = (
+            f"{self.percent_off:g}%" if self.percent_off is not None else f"{self.amount_off} {self.currency}"
+        )
+        months = (
+            f" for {self.duration_in_months} months" if self.duration == "repeating" else f" {self.duration}"
+        )
+        return f"{off} off{months}"
+
+
+@dataclass(frozen=True)
 class PlanFile:
     products: tuple[PlanProduct, ...]
     features: tuple[PlanFeature, ...]
     portal: PlanPortal
+    promotion_codes: tuple[PlanPromotionCode, ...] = ()
 
 
 def plan_file_read(*, path: Path) -> PlanFile:
@@ -223,7 +246,52 @@ def plan_file_parse(*, data: dict[str, Any]) -> PlanFile:
         raise PlanFileInvalid("products: two products share an id")
     if len(set(price_keys)) != len(price_keys):
         raise PlanFileInvalid("products: two prices share a lookup_key")
-    return PlanFile(products=tuple(products), features=tuple(features), portal=_portal(data.get("portal")))
+    return PlanFile(
+        products=tuple(products),
+        features=tuple(features),
+        portal=_portal(data.get("portal")),
+        promotion_codes=_promotion_codes(data.get("promotion_codes") or [], currency.lower()),
+    )
+
+
+def _promotion_codes(raw: Any, currency: str) -> tuple[PlanPromotionCode, ...]:
+    if not isinstance(raw, list):
+        raise PlanFileInvalid("promotion_codes: must be a list of tables")
+    codes = []
+    for n, entry in enumerate(raw):
+        where = f"promotion_codes[{n}]"
+        if not isinstance(entry, dict):
+            raise PlanFileInvalid(f"{where}: must be a table")
+        code = _text(entry, "code", where)
+        if not code.replace("-", "").isalnum():
+            raise PlanFileInvalid(f"{where}: `code` may hold letters, digits and dashes only")
+        percent, amount = entry.get("percent_off"), entry.get("amount_off")
+        if (percent is None) == (amount is None):
+            raise PlanFileInvalid(f"{where}: give exactly one of `percent_off` and `amount_off`")
+        if percent is not None and (not isinstance(percent, int | float) or not 0 < percent <= 100):
+            raise PlanFileInvalid(f"{where}: `percent_off` must be above 0 and at most 100")
+        if amount is not None and (not isinstance(amount, int) or amount < 1):
+            raise PlanFileInvalid(
+                f"{where}: `amount_off` must be a whole number of the smallest unit, 1 or more"
+            )
+        duration = entry.get("duration", "once")
+        if duration not in ("once", "repeating", "forever"):
+            raise PlanFileInvalid(f"{where}: `duration` must be once, repeating or forever")
+        months = entry.get("duration_in_months")
+        if duration == "repeating" and (not isinstance(months, int) or months < 1):
+            raise PlanFileInvalid(f"{where}: a repeating discount needs `duration_in_months`")
+        codes.append(
+            PlanPromotionCode(
+                code=code,
+                coupon=_text(entry, "coupon", where, required=False) or code.lower(),
+                percent_off=float(percent) if percent is not None else None,
+                amount_off=amount,
+                currency=str(entry.get("currency", currency)).lower(),
+                duration=duration,
+                duration_in_months=months if duration == "repeating" else None,
+            )
+        )
+    return tuple(codes)
 
 
 def _portal(raw: Any) -> PlanPortal:
@@ -305,6 +373,7 @@ def setup_plan(*, plan: PlanFile) -> SetupPlan:
     changes += _product_changes(plan)
     changes += _price_changes(plan, applied)
     changes += _attachment_changes(plan)
+    changes += _promotion_code_changes(plan)
     portal_changes, portal_id = _portal_changes(plan, applied)
     changes += portal_changes
     applied.portal_id = portal_id
@@ -542,6 +611,48 @@ def _attachment_changes(plan: PlanFile) -> list[Change]:
                 gateway.product_feature_detach(product_id=pid, link_id=link_id)
 
             changes.append(Change("detach", "feature", lookup_key, f"from {product.id}", detach))
+    return changes
+
+
+def _promotion_code_changes(plan: PlanFile) -> list[Change]:
+    changes: list[Change] = []
+    for promo in plan.promotion_codes:
+        coupon = gateway.catalogue_coupon_retrieve(coupon_id=promo.coupon)
+        if coupon is None:
+            params: dict[str, Any] = {"id": promo.coupon, "duration": promo.duration, "name": promo.code}
+            if promo.percent_off is not None:
+                params["percent_off"] = promo.percent_off
+            else:
+                params |= {"amount_off": promo.amount_off, "currency": promo.currency}
+            if promo.duration_in_months is not None:
+                params["duration_in_months"] = promo.duration_in_months
+
+            def create_coupon(applied: _Applied, params: dict[str, Any] = params) -> None:
+                gateway.catalogue_coupon_create(params=params, idempotency_key=_key("coupon", params))
+
+            changes.append(Change("create", "coupon", promo.coupon, promo.describe(), create_coupon))
+        elif (coupon.percent_off, coupon.amount_off, coupon.duration) != (
+            promo.percent_off,
+            promo.amount_off,
+            promo.duration,
+        ):
+            # Stripe cannot change a coupon's terms, and this command deletes nothing.
+            raise SetupFailed(
+                f"The coupon {promo.coupon} at Stripe is not what the plan file says ({promo.describe()}): "
+                "a coupon cannot be changed; give the file's coupon a new id."
+            )
+        if any(
+            found.coupon == promo.coupon for found in gateway.catalogue_promotion_codes_list(code=promo.code)
+        ):
+            continue
+        params = {"code": promo.code, "promotion": {"type": "coupon", "coupon": promo.coupon}}
+
+        def create_code(applied: _Applied, params: dict[str, Any] = params) -> None:
+            gateway.catalogue_promotion_code_create(
+                params=params, idempotency_key=_key("promotion-code", params)
+            )
+
+        changes.append(Change("create", "promotion code", promo.code, f"coupon {promo.coupon}", create_code))
     return changes
 
 

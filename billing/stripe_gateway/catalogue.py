@@ -1,5 +1,6 @@
 """The catalogue's calls, for `billing_setup`: products, prices, Entitlements features, their
-attachments and the customer portal configuration, read in full and written one object a call.
+attachments, the customer portal configuration, coupons and promotion codes, read in full and
+written one object a call.
 
 Every call goes through `sync_call`: the command runs in the foreground, so it keeps to
 `STRIPE_SYNC_RATE` and waits out Stripe's 429 instead of giving up. Every write carries an
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import stripe
 
 from billing.stripe_gateway.calls import _idempotent
 from billing.stripe_gateway.connection import client
@@ -293,3 +296,86 @@ def portal_configuration_update(
         return portal_configuration_from_dict(configuration.to_dict())
 
     return sync_call("billing_portal.configurations.update", write)
+
+
+@dataclass(frozen=True)
+class CatalogueCoupon:
+    id: str
+    percent_off: float | None
+    amount_off: int | None
+    currency: str
+    duration: str
+    duration_in_months: int | None
+
+
+@dataclass(frozen=True)
+class CataloguePromotionCode:
+    id: str
+    code: str
+    coupon: str
+    active: bool
+
+
+def _coupon_from_dict(data: Mapping[str, Any]) -> CatalogueCoupon:
+    percent = data.get("percent_off")
+    return CatalogueCoupon(
+        id=str(data["id"]),
+        percent_off=float(percent) if percent is not None else None,
+        amount_off=data.get("amount_off"),
+        currency=str(data.get("currency") or ""),
+        duration=str(data.get("duration") or ""),
+        duration_in_months=data.get("duration_in_months"),
+    )
+
+
+def _promotion_code_from_dict(data: Mapping[str, Any]) -> CataloguePromotionCode:
+    promotion = data.get("promotion") or {}
+    coupon = promotion.get("coupon")
+    return CataloguePromotionCode(
+        id=str(data["id"]),
+        code=str(data.get("code") or ""),
+        coupon=str(coupon["id"] if isinstance(coupon, Mapping) else coupon or ""),
+        active=bool(data.get("active")),
+    )
+
+
+def catalogue_coupon_retrieve(*, coupon_id: str) -> CatalogueCoupon | None:
+    """The coupon, or None when the account has none of that id."""
+
+    def fetch() -> CatalogueCoupon | None:
+        try:
+            return _coupon_from_dict(client().v1.coupons.retrieve(coupon_id).to_dict())
+        except stripe.InvalidRequestError as e:
+            if e.code == "resource_missing":
+                return None
+            raise
+
+    return sync_call("coupons.retrieve", fetch)
+
+
+def catalogue_promotion_codes_list(*, code: str) -> list[CataloguePromotionCode]:
+    """The active promotion codes spelled `code`."""
+
+    def fetch() -> list[CataloguePromotionCode]:
+        page = client().v1.promotion_codes.list({"code": code, "active": True, "limit": 100})
+        return [_promotion_code_from_dict(p.to_dict()) for p in page.auto_paging_iter()]
+
+    return sync_call("promotion_codes.list", fetch)
+
+
+def catalogue_coupon_create(*, params: Mapping[str, Any], idempotency_key: str) -> CatalogueCoupon:
+    def write() -> CatalogueCoupon:
+        coupon = client().v1.coupons.create(dict(params), _idempotent(idempotency_key))  # type: ignore[arg-type]
+        return _coupon_from_dict(coupon.to_dict())
+
+    return sync_call("coupons.create", write)
+
+
+def catalogue_promotion_code_create(
+    *, params: Mapping[str, Any], idempotency_key: str
+) -> CataloguePromotionCode:
+    def write() -> CataloguePromotionCode:
+        made = client().v1.promotion_codes.create(dict(params), _idempotent(idempotency_key))  # type: ignore[arg-type]
+        return _promotion_code_from_dict(made.to_dict())
+
+    return sync_call("promotion_codes.create", write)

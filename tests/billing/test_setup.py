@@ -40,6 +40,8 @@ def test_without_apply_it_prints_the_plan_and_writes_nothing(stripe_standin):
     assert "+ create price demo_team_monthly: 900 usd per seat / month" in output, output
     assert "+ attach feature extended-support: to prod_demo_pro" in output, output
     assert "+ create portal configuration" in output, output
+    assert "+ create coupon welcome20: 20% off once" in output, output
+    assert "+ create promotion code WELCOME20: coupon welcome20" in output, output
     assert "Run again with --apply" in output, output
     assert posts(stripe_standin) == []
     assert stripe_standin.products == []
@@ -94,6 +96,11 @@ def test_the_first_apply_creates_the_files_catalogue_and_portal_configuration(st
     assert (
         printed(output, "BILLING_PRODUCTS") == "prod_demo_free,prod_demo_starter,prod_demo_pro,prod_demo_team"
     )
+    # The file's promotion code, and its coupon.
+    (code,) = client_for(stripe_standin).v1.promotion_codes.list({"code": "WELCOME20"}).data
+    assert code.active is True and code.promotion.coupon == "welcome20"
+    coupon = client_for(stripe_standin).v1.coupons.retrieve("welcome20")
+    assert (coupon.percent_off, coupon.duration) == (20, "once")
     # Every write carried an idempotency key.
     assert all(r.headers.get("idempotency-key") for r in posts(stripe_standin))
     assert stripe_standin.requests_to("DELETE") == []
@@ -189,3 +196,12 @@ def test_a_json_plan_file_is_read_like_toml(stripe_standin, tmp_path: Path):
 
     assert printed(output, "BILLING_PRODUCTS") == "prod_solo"
     assert [(p["lookup_key"], p["unit_amount"]) for p in stripe_standin.prices] == [("solo_monthly", 500)]
+
+
+def test_a_coupon_that_differs_from_the_file_stops_the_run(stripe_standin):
+    client_for(stripe_standin).v1.coupons.create({"id": "welcome20", "percent_off": 50, "duration": "once"})
+
+    with pytest.raises(CommandError, match="a coupon cannot be changed"):
+        setup("--apply")
+
+    assert posts(stripe_standin)[1:] == []  # only the coupon made above

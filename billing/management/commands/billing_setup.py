@@ -53,6 +53,8 @@ class Command(BaseCommand):
         try:
             plan = plan_file_read(path=Path(options["file"]))
             setup = setup_plan(plan=plan)
+        except SetupFailed as e:
+            raise CommandError(str(e)) from e
         except PlanFileInvalid as e:
             raise CommandError(f"The plan file is not valid: {e}") from e
         except ApplicationError as e:
