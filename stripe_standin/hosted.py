@@ -117,6 +117,9 @@ def portal_page(store: Store, token: str, *, error: str | None = None, status: i
         ),
         key=lambda p: (p["unit_amount"], p["id"]),
     )
+    offered = _switchable_prices(store, session["configuration"])
+    if offered is not None:
+        prices = [p for p in prices if p["id"] in offered]
     return Page(
         status,
         pages.portal_page(
@@ -131,6 +134,18 @@ def portal_page(store: Store, token: str, *, error: str | None = None, status: i
             error=error,
         ),
     )
+
+
+def _switchable_prices(store: Store, configuration_id: str) -> set[str] | None:
+    """The prices a configuration made through the API lets customers switch to (None: the
+    account's default configuration, which offers every active recurring price)."""
+    configuration = store.portal_configurations.get(configuration_id)
+    if configuration is None:
+        return None
+    update = configuration["features"]["subscription_update"]
+    if not update.get("enabled"):
+        return set()
+    return {price for product in update.get("products") or [] for price in product["prices"]}
 
 
 def portal_post(store: Store, token: str, form: dict[str, Any], base_url: str) -> Page:

@@ -150,6 +150,19 @@ def checkout_summary(
     return f'<table id="summary">{"".join(rows)}</table>{code_form}'
 
 
+def _invoice_adjustments(invoice: dict[str, Any]) -> str:
+    """The discount and tax lines of an invoice that has them."""
+    currency = invoice["currency"]
+    discount = sum(d["amount"] for d in invoice.get("total_discount_amounts") or [])
+    tax = sum(t["amount"] for t in invoice.get("total_taxes") or [])
+    lines = []
+    if discount:
+        lines.append(f'Discount: <span id="invoice-discount">-{esc(money(discount, currency))}</span>')
+    if tax:
+        lines.append(f'Tax (demo rate): <span id="invoice-tax">{esc(money(tax, currency))}</span>')
+    return f"<p>{'<br>'.join(lines)}</p>" if lines else ""
+
+
 def invoice_page(invoice: dict[str, Any], *, pdf: bool) -> str:
     title = f"Invoice {invoice['number']}" + (" (PDF)" if pdf else "")
     line = invoice["lines"]["data"][0]
@@ -159,6 +172,7 @@ def invoice_page(invoice: dict[str, Any], *, pdf: bool) -> str:
 <tr><td>{esc(line["description"])}</td>
 <td>{date(line["period"]["start"])} to {date(line["period"]["end"])}</td>
 <td>{esc(money(line["amount"], line["currency"]))}</td></tr></table>
+{_invoice_adjustments(invoice)}
 <p>Amount due: <span id="amount-due">{esc(money(invoice["amount_due"], invoice["currency"]))}</span>,
 paid: <span id="amount-paid">{esc(money(invoice["amount_paid"], invoice["currency"]))}</span></p>
 <p class="note">{esc(invoice["id"])}</p>"""

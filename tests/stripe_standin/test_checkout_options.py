@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 import stripe
 
 from stripe_standin import StripeStandIn
@@ -84,6 +85,10 @@ def test_a_discounted_taxed_session_bills_a_discounted_taxed_invoice(client, sta
     assert [d.amount for d in invoice.total_discount_amounts or []] == [1000]
     assert [(t.amount, t.taxable_amount) for t in invoice.total_taxes or []] == [(400, 4000)]
     assert client.v1.coupons.retrieve(coupon.id).times_redeemed == 1
+    page = requests.get(str(invoice.hosted_invoice_url), timeout=10).text
+    assert (
+        '<span id="invoice-discount">-$10.00</span>' in page and '<span id="invoice-tax">$4.00</span>' in page
+    )
 
 
 def test_a_promotion_code_is_found_by_its_code_and_unique_while_active(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 import stripe
 
 
@@ -81,3 +82,31 @@ def test_an_unknown_configuration_is_a_404(client):
         client.v1.billing_portal.configurations.update("bpc_nope", {"active": False})
 
     assert missing.value.http_status == 404
+
+
+def test_the_portal_offers_only_the_configurations_prices(client, standin):
+    product, price, _ = _catalogue(client)
+    yearly = client.v1.prices.create(
+        {"product": product, "currency": "usd", "unit_amount": 49000, "recurring": {"interval": "year"}}
+    )
+    configuration = client.v1.billing_portal.configurations.create(
+        {
+            "features": {
+                "subscription_update": {
+                    "enabled": True,
+                    "default_allowed_updates": ["price"],
+                    "products": [{"product": product, "prices": [price]}],
+                }
+            }
+        }
+    )
+    customer = client.v1.customers.create({"name": "Acme"})
+    standin.create_subscription(customer=customer.id)  # on a price of its own
+    session = client.v1.billing_portal.sessions.create(
+        {"customer": customer.id, "configuration": configuration.id, "return_url": "http://localhost/"}
+    )
+
+    page = requests.get(session.url, timeout=10).text
+
+    assert price in page
+    assert yearly.id not in page  # on sale, but not in the configuration
