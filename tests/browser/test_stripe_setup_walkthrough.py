@@ -22,12 +22,9 @@ from tests.browser.test_billing_page import log_in
 
 pytestmark = needs_chromium
 
-SCREENS = Path("/work/notes/screens")
 
-
-def _shot(page: Any, name: str) -> None:
-    if SCREENS.is_dir():
-        page.screenshot(path=str(SCREENS / f"h3-{name}.png"), full_page=True)
+def _shot(page: Any, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"stripe-setup-{name}.png"), full_page=True)
 
 
 def _run(*args: str) -> str:
@@ -44,6 +41,7 @@ def test_a_newcomer_follows_the_setup_guide_and_subscribes_with_a_promotion_code
     stripe_standin: StripeStandIn,
     checkout_returns_here: None,
     tmp_path: Path,
+    artifacts: Path,
 ) -> None:
     # 1. A test key: the suite's `sk_test_...`, against the stand-in.
     assert settings.STRIPE_SECRET_KEY.startswith("sk_test_")
@@ -67,19 +65,19 @@ def test_a_newcomer_follows_the_setup_guide_and_subscribes_with_a_promotion_code
         f"{live_server.url}/subscriptions/webhook", django_settings.STRIPE_WEBHOOK_SECRET, auto_deliver=True
     )
     try:
-        _subscribe_with_the_promotion_code(page, live_server, owner, stripe_standin)
+        _subscribe_with_the_promotion_code(page, live_server, owner, stripe_standin, artifacts)
     finally:
         stripe_standin.set_webhook(None, auto_deliver=False)
 
 
 def _subscribe_with_the_promotion_code(
-    page: Any, live_server: Any, owner: User, stripe_standin: StripeStandIn
+    page: Any, live_server: Any, owner: User, stripe_standin: StripeStandIn, artifacts: Path
 ) -> None:
     log_in(page, live_server, owner)
     plans = page.inner_text("#plans") if page.locator("#plans").count() else page.content()
     for name in ("Free", "Starter", "Pro", "Team"):
         assert name in plans, plans
-    _shot(page, "1-plans-from-the-plan-file")
+    _shot(page, artifacts, "1-plans-from-the-plan-file")
 
     pro_monthly = next(p["id"] for p in stripe_standin.prices if p["lookup_key"] == "demo_pro_monthly")
     with page.expect_navigation(url=re.compile(re.escape(stripe_standin.url) + r"/c/pay/")):
@@ -90,7 +88,7 @@ def _subscribe_with_the_promotion_code(
         page.click("#apply-code")
     assert page.inner_text("#discount") == "-$9.80"
     assert page.inner_text("#total") == "$39.20"
-    _shot(page, "2-checkout-with-promotion-code")
+    _shot(page, artifacts, "2-checkout-with-promotion-code")
 
     with page.expect_navigation(url=re.compile(re.escape(live_server.url) + r"/billing/\?checkout=success")):
         page.click("#pay")
@@ -98,4 +96,4 @@ def _subscribe_with_the_promotion_code(
     assert "Pro" in page.inner_text("main")
     payments = page.inner_text("#payments")
     assert "$39.20" in payments and "$9.80 off" in payments, payments
-    _shot(page, "3-subscribed-with-the-discount")
+    _shot(page, artifacts, "3-subscribed-with-the-discount")
