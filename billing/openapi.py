@@ -315,7 +315,8 @@ PAYMENTS_LIST = extend_schema(
         "`endDate` (ISO 8601 dates or date-times, inclusive, UTC; a date covers its whole day), "
         "newest first, at most 100 (`hasMore` says when there are more). `status`: `COMPLETED` "
         "(paid), `PENDING` (draft or open), `FAILED` (uncollectible), `CANCELLED` (void); "
-        "`amount` (minor units) is what was paid, or what is due. No customer yet: an empty list."
+        "`amount` (minor units) is what was paid, or what is due, tax included; `tax` is the tax in it "
+        "and `discount` what a promotion code took off. No customer yet: an empty list."
     ),
     parameters=[
         OpenApiParameter("startDate", str, description="ISO 8601 date or date-time (inclusive)"),

@@ -167,6 +167,8 @@ def page_context(
             {
                 "payment": p,
                 "amount": money(p.amount, p.currency),
+                "tax": money(p.tax, p.currency) if p.tax else "",
+                "discount": money(p.discount, p.currency) if p.discount else "",
                 "label": _PAYMENT_LABELS.get(p.status, p.status),
             }
             for p in payments

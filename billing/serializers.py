@@ -256,6 +256,12 @@ PAYMENT_STATUSES = list(dict.fromkeys(PAYMENT_STATUS.values()))
 class PaymentSerializer(serializers.Serializer):
     id = serializers.CharField()
     amount = serializers.IntegerField()
+    tax = serializers.IntegerField(
+        help_text="The invoice's tax, in the currency's minor unit (part of `amount`)."
+    )
+    discount = serializers.IntegerField(
+        help_text="What the invoice's discounts (a promotion code) took off, in the minor unit."
+    )
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=PAYMENT_STATUSES)
     timestamp = UtcDateTimeField()

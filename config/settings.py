@@ -353,6 +353,10 @@ BILLING_CHECKOUT_CANCEL_URL: str = env.str(
     "BILLING_CHECKOUT_CANCEL_URL", default=f"{SITE_URL}/billing/?checkout=canceled"
 )
 BILLING_PLANS_CACHE_SECONDS: int = env.int("BILLING_PLANS_CACHE_SECONDS", default=300)
+# Checkout options: a promotion code field, Stripe Tax, and collecting the buyer's tax id.
+BILLING_ALLOW_PROMOTION_CODES: bool = env.bool("BILLING_ALLOW_PROMOTION_CODES", default=False)
+BILLING_AUTOMATIC_TAX: bool = env.bool("BILLING_AUTOMATIC_TAX", default=False)
+BILLING_TAX_ID_COLLECTION: bool = env.bool("BILLING_TAX_ID_COLLECTION", default=False)
 # Reads that call Stripe: a per-user limit of their own on the payment history and the
 # Checkout session status (apart from BILLING_PORTAL_RATE), and how long an organization's
 # invoice list read from Stripe is reused (invoice webhooks drop it sooner; 0: never reused).

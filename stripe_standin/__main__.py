@@ -17,10 +17,14 @@ Options
         ``STRIPE_WEBHOOK_SECRET``) the secret events are signed with
         (``Stripe-Signature``), the one the receiver verifies with.
 
-The offline demo, with the app on port 8000::
+The offline demo (``make run``) starts it empty and sets it up the way a Stripe account is set
+up, with ``python manage.py billing_setup billing/plans.toml --apply``; by hand, with the app on
+port 8000::
 
-    python -m stripe_standin --seed-demo-catalogue \\
+    python -m stripe_standin \\
         --webhook-url http://127.0.0.1:8000/subscriptions/webhook --webhook-secret whsec_demo
+    STRIPE_SECRET_KEY=sk_test_demo STRIPE_API_BASE=http://127.0.0.1:12111 \\
+        python manage.py billing_setup --apply
 
 Everything can also be changed while running through ``/_standin/`` control
 endpoints (``POST /_standin/webhook``, ``POST /_standin/catalogue/seed``, ...),

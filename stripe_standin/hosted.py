@@ -30,7 +30,20 @@ def checkout_page(store: Store, session_id: str, error: str | None = None, statu
     price = store.prices[spec["price"]]
     product = store.products.get(price["product"], {})
     html = pages.checkout_page(session, price, product, spec["quantity"], spec["trial_period_days"], error)
-    return Page(status, html)
+    return Page(status, html.replace(pages.CHECKOUT_SUMMARY_SLOT, _checkout_summary(store, session, spec)))
+
+
+def _checkout_summary(store: Store, session: dict[str, Any], spec: dict[str, Any]) -> str:
+    if session["status"] != "open":
+        return ""
+    code = store.promotion_codes.get(spec.get("promotion_code") or "")
+    return pages.checkout_summary(
+        amounts=checkout.checkout_amounts(store, spec),
+        currency=session["currency"],
+        takes_codes=bool(session.get("allow_promotion_codes")),
+        applied_code=code["code"] if code else None,
+        tax_percent=checkout.DEMO_TAX_PERCENT if spec.get("automatic_tax") else None,
+    )
 
 
 def checkout_post(store: Store, session_id: str, form: dict[str, Any]) -> Page:
@@ -47,6 +60,9 @@ def checkout_post(store: Store, session_id: str, form: dict[str, Any]) -> Page:
             if session["cancel_url"]
             else checkout_page(store, session_id)
         )
+    if action == "apply_code":
+        problem = checkout.apply_promotion_code(store, session_id, str(form.get("promotion_code") or ""))
+        return checkout_page(store, session_id, problem, status=400 if problem else 200)
     if action == "decline":
         checkout.decline_checkout(store, session_id)
         return checkout_page(store, session_id, "Your card was declined. Try another card.", status=402)
@@ -101,6 +117,9 @@ def portal_page(store: Store, token: str, *, error: str | None = None, status: i
         ),
         key=lambda p: (p["unit_amount"], p["id"]),
     )
+    offered = _switchable_prices(store, session["configuration"])
+    if offered is not None:
+        prices = [p for p in prices if p["id"] in offered]
     return Page(
         status,
         pages.portal_page(
@@ -115,6 +134,18 @@ def portal_page(store: Store, token: str, *, error: str | None = None, status: i
             error=error,
         ),
     )
+
+
+def _switchable_prices(store: Store, configuration_id: str) -> set[str] | None:
+    """The prices a configuration made through the API lets customers switch to (None: the
+    account's default configuration, which offers every active recurring price)."""
+    configuration = store.portal_configurations.get(configuration_id)
+    if configuration is None:
+        return None
+    update = configuration["features"]["subscription_update"]
+    if not update.get("enabled"):
+        return set()
+    return {price for product in update.get("products") or [] for price in product["prices"]}
 
 
 def portal_post(store: Store, token: str, form: dict[str, Any], base_url: str) -> Page:

@@ -100,6 +100,7 @@ def checkout_page(
 {trial}<p id="amount">{esc(money(price["unit_amount"] * quantity, price["currency"]))}
 {esc(interval_text(price))}
 {f"(quantity {quantity})" if quantity != 1 else ""}</p></div>
+{CHECKOUT_SUMMARY_SLOT}
 {problem}
 <p>Card: 4242 4242 4242 4242 (test)</p>
 {button("pay", "Pay" if not trial_days else "Start trial", "pay")}
@@ -107,6 +108,59 @@ def checkout_page(
 {button("back", "Back", "back")}
 <p class="note" id="session-id">{esc(session["id"])}</p>"""
     return document(title, body)
+
+
+# Where the hosted Checkout page puts its summary (`checkout_summary`).
+CHECKOUT_SUMMARY_SLOT = "<!-- checkout-summary -->"
+
+
+def checkout_summary(
+    *,
+    amounts: dict[str, int],
+    currency: str,
+    takes_codes: bool,
+    applied_code: str | None,
+    tax_percent: int | None,
+) -> str:
+    """Subtotal, discount, tax and the total due today; a promotion code field if the session
+    takes one."""
+    rows = [f'<tr><td>Subtotal</td><td id="subtotal">{esc(money(amounts["subtotal"], currency))}</td></tr>']
+    if applied_code:
+        rows.append(
+            f"<tr><td>Discount ({esc(applied_code)})</td>"
+            f'<td id="discount">-{esc(money(amounts["discount"], currency))}</td></tr>'
+        )
+    if tax_percent is not None:
+        rows.append(
+            f"<tr><td>Tax ({tax_percent}%: the stand-in's fixed demo rate; Stripe Tax works it out "
+            f'from the address)</td><td id="tax">{esc(money(amounts["tax"], currency))}</td></tr>'
+        )
+    rows.append(
+        f'<tr><th>Total due today</th><th id="total">{esc(money(amounts["total"], currency))}</th></tr>'
+    )
+    code_form = ""
+    if takes_codes and not applied_code:
+        code_form = (
+            '<form method="post" id="promotion-code-form">'
+            '<input type="hidden" name="action" value="apply_code">'
+            '<label>Promotion code <input name="promotion_code" id="promotion-code" autocomplete="off">'
+            "</label> "
+            '<button type="submit" id="apply-code">Apply</button></form>'
+        )
+    return f'<table id="summary">{"".join(rows)}</table>{code_form}'
+
+
+def _invoice_adjustments(invoice: dict[str, Any]) -> str:
+    """The discount and tax lines of an invoice that has them."""
+    currency = invoice["currency"]
+    discount = sum(d["amount"] for d in invoice.get("total_discount_amounts") or [])
+    tax = sum(t["amount"] for t in invoice.get("total_taxes") or [])
+    lines = []
+    if discount:
+        lines.append(f'Discount: <span id="invoice-discount">-{esc(money(discount, currency))}</span>')
+    if tax:
+        lines.append(f'Tax (demo rate): <span id="invoice-tax">{esc(money(tax, currency))}</span>')
+    return f"<p>{'<br>'.join(lines)}</p>" if lines else ""
 
 
 def invoice_page(invoice: dict[str, Any], *, pdf: bool) -> str:
@@ -118,6 +172,7 @@ def invoice_page(invoice: dict[str, Any], *, pdf: bool) -> str:
 <tr><td>{esc(line["description"])}</td>
 <td>{date(line["period"]["start"])} to {date(line["period"]["end"])}</td>
 <td>{esc(money(line["amount"], line["currency"]))}</td></tr></table>
+{_invoice_adjustments(invoice)}
 <p>Amount due: <span id="amount-due">{esc(money(invoice["amount_due"], invoice["currency"]))}</span>,
 paid: <span id="amount-paid">{esc(money(invoice["amount_paid"], invoice["currency"]))}</span></p>
 <p class="note">{esc(invoice["id"])}</p>"""

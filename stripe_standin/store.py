@@ -51,7 +51,8 @@ class Store:
         self.portal_actions: list[dict[str, Any]] = []  # what was done on portal pages
         self.portal_notices: dict[str, str] = {}  # token -> message for the next page view
         self.portal_configured = True
-        self.portal_configuration = core.new_id("bpc", 24)
+        self.portal_configuration = core.new_id("bpc", 24)  # the default one
+        self.portal_configurations: dict[str, dict[str, Any]] = {}  # made through the API
         self.created = core.now()  # when the account was opened: its portal configuration's date
         self.events: list[dict[str, Any]] = []
         self.outbox: deque[dict[str, Any]] = deque()
@@ -62,6 +63,11 @@ class Store:
         self.entitled: dict[str, tuple[str, ...]] = {}  # customer -> feature ids last announced
         self.dirty: set[str] = set()  # customers whose entitlements may have changed
         self.invoice_number = 0
+        self.coupons: dict[str, dict[str, Any]] = {}
+        self.promotion_codes: dict[str, dict[str, Any]] = {}
+        # subscription -> what its invoices carry beyond the price: a coupon's discount (and on
+        # how many more invoices), Checkout's automatic tax
+        self.invoice_terms: dict[str, dict[str, Any]] = {}
 
     def emit(self, type: str, data_object: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
         """Record an event and queue it for delivery (a full queue drops its oldest)."""

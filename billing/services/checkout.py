@@ -147,6 +147,9 @@ def _checkout_create(row: CheckoutSession, customer_id: str) -> None:
             cancel_url=settings.BILLING_CHECKOUT_CANCEL_URL,
             trial_days=row.trial_days,
             idempotency_key=row.idempotency_key,
+            allow_promotion_codes=settings.BILLING_ALLOW_PROMOTION_CODES,
+            automatic_tax=settings.BILLING_AUTOMATIC_TAX,
+            tax_id_collection=settings.BILLING_TAX_ID_COLLECTION,
         )
     except BillingUnavailable:
         raise  # Stripe may have created it: the row stays `creating`, for a replay

@@ -51,6 +51,8 @@ class Payment:
     timestamp: datetime
     invoice_url: str | None
     invoice_pdf: str | None
+    tax: int = 0  # minor units: the invoice's tax (included in `amount`)
+    discount: int = 0  # minor units: what its discounts took off (already off `amount`)
 
 
 # The dates a payment history can be asked for. Stripe's `created` is a Unix time (nothing is
@@ -180,6 +182,8 @@ def _payments_read(
             timestamp=invoice.created,
             invoice_url=invoice.hosted_invoice_url,
             invoice_pdf=invoice.invoice_pdf,
+            tax=invoice.tax,
+            discount=invoice.discount,
         )
         for invoice in invoices
     ]

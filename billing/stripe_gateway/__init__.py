@@ -7,7 +7,9 @@ Anything that calls Stripe goes through here, and the rest of the project never 
 - `resilience`: the request's deadline, the bulkhead and the circuit breaker around each call;
 - `errors`: Stripe's exceptions turned into `billing.errors`;
 - `types`: Stripe's objects as the app keeps them (`Stripe…` dataclasses) and their mappings;
-- `calls`: one function per Stripe call.
+- `calls`: one function per Stripe call;
+- `catalogue`: the catalogue's calls (products, prices, features, portal configurations,
+  coupons, promotion codes) for `billing_setup`, imported as a module.
 """
 
 from billing.stripe_gateway.calls import (

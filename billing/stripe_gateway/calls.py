@@ -169,6 +169,8 @@ def invoice_list(
             created=datetime.fromtimestamp(int(i.created), tz=UTC),
             hosted_invoice_url=i.hosted_invoice_url,
             invoice_pdf=i.invoice_pdf,
+            tax=sum(int(t.amount) for t in (i.total_taxes or [])),
+            discount=sum(int(d.amount) for d in (i.total_discount_amounts or [])),
         )
         for i in page.data
     ]
@@ -331,8 +333,14 @@ def checkout_session_create(
     cancel_url: str,
     trial_days: int,
     idempotency_key: str,
+    allow_promotion_codes: bool = False,
+    automatic_tax: bool = False,
+    tax_id_collection: bool = False,
 ) -> StripeCheckoutSession:
-    """A subscription-mode Checkout session for one period; the key makes a retry a replay."""
+    """A subscription-mode Checkout session for one period; the key makes a retry a replay.
+
+    Automatic tax and tax-id collection save what the buyer enters (address, business name) on
+    the existing customer: Stripe refuses either for a customer without `customer_update`."""
     metadata = {"organization_id": str(organization_id)}
     subscription_data: dict[str, Any] = {"metadata": metadata}
     if trial_days > 0:
@@ -347,6 +355,14 @@ def checkout_session_create(
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
+    if allow_promotion_codes:
+        params["allow_promotion_codes"] = True
+    if automatic_tax:
+        params["automatic_tax"] = {"enabled": True}
+    if tax_id_collection:
+        params["tax_id_collection"] = {"enabled": True}
+    if automatic_tax or tax_id_collection:
+        params["customer_update"] = {"address": "auto", "name": "auto"}
     with _call("checkout.sessions.create"):
         session = client().v1.checkout.sessions.create(
             params,  # type: ignore[arg-type]

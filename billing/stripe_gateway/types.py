@@ -74,6 +74,8 @@ class StripeInvoice:
     created: datetime
     hosted_invoice_url: str | None
     invoice_pdf: str | None
+    tax: int = 0  # the sum of `total_taxes`
+    discount: int = 0  # the sum of `total_discount_amounts`
 
 
 def invoice_subscription_id(invoice: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ from stripe_standin.core import Call
 from stripe_standin.resources import (
     catalogue,
     customers,
+    discounts,
     subscriptions,
 )
 
@@ -37,6 +38,10 @@ def create_checkout_session(store: Store, call: Call) -> dict[str, Any]:
         "expires_at",
         "locale",
         "allow_promotion_codes",
+        "automatic_tax",
+        "tax_id_collection",
+        "customer_update",
+        "discounts",
         "payment_method_types",
         "billing_address_collection",
         "ui_mode",
@@ -114,6 +119,7 @@ def create_checkout_session(store: Store, call: Call) -> dict[str, Any]:
             "expires_at",
             "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
         )
+    options = _checkout_options(store, p, customer_id)
     price, quantity = lines[0]
     session_id = core.new_id("cs_test", 58)
     session = checkout_session_object(
@@ -139,8 +145,174 @@ def create_checkout_session(store: Store, call: Call) -> dict[str, Any]:
         "metadata": sub_metadata,
         "base_url": call.base_url,
         "declines": 0,
+        "coupon": options["coupon"],
+        "promotion_code": options["promotion_code"],
+        "automatic_tax": options["automatic_tax"],
     }
+    session["allow_promotion_codes"] = options["allow_promotion_codes"]
+    session["automatic_tax"]["enabled"] = options["automatic_tax"]
+    session["automatic_tax"]["status"] = "requires_location_inputs" if options["automatic_tax"] else None
+    if "tax_id_collection" in p:  # an optional field of the object, rendered when asked for
+        session["tax_id_collection"] = {"enabled": options["tax_id_collection"], "required": "never"}
+    _price_session(store, session, store.checkout_specs[session_id])
     return _checkout_view(store, session, p)
+
+
+# The stand-in's "automatic tax": one fixed demo rate, whatever the address (its Checkout page
+# says so). Stripe Tax would work the rate out from the customer's address.
+DEMO_TAX_PERCENT = 10
+
+
+def _checkout_options(store: Store, p: dict[str, Any], customer_id: str | None) -> dict[str, Any]:
+    """``allow_promotion_codes``, ``discounts``, ``automatic_tax``, ``tax_id_collection`` and
+    ``customer_update``, checked as Stripe checks them."""
+    allow_codes = bool(params.bool_param(p, "allow_promotion_codes", False))
+    coupon, promotion_code = None, None
+    raw_discounts = p.get("discounts")
+    if raw_discounts not in (None, ""):
+        if allow_codes:
+            raise errors.invalid_parameter(
+                "allow_promotion_codes",
+                "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            )
+        if (
+            not isinstance(raw_discounts, list)
+            or len(raw_discounts) != 1
+            or not isinstance(raw_discounts[0], dict)
+        ):
+            raise errors.invalid_parameter("discounts", "You may only specify one discount.")
+        entry = raw_discounts[0]
+        if (coupon_id := params.str_param(entry, "coupon")) is not None:
+            coupon = store.found(store.coupons, "coupon", coupon_id, param="discounts[0][coupon]")
+        elif (code_id := params.str_param(entry, "promotion_code")) is not None:
+            promotion_code = store.found(
+                store.promotion_codes, "promotion_code", code_id, param="discounts[0][promotion_code]"
+            )
+            coupon = store.coupons[promotion_code["promotion"]["coupon"]]
+        else:
+            raise errors.missing_parameter("discounts[0][coupon]")
+    automatic_tax = _enabled(p, "automatic_tax", ("enabled", "liability"))
+    tax_ids = _enabled(p, "tax_id_collection", ("enabled", "required"))
+    update = p.get("customer_update")
+    if update is not None:
+        if customer_id is None:
+            raise errors.invalid_parameter(
+                "customer_update", "`customer_update` can only be used with `customer`."
+            )
+        if not isinstance(update, dict):
+            raise errors.invalid_parameter("customer_update", "Invalid hash", code="parameter_invalid_object")
+        for name, value in update.items():
+            if name not in ("address", "name", "shipping"):
+                raise errors.unknown_parameter(f"customer_update[{name}]")
+            if value not in ("auto", "never"):
+                raise errors.invalid_parameter(
+                    f"customer_update[{name}]",
+                    f"Invalid customer_update[{name}]: must be one of auto or never",
+                )
+    update = update or {}
+    customer = store.live_customer(customer_id) if customer_id else None
+    saves_address = "auto" in (update.get("address"), update.get("shipping"))
+    if automatic_tax and customer is not None and not customer.get("address") and not saves_address:
+        raise errors.invalid_parameter(
+            "automatic_tax[enabled]",
+            "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid "
+            "address to the Customer or set either `customer_update[address]` to 'auto' or "
+            "`customer_update[shipping]` to 'auto' to save the address entered in Checkout to the "
+            "Customer.",
+        )
+    if tax_ids and customer is not None and update.get("name") != "auto":
+        raise errors.invalid_parameter(
+            "tax_id_collection[enabled]",
+            "Tax ID collection requires updating business name on the customer. To enable tax ID "
+            "collection for an existing customer, please set `customer_update[name]` to `auto`.",
+        )
+    return {
+        "allow_promotion_codes": allow_codes or None,
+        "coupon": coupon["id"] if coupon else None,
+        "promotion_code": promotion_code["id"] if promotion_code else None,
+        "automatic_tax": automatic_tax,
+        "tax_id_collection": tax_ids,
+    }
+
+
+def _enabled(p: dict[str, Any], name: str, allowed: tuple[str, ...]) -> bool:
+    value = p.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, dict):
+        raise errors.invalid_parameter(name, "Invalid hash", code="parameter_invalid_object")
+    for field in value:
+        if field not in allowed:
+            raise errors.unknown_parameter(f"{name}[{field}]")
+    if "enabled" not in value:
+        raise errors.missing_parameter(f"{name}[enabled]")
+    return bool(params.bool_param(value, "enabled", False))
+
+
+def checkout_amounts(store: Store, spec: dict[str, Any]) -> dict[str, int]:
+    """What the session charges for its period (after any trial): subtotal, discount, tax and total
+    (smallest unit)."""
+    price = store.prices[spec["price"]]
+    subtotal = price["unit_amount"] * spec["quantity"]
+    coupon = store.coupons.get(spec.get("coupon") or "")
+    discount = discounts.discount_amount(coupon, subtotal) if coupon else 0
+    tax = round((subtotal - discount) * DEMO_TAX_PERCENT / 100) if spec.get("automatic_tax") else 0
+    return {"subtotal": subtotal, "discount": discount, "tax": tax, "total": subtotal - discount + tax}
+
+
+def _price_session(store: Store, session: dict[str, Any], spec: dict[str, Any]) -> None:
+    amounts = checkout_amounts(store, spec)
+    coupon = spec.get("coupon")
+    session["amount_subtotal"] = amounts["subtotal"]
+    session["amount_total"] = amounts["total"]
+    session["discounts"] = (
+        [
+            {
+                "coupon": None if spec.get("promotion_code") else coupon,
+                "promotion_code": spec.get("promotion_code"),
+            }
+        ]
+        if coupon
+        else []
+    )
+    session["total_details"] = {
+        "amount_discount": amounts["discount"],
+        "amount_shipping": 0,
+        "amount_tax": amounts["tax"],
+    }
+
+
+def apply_promotion_code(store: Store, session_id: str, code: str) -> str | None:
+    """The hosted page's "Apply" of a promotion code: None, or what Stripe's page says."""
+    session = store.checkout_sessions[session_id]
+    spec = store.checkout_specs[session_id]
+    if not session.get("allow_promotion_codes"):
+        return "This Checkout Session does not take promotion codes."
+    found = discounts.promotion_code_find(store, code)
+    if found is None or not store.coupons[found["promotion"]["coupon"]]["valid"]:
+        return "This code is invalid."
+    spec["coupon"] = found["promotion"]["coupon"]
+    spec["promotion_code"] = found["id"]
+    _price_session(store, session, spec)
+    return None
+
+
+def _invoice_terms(store: Store, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """What the subscription's invoices carry beyond the price: the coupon and the tax."""
+    coupon = store.coupons.get(spec.get("coupon") or "")
+    if coupon is None and not spec.get("automatic_tax"):
+        return None
+    invoices_left = None  # forever
+    if coupon is not None and coupon["duration"] == "once":
+        invoices_left = 1
+    elif coupon is not None and coupon["duration"] == "repeating":
+        invoices_left = int(coupon["duration_in_months"])
+    return {
+        "coupon": coupon["id"] if coupon else None,
+        "promotion_code": spec.get("promotion_code"),
+        "discount_invoices_left": invoices_left,
+        "tax_percent": DEMO_TAX_PERCENT if spec.get("automatic_tax") else None,
+    }
 
 
 def _checkout_view(store: Store, session: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -280,7 +452,15 @@ def complete_checkout(store: Store, session_id: str) -> dict[str, Any]:
         metadata=spec["metadata"],
         trial_days=spec["trial_period_days"],
         base_url=spec["base_url"],
+        terms=_invoice_terms(store, spec),
     )
+    for used in (
+        store.coupons.get(spec.get("coupon") or ""),
+        store.promotion_codes.get(spec.get("promotion_code") or ""),
+    ):
+        if used is not None:
+            used["times_redeemed"] += 1
+    _price_session(store, session, spec)
     customer = store.customers[customer_id]
     session.update(
         status="complete",

@@ -6,12 +6,14 @@ subscription. Its hosted page and PDF are served by ``stripe_standin.hosted``.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from stripe_standin import core, errors, params
 from stripe_standin.core import Call
 from stripe_standin.resources import (
+    discounts,
     subscriptions,
 )
 
@@ -111,12 +113,57 @@ def new_invoice(
         hosted_url=f"{base}/i/{token}",
         pdf_url=f"{base}/i/{token}/pdf",
     )
+    _apply_terms(store, invoice, subscription_id)
     store.invoices[invoice_id] = invoice
     store.invoice_tokens[token] = invoice_id
     store.emit("invoice.created", invoice)
     store.emit("invoice.finalized", invoice)
     subscriptions.update_subscription(store, subscription_id, {"latest_invoice": invoice_id})
     return invoice
+
+
+def _apply_terms(store: Store, invoice: dict[str, Any], subscription_id: str) -> None:
+    """A coupon's discount and the tax, on the invoice and its line, as Stripe totals them:
+    ``total = subtotal - discount + tax`` (tax exclusive, on the discounted amount)."""
+    terms = store.invoice_terms.get(subscription_id)
+    if not terms:
+        return
+    line = invoice["lines"]["data"][0]
+    subtotal = int(invoice["subtotal"])
+    discount = 0
+    coupon = store.coupons.get(terms.get("coupon") or "")
+    if coupon is not None and terms["discount_invoices_left"] != 0:
+        discount = discounts.discount_amount(coupon, subtotal)
+        discount_id = core.new_id("di", 24)
+        amounts = [{"amount": discount, "discount": discount_id}]
+        invoice.update(discounts=[discount_id], total_discount_amounts=amounts)
+        line.update(discounts=[discount_id], discount_amounts=copy.deepcopy(amounts))
+        if terms["discount_invoices_left"] is not None:
+            terms["discount_invoices_left"] -= 1
+    taxable = subtotal - discount
+    tax = 0
+    if terms.get("tax_percent") is not None:
+        tax = round(taxable * int(terms["tax_percent"]) / 100)
+        taxes = [
+            {
+                "amount": tax,
+                "tax_behavior": "exclusive",
+                "tax_rate_details": {"tax_rate": "txr_standin_demo"},
+                "taxability_reason": "standard_rated",
+                "taxable_amount": taxable,
+                "type": "tax_rate_details",
+            }
+        ]
+        invoice.update(total_taxes=taxes)
+        line.update(taxes=copy.deepcopy(taxes))
+        invoice["automatic_tax"].update(enabled=True, status="complete")
+    total = taxable + tax
+    invoice.update(
+        total_excluding_tax=taxable,
+        total=total,
+        amount_due=total,
+        amount_remaining=total,
+    )
 
 
 def pay_invoice(store: Store, invoice_id: str) -> dict[str, Any]:

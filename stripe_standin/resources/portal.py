@@ -6,6 +6,7 @@ portal's buttons do lives in ``stripe_standin.hosted``.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -214,15 +215,44 @@ def _flow_items(store: Store, items: Any, subscription: dict[str, Any]) -> list[
 
 
 def configuration_object(store: Store) -> dict[str, Any]:
-    """The account's one portal configuration: what the hosted portal pages offer."""
+    """The account's default portal configuration (saved in the Dashboard, as it were)."""
+    return _configuration(
+        id=store.portal_configuration,
+        created=store.created,
+        is_default=True,
+        features={},
+        business_profile={},
+        metadata={},
+        name=None,
+        default_return_url=None,
+        livemode=False,
+        proration_behavior="none",
+    )
+
+
+def _configuration(
+    *,
+    id: str,
+    created: int,
+    is_default: bool,
+    features: dict[str, Any],
+    business_profile: dict[str, Any],
+    metadata: dict[str, str],
+    name: str | None,
+    default_return_url: str | None,
+    livemode: bool,
+    proration_behavior: str = "none",
+) -> dict[str, Any]:
+    """A configuration as Stripe renders it: every feature, set or defaulted."""
     return {
-        "id": store.portal_configuration,
+        "id": id,
         "object": "billing_portal.configuration",
         "active": True,
         "application": None,
-        "business_profile": {"headline": None, "privacy_policy_url": None, "terms_of_service_url": None},
-        "created": store.created,
-        "default_return_url": None,
+        "business_profile": {"headline": None, "privacy_policy_url": None, "terms_of_service_url": None}
+        | business_profile,
+        "created": created,
+        "default_return_url": default_return_url,
         "features": {
             "customer_update": {"allowed_updates": [], "enabled": False},
             "invoice_history": {"enabled": True},
@@ -237,29 +267,225 @@ def configuration_object(store: Store) -> dict[str, Any]:
                 "billing_cycle_anchor": None,
                 "default_allowed_updates": ["price"],
                 "enabled": True,
-                "proration_behavior": "none",
+                "products": [],
+                "proration_behavior": proration_behavior,
                 "schedule_at_period_end": {"conditions": []},
                 "trial_update_behavior": "end_trial",
             },
         },
-        "is_default": True,
-        "livemode": False,
+        "is_default": is_default,
+        "livemode": livemode,
         "login_page": {"enabled": False, "url": None},
-        "metadata": {},
-        "name": None,
-        "updated": store.created,
-    }
+        "metadata": metadata,
+        "name": name,
+        "updated": created,
+    } | ({"features": _merged_features(features)} if features else {})
+
+
+_CONFIGURATION_FEATURES: dict[str, tuple[str, ...]] = {
+    "customer_update": ("allowed_updates", "enabled"),
+    "invoice_history": ("enabled",),
+    "payment_method_update": ("enabled", "payment_method_configuration"),
+    "subscription_cancel": ("cancellation_reason", "enabled", "mode", "proration_behavior"),
+    "subscription_pause": ("enabled",),
+    "subscription_update": (
+        "billing_cycle_anchor",
+        "default_allowed_updates",
+        "enabled",
+        "products",
+        "proration_behavior",
+        "schedule_at_period_end",
+        "trial_update_behavior",
+    ),
+}
+
+
+def _merged_features(features: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`features` over `base` (Stripe's defaults when None), feature by feature."""
+    if base is None:
+        base = _configuration(
+            id="",
+            created=0,
+            is_default=False,
+            features={},
+            business_profile={},
+            metadata={},
+            name=None,
+            default_return_url=None,
+            livemode=False,
+        )["features"]
+    merged = copy.deepcopy(base)
+    for feature, fields in features.items():
+        merged.setdefault(feature, {}).update(copy.deepcopy(fields))
+    return merged
+
+
+def _features_param(store: Store, raw: Any) -> dict[str, Any]:
+    """Validate ``features`` as Stripe does: known names, booleans, modes, existing prices."""
+    if not isinstance(raw, dict):
+        raise errors.invalid_parameter("features", "Invalid hash", code="parameter_invalid_object")
+    features: dict[str, Any] = {}
+    for feature, fields in raw.items():
+        allowed = _CONFIGURATION_FEATURES.get(feature)
+        if allowed is None:
+            raise errors.unknown_parameter(f"features[{feature}]")
+        if not isinstance(fields, dict):
+            raise errors.invalid_parameter(
+                f"features[{feature}]", "Invalid hash", code="parameter_invalid_object"
+            )
+        parsed: dict[str, Any] = {}
+        for name, value in fields.items():
+            param = f"features[{feature}][{name}]"
+            if name not in allowed:
+                raise errors.unknown_parameter(param)
+            if name == "enabled":
+                parsed[name] = params.bool_param(fields, name, False)
+                continue
+            if name == "mode" and value not in ("at_period_end", "immediately"):
+                raise errors.invalid_parameter(
+                    param, "Invalid mode: must be one of at_period_end or immediately"
+                )
+            if name == "proration_behavior" and value not in ("none", "create_prorations", "always_invoice"):
+                raise errors.invalid_parameter(
+                    param,
+                    "Invalid proration_behavior: must be one of always_invoice, create_prorations, or none",
+                )
+            if name == "products":
+                parsed[name] = _update_products(store, value, param)
+            elif name == "default_allowed_updates":
+                updates = [] if value == "" else value
+                if not isinstance(updates, list) or any(
+                    u not in ("price", "quantity", "promotion_code") for u in updates
+                ):
+                    raise errors.invalid_parameter(param, "Invalid array")
+                parsed[name] = list(updates)
+            else:
+                parsed[name] = value
+        features[feature] = parsed
+    return features
+
+
+def _update_products(store: Store, value: Any, param: str) -> list[dict[str, Any]]:
+    if value == "":
+        return []
+    if not isinstance(value, list):
+        raise errors.invalid_parameter(param, "Invalid array")
+    if len(value) > 10:
+        raise errors.invalid_parameter(param, "You can specify up to 10 products.")
+    products = []
+    for n, entry in enumerate(value):
+        where = f"{param}[{n}]"
+        if not isinstance(entry, dict):
+            raise errors.invalid_parameter(where, "Invalid hash", code="parameter_invalid_object")
+        product_id = params.str_param(entry, "product")
+        if not product_id:
+            raise errors.missing_parameter(f"{where}[product]")
+        catalogue.product_or_404(store, product_id)
+        prices = entry.get("prices")
+        if not isinstance(prices, list) or not prices:
+            raise errors.missing_parameter(f"{where}[prices]")
+        for m, price_id in enumerate(prices):
+            price = catalogue.recurring_price(store, str(price_id), f"{where}[prices][{m}]")
+            if price["product"] != product_id:
+                raise errors.invalid_parameter(
+                    f"{where}[prices][{m}]",
+                    f"The price `{price_id}` does not belong to the product `{product_id}`.",
+                )
+        products.append(
+            {
+                "adjustable_quantity": {"enabled": False, "maximum": None, "minimum": 1},
+                "prices": [str(p) for p in prices],
+                "product": product_id,
+            }
+        )
+    return products
+
+
+_CONFIGURATION_PARAMS = (
+    "business_profile",
+    "default_return_url",
+    "features",
+    "login_page",
+    "metadata",
+    "name",
+    "expand",
+)
+
+
+def create_configuration(store: Store, call: Call) -> dict[str, Any]:
+    p = params.allow(call.params, *_CONFIGURATION_PARAMS)
+    if "features" not in p:
+        raise errors.missing_parameter("features")
+    features = _features_param(store, p["features"])
+    profile = p.get("business_profile") or {}
+    if not isinstance(profile, dict):
+        raise errors.invalid_parameter("business_profile", "Invalid hash", code="parameter_invalid_object")
+    if (url := params.str_param(p, "default_return_url")) and url:
+        params.check_url(url, "default_return_url")
+    configuration = _configuration(
+        id=core.new_id("bpc", 24),
+        created=core.now(),
+        is_default=False,
+        features=features,
+        business_profile={k: v or None for k, v in profile.items()},
+        metadata=params.metadata_param(p),
+        name=params.str_param(p, "name") or None,
+        default_return_url=url or None,
+        livemode=call.livemode,
+    )
+    store.portal_configurations[configuration["id"]] = configuration
+    return configuration
+
+
+def update_configuration(store: Store, call: Call) -> dict[str, Any]:
+    p = params.allow(call.params, "active", *_CONFIGURATION_PARAMS)
+    (configuration_id,) = call.args
+    configuration = store.portal_configurations.get(configuration_id)
+    if configuration is None:
+        if configuration_id == store.portal_configuration and store.portal_configured:
+            raise errors.invalid_parameter(
+                "configuration", "The stand-in keeps the default configuration as the Dashboard saved it."
+            )
+        raise errors.no_such("configuration", configuration_id, param="configuration", status=404)
+    if "features" in p:
+        configuration["features"] = _merged_features(
+            _features_param(store, p["features"]), configuration["features"]
+        )
+    if "active" in p:
+        configuration["active"] = params.bool_param(p, "active", True)
+    if isinstance(p.get("business_profile"), dict):
+        configuration["business_profile"] |= {k: v or None for k, v in p["business_profile"].items()}
+    if "name" in p:
+        configuration["name"] = params.str_param(p, "name") or None
+    if "default_return_url" in p:
+        configuration["default_return_url"] = params.str_param(p, "default_return_url") or None
+    params.update_metadata(configuration, p)
+    configuration["updated"] = core.now()
+    return configuration
+
+
+def _all_configurations(store: Store) -> list[dict[str, Any]]:
+    saved = [configuration_object(store)] if store.portal_configured else []
+    return [*saved, *store.portal_configurations.values()]
 
 
 def list_configurations(store: Store, call: Call) -> dict[str, Any]:
-    """Empty until the portal settings are saved (``set_portal_configured``)."""
+    """The default one once the portal settings are saved (``set_portal_configured``), and every
+    one made through the API; newest first."""
     q = params.allow(call.query, "active", "is_default", "limit", "starting_after", "ending_before", "expand")
-    saved = [configuration_object(store)] if store.portal_configured else []
-    return params.paginate(saved, q, "/v1/billing_portal/configurations")
+    active = params.bool_param(q, "active", None)
+    is_default = params.bool_param(q, "is_default", None)
+    matching = [
+        c
+        for c in reversed(_all_configurations(store))
+        if (active is None or c["active"] == active) and (is_default is None or c["is_default"] == is_default)
+    ]
+    return params.paginate(matching, q, "/v1/billing_portal/configurations")
 
 
 def retrieve_configuration(store: Store, call: Call) -> dict[str, Any]:
     (configuration_id,) = call.args
-    if configuration_id != store.portal_configuration or not store.portal_configured:
+    found = next((c for c in _all_configurations(store) if c["id"] == configuration_id), None)
+    if found is None:
         raise errors.no_such("configuration", configuration_id, param="configuration", status=404)
-    return configuration_object(store)
+    return found

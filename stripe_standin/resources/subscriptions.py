@@ -335,7 +335,9 @@ def start_subscription(
     base_url: str | None = None,
     pay: bool = True,
     cancel_at_period_end: bool = False,
+    terms: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``terms``: what its invoices carry beyond the price (a coupon, tax: ``invoice_terms``)."""
     price = store.prices[price_id]
     recurring = price["recurring"] or {"interval": "month", "interval_count": 1}
     now = core.now()
@@ -366,6 +368,8 @@ def start_subscription(
         "ended_at": None,
     }
     put_subscription(store, spec)
+    if terms:
+        store.invoice_terms[spec["id"]] = terms
     amount = 0 if trial_end else price["unit_amount"] * quantity
     invoice = invoices.new_invoice(store, spec["id"], amount, "subscription_create", base_url=base_url)
     if pay or amount == 0:
