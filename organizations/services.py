@@ -26,7 +26,7 @@ def demo_data_ensure(*, password: str) -> list[tuple[str, str]]:
         user.set_password(password)
         user.is_active = True
         user.save()
-        Membership.objects.update_or_create(user=user, defaults={"organization": organization, "role": role})
+        Membership.objects.update_or_create(user=user, organization=organization, defaults={"role": role})
     staff = User.objects.filter(email="admin@demo.example.com").first() or User.objects.create_superuser(
         email="admin@demo.example.com"
     )
