@@ -360,6 +360,15 @@ BILLING_PLANS_CACHE_SECONDS: int = env.int("BILLING_PLANS_CACHE_SECONDS", defaul
 BILLING_READ_RATE: str = env.str("BILLING_READ_RATE", default="60/min")
 BILLING_PAYMENTS_CACHE_SECONDS: int = env.int("BILLING_PAYMENTS_CACHE_SECONDS", default=60)
 
+# --- Teams: members, invitations and their e-mail ------------------------------------------
+# One per-user limit on inviting, accepting, role changes and removals (its own counter).
+MEMBERS_RATE: str = env.str("MEMBERS_RATE", default="30/min")
+# Invitation e-mails: the console (the terminal of `make run`) unless EMAIL_URL names a server
+# (smtp://user:password@host:587, submission with STARTTLS; smtp+ssl:// for implicit TLS).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
+EMAIL_TIMEOUT = 10  # seconds: a mail server that hangs must not hold the request
+
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {
     "version": 1,

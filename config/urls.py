@@ -5,10 +5,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import urls as accounts_urls
 from billing import urls as billing_urls
 from core import urls as core_urls
+from organizations import urls as organizations_urls
 from workspace import urls as workspace_urls
 
 # The JSON API: these paths skip the page middleware (sessions, Django's user, messages).
-api_urlpatterns = [*accounts_urls.api_urlpatterns, *billing_urls.api_urlpatterns]
+api_urlpatterns = [
+    *accounts_urls.api_urlpatterns,
+    *billing_urls.api_urlpatterns,
+    *organizations_urls.api_urlpatterns,
+]
 
 urlpatterns = [
     *api_urlpatterns,

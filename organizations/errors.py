@@ -67,3 +67,11 @@ class InvitationInvalid(ApplicationError):
 
 class MembersRateLimited(RateLimited):
     message = "Too many changes to members; try again in a moment"
+
+
+class OrganizationRequestInvalid(ApplicationError):
+    """A body that misses a required field, or carries one that is not valid."""
+
+    error_code = "VALIDATION_ERROR"
+    status_code = 400
+    message = "Invalid input"

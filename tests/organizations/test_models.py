@@ -48,7 +48,11 @@ def test_seed_demo_is_idempotent(capsys):
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "owner@demo.example.com" in out and "member@demo.example.com" in out
-    assert Organization.objects.count() == 1
-    assert Membership.objects.count() == 2
-    roles = dict(Membership.objects.values_list("user__email", "role"))
+    # The demo organization with its owner and member, and a second one of the owner's (the
+    # page's organization switcher shows).
+    assert Organization.objects.count() == 2
+    demo = Organization.objects.get(name="Demo Organization")
+    roles = dict(demo.memberships.values_list("user__email", "role"))
     assert roles == {"owner@demo.example.com": "owner", "member@demo.example.com": "member"}
+    owner = Membership.objects.filter(user__email="owner@demo.example.com")
+    assert owner.count() == 2 and owner.get(is_default=True).organization == demo
