@@ -18,6 +18,7 @@ api_urlpatterns = [
 urlpatterns = [
     *api_urlpatterns,
     path("accounts/", include(accounts_urls.urlpatterns)),
+    path("", include("organizations.page_urls")),
     path("billing/", include((billing_urls.urlpatterns, "billing"))),
     path("workspace/", include(workspace_urls)),
     path("admin/", admin.site.urls),

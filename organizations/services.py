@@ -34,6 +34,7 @@ from organizations.errors import (
     AlreadyMember,
     InvitationEmailMismatch,
     InvitationInvalid,
+    InvitationNotFound,
     LastOwner,
     MemberNotFound,
     MemberPermissionDenied,
@@ -48,6 +49,7 @@ from organizations.models import (
     invitation_expiry,
     invitation_token_hash,
 )
+from organizations.selectors import invitation_by_token as invitation_pending_by_token
 from organizations.selectors import invitation_get, member_get
 
 logger = logging.getLogger(__name__)
@@ -397,6 +399,45 @@ def invitation_accept(*, user: User, token: str) -> Membership:
         },
     )
     return Membership.objects.select_related("user", "organization").get(pk=membership.pk)
+
+
+# --- Sign-up ---------------------------------------------------------------------------------
+
+
+def signup_with_organization(*, email: str, password: str, organization_name: str) -> Membership:
+    """A new account and its first organization, of which it is the owner."""
+    with transaction.atomic():
+        user = User.objects.create_user(email=email, password=password)
+        return organization_create(user=user, name=organization_name)
+
+
+def signup_and_accept(*, token: str, password: str) -> Membership:
+    """A new account for the invited e-mail, joined to the invitation's organization in one
+    step (nothing is created when the invitation is no longer pending)."""
+    with transaction.atomic():
+        invitation = invitation_pending_by_token(token=token)
+        if invitation is None:
+            raise InvitationInvalid()
+        user = User.objects.create_user(email=invitation.email, password=password)
+        return invitation_accept(user=user, token=token)
+
+
+def invitation_link_refresh(*, actor: Membership, invitation_id: object) -> str:
+    """A fresh link for one of the organization's pending invitations, for the members page to
+    show (so a person can join without e-mail); the link sent before stops working."""
+    invitation = invitation_get(organization_id=actor.organization_id, invitation_id=invitation_id)
+    _may_invite(actor=actor)
+    link = invitation_link_issue(invitation_id=invitation.pk)
+    if link is None:
+        raise InvitationNotFound()
+    _audit(
+        organization_id=actor.organization_id,
+        actor=actor.user,
+        action=MemberAuditEntry.Action.INVITATION_RESENT,
+        subject_email=invitation.email,
+        detail="fresh link on the members page",
+    )
+    return link
 
 
 # --- The demo --------------------------------------------------------------------------------

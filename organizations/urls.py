@@ -21,5 +21,3 @@ api_urlpatterns = [
     path("invitations/<str:token>/accept", apis.InvitationAcceptApi.as_view(), name="invitation-accept-api"),
     path("invitations/<str:token>/accept/", apis.InvitationAcceptApi.as_view(schema=None)),
 ]
-
-urlpatterns: list = []

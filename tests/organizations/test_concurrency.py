@@ -3,6 +3,7 @@ gunicorn's threaded workers), against the leg's real database (a SQLite file or 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,7 @@ def test_ten_concurrent_accepts_of_one_invitation_make_one_membership(owner, org
     ben = make_user(email="ben@example.com")
     clients = [client_for(ben) for _ in range(10)]
 
-    responses = race([lambda c=c: c.post(f"/invitations/{token}/accept") for c in clients])
+    responses = race([functools.partial(c.post, f"/invitations/{token}/accept") for c in clients])
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [410] * 9, [r.content for r in responses]
