@@ -299,6 +299,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "organizations.openapi.organization_header_hook",
+    ],
 }
 
 # --- Stripe and billing -------------------------------------------------------------------
@@ -375,7 +379,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"event": {"()": "core.logging.EventFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "event"}},
+    "filters": {"redact_link_tokens": {"()": "core.logging.RedactLinkTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "event", "filters": ["redact_link_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django logs every 4xx/5xx with the request path; our own events say more.

@@ -231,3 +231,31 @@ INVITATION_ACCEPT = _op(
         429: _RATE,
     },
 )
+
+
+def organization_header_hook(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """Document `X-Organization` on every `/subscriptions/...` operation that requires a token
+    (the organizations endpoints carry it already): it is read by the API's authentication,
+    not by each view."""
+    parameter = {
+        "in": "header",
+        "name": ORGANIZATION_HEADER.name,
+        "required": False,
+        "schema": {"type": "integer"},
+        "description": ORGANIZATION_HEADER.description,
+    }
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/subscriptions"):
+            continue
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            security = operation.get("security") or []
+            if not security or {} in security:  # no token, or an optional one
+                continue
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("in") == "header" and p.get("name") == parameter["name"] for p in parameters):
+                parameters.append(dict(parameter))
+    return result

@@ -334,3 +334,19 @@ def test_the_invitation_and_its_link_never_reach_a_log(owner, organization, make
     client_for(person).post(f"/invitations/{token}/accept")
     text = "\n".join(str(vars(r)) for r in caplog.records)
     assert caplog.records and token not in text and "secret.person" not in text
+
+
+def test_the_schema_documents_the_organization_header_on_every_path_that_takes_it(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    for path in [
+        "/subscriptions/portal",
+        "/subscriptions/my",
+        "/subscriptions/buy",
+        "/organizations",
+        "/organizations/members",
+    ]:
+        for method, operation in schema["paths"][path].items():
+            names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+            assert "X-Organization" in names, (path, method)
+    plans = schema["paths"]["/subscriptions"]["get"]
+    assert "X-Organization" not in [p["name"] for p in plans.get("parameters", [])]
