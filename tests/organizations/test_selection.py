@@ -135,3 +135,16 @@ def test_a_member_of_one_never_reads_or_acts_on_another(
     assert_error(mine.delete(f"/organizations/members/{other_membership.pk}"), 404, "MEMBER_NOT_FOUND")
     assert Membership.objects.filter(user=other_owner).exists()
     assert stripe_standin.requests == []
+
+
+def test_the_organization_costs_no_query_without_the_header_and_one_with_it(
+    two, owner, django_assert_num_queries
+):
+    _, client = two
+    without, with_header = client_for(owner), client_for(owner, client)
+    # The user with the default membership and its organization (one join); the subscription.
+    with django_assert_num_queries(2):
+        assert without.get("/subscriptions/my").status_code == 200
+    # The same, and the membership the header names (with its organization).
+    with django_assert_num_queries(3):
+        assert with_header.get("/subscriptions/my").status_code == 200
