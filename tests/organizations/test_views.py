@@ -193,3 +193,41 @@ def test_on_the_page_buy_for_one_and_open_the_portal_for_the_other(
     portals = stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")
     assert {r.params["customer"] for r in portals} == {other.stripe_customer_id}
     assert organization.stripe_customer_id != other.stripe_customer_id
+
+
+def _database_text() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        rows = []
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 -- table names from the schema
+            rows.append(repr(cursor.fetchall()))
+    return "\n".join(rows)
+
+
+def test_the_raw_token_reaches_no_table_sessions_and_messages_included(owner, organization):
+    client = logged_in(owner)
+    invite_on_page(client, "new.person@example.com")
+    mailed = last_token("new.person@example.com")
+    page = client.post(f"/organization/invitations/{Invitation.objects.get().pk}/link/")
+    fresh = LINK.search(page.content.decode())
+    assert fresh
+    visitor = Client()
+    visitor.get(f"/invitations/{fresh.group(1)}/")
+    visitor.post(
+        f"/invitations/{fresh.group(1)}/",
+        {"password1": "a-long-pass-phrase-1", "password2": "a-long-pass-phrase-1"},
+    )
+    assert Membership.objects.filter(user__email="new.person@example.com").exists()
+    text = _database_text()
+    assert mailed not in text and fresh.group(1) not in text
+
+
+def test_the_switcher_needs_the_csrf_token(owner, organization, make_organization):
+    other = make_organization(name="Client Ltd")
+    Membership.objects.create(user=owner, organization=other, role="owner")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    assert client.post("/organization/switch/", {"organization": other.pk}).status_code == 403
+    assert re.search(r'<h1 id="page-title">\s*Acme Inc', client.get("/billing/").content.decode())
