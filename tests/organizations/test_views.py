@@ -203,6 +203,10 @@ def _database_text() -> str:
         for table in connection.introspection.table_names():
             cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 -- table names from the schema
             rows.append(repr(cursor.fetchall()))
+    # Session data is stored encoded: read it as the app does.
+    from django.contrib.sessions.models import Session
+
+    rows.extend(repr(session.get_decoded()) for session in Session.objects.all())
     return "\n".join(rows)
 
 
