@@ -6,3 +6,4 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 
 class JWTScheme(SimpleJWTScheme):
     target_class = "accounts.authentication.JWTAuthentication"
+    match_subclasses = True  # the API's authentication adds the organization header to it

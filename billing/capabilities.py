@@ -36,6 +36,7 @@ from billing.models import CapabilitySet, Subscription
 from billing.services.plans import plans_cached, plans_list
 from core.queries import CompiledQuery
 from organizations.models import Membership, Organization
+from organizations.selectors import membership_for_user, memberships_remember, user_memberships_queryset
 
 logger = logging.getLogger(__name__)
 
@@ -174,22 +175,21 @@ def subscription_current_with_capabilities(
 
 
 def user_billing_access(user: User) -> tuple[Membership | None, BillingAccess | None]:
-    """The user's membership (organization loaded) and its organization's billing access, in one
-    query; `(None, None)` outside any organization. The membership is cached on the user, so
-    `organizations.selectors` finds it without a query. An inactive organization's access is
-    None: it is treated as gone."""
-    membership = (
-        Membership.objects.select_related("organization")
-        .filter(user_id=user.pk)
-        .annotate(
+    """The membership this request acts through (organization loaded) and its organization's
+    billing access, in one query; `(None, None)` outside any organization. The user's
+    memberships are read with their access and kept on the user, so `organizations.selectors`
+    chooses among them without a query. An inactive organization's access is None: it is
+    treated as gone."""
+    memberships = list(
+        user_memberships_queryset(user=user).annotate(
             _status=_current_status(OuterRef("organization_id")),
             _items=_items(OuterRef("organization_id")),
         )
-        .first()
     )
+    memberships_remember(user=user, memberships=memberships)
+    membership = membership_for_user(user=user)
     if membership is None:
         return None, None
-    user.membership = membership
     if not membership.organization.is_active:
         return membership, None
     return membership, billing_access_from(membership._status, membership._items)  # type: ignore[attr-defined]

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "core.middleware.AuthenticationMiddleware",
+    "organizations.middleware.OrganizationChoiceMiddleware",
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "organizations.context_processors.organization_switcher",
             ],
         },
     },
@@ -246,7 +248,7 @@ if not SECURE_SSL_REDIRECT:
 
 # --- REST framework and JWT ---------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["organizations.authentication.OrganizationJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
@@ -297,6 +299,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "organizations.openapi.organization_header_hook",
+    ],
 }
 
 # --- Stripe and billing -------------------------------------------------------------------
@@ -363,12 +369,24 @@ BILLING_TAX_ID_COLLECTION: bool = env.bool("BILLING_TAX_ID_COLLECTION", default=
 BILLING_READ_RATE: str = env.str("BILLING_READ_RATE", default="60/min")
 BILLING_PAYMENTS_CACHE_SECONDS: int = env.int("BILLING_PAYMENTS_CACHE_SECONDS", default=60)
 
+# --- Teams: members, invitations and their e-mail ------------------------------------------
+# One per-user limit on inviting, accepting, role changes and removals (its own counter).
+MEMBERS_RATE: str = env.str("MEMBERS_RATE", default="30/min")
+# Invitation e-mails: the console (the terminal of `make run`) unless EMAIL_URL names a server
+# (smtp://user:password@host:587, submission with STARTTLS; smtp+ssl:// for implicit TLS).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
+EMAIL_TIMEOUT = 10  # seconds: a mail server that hangs must not hold the request
+
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"event": {"()": "core.logging.EventFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "event"}},
+    "filters": {"redact_link_tokens": {"()": "core.logging.RedactLinkTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "event", "filters": ["redact_link_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django logs every 4xx/5xx with the request path; our own events say more.

@@ -5,14 +5,20 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import urls as accounts_urls
 from billing import urls as billing_urls
 from core import urls as core_urls
+from organizations import urls as organizations_urls
 from workspace import urls as workspace_urls
 
 # The JSON API: these paths skip the page middleware (sessions, Django's user, messages).
-api_urlpatterns = [*accounts_urls.api_urlpatterns, *billing_urls.api_urlpatterns]
+api_urlpatterns = [
+    *accounts_urls.api_urlpatterns,
+    *billing_urls.api_urlpatterns,
+    *organizations_urls.api_urlpatterns,
+]
 
 urlpatterns = [
     *api_urlpatterns,
     path("accounts/", include(accounts_urls.urlpatterns)),
+    path("", include("organizations.page_urls")),
     path("billing/", include((billing_urls.urlpatterns, "billing"))),
     path("workspace/", include(workspace_urls)),
     path("admin/", admin.site.urls),

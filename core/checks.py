@@ -31,6 +31,7 @@ RATE_SETTINGS = [
     "LOGIN_IP_RATE",
     "BILLING_PORTAL_RATE",
     "BILLING_READ_RATE",
+    "MEMBERS_RATE",
 ]
 
 # (setting, lowest value, whether the lowest value itself is refused): numbers with a floor.

@@ -38,15 +38,31 @@ def api_paths(patterns: Iterable[URLPattern]) -> tuple[frozenset[str], tuple[str
     return frozenset(exact), tuple(prefixes)
 
 
+def api_path_shapes(patterns: Iterable[URLPattern]) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+    """As `api_paths`, each route with a converter as the text before its first converter and
+    after its last one (`/invitations/<token>/accept` is an API route, `/invitations/<token>/`
+    a page)."""
+    exact, _ = api_paths(patterns)
+    shapes = []
+    for pattern in patterns:
+        route = "/" + str(pattern.pattern)
+        if "<" in route:
+            shapes.append((route.partition("<")[0], route.rpartition(">")[2]))
+    return exact, tuple(shapes)
+
+
 @lru_cache(maxsize=8)
-def _api_paths_of(urlconf: str) -> tuple[frozenset[str], tuple[str, ...]]:
-    return api_paths(getattr(import_module(urlconf), "api_urlpatterns", ()))
+def _api_paths_of(urlconf: str) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+    return api_path_shapes(getattr(import_module(urlconf), "api_urlpatterns", ()))
 
 
 def is_api_route(path: str) -> bool:
     """Whether `path` is one of the root URLconf's `api_urlpatterns` (config/urls.py)."""
-    exact, prefixes = _api_paths_of(settings.ROOT_URLCONF)
-    return path in exact or path.startswith(prefixes)
+    exact, shapes = _api_paths_of(settings.ROOT_URLCONF)
+    return path in exact or any(
+        path.startswith(prefix) and path.endswith(suffix) and len(path) > len(prefix) + len(suffix)
+        for prefix, suffix in shapes
+    )
 
 
 class _PagesOnly:

@@ -11,15 +11,14 @@ from django.http import HttpRequest
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from organizations.models import Membership, Organization
-from organizations.selectors import membership_for_user
+from organizations.models import Invitation, MemberAuditEntry, Membership, Organization
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ("user",)
-    fields = ("user", "role", "created_at")
+    fields = ("user", "role", "is_default", "created_at")
     readonly_fields = ("created_at",)
 
 
@@ -58,24 +57,76 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "organization", "role", "created_at")
-    list_filter = ("role", "organization__is_active", "user__is_active")
+    list_display = ("user", "organization", "role", "is_default", "created_at")
+    list_filter = ("role", "is_default", "organization__is_active", "user__is_active")
     search_fields = ("user__email", "organization__name")
     autocomplete_fields = ("user", "organization")
     list_select_related = ("user", "organization")
 
 
-class UserMembershipInline(admin.StackedInline):
-    """The user's one organization and role (a user belongs to at most one)."""
+class UserMembershipInline(admin.TabularInline):
+    """The user's organizations and their role in each (one of them the default)."""
 
     model = Membership
     extra = 0
-    max_num = 1
     autocomplete_fields = ("organization",)
-    fields = ("organization", "role")
+    fields = ("organization", "role", "is_default")
 
 
-# The user admin of accounts, with the user's organization and role: accounts knows nothing
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations as sent; the link's token is not here (only its hash is stored)."""
+
+    list_display = (
+        "email",
+        "organization",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    )
+    list_filter = ("role",)
+    search_fields = ("email", "organization__name")
+    list_select_related = ("organization", "invited_by")
+    fields = (
+        "organization",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # invitations are sent from the members page or the API, which e-mail the link
+
+
+@admin.register(MemberAuditEntry)
+class MemberAuditEntryAdmin(admin.ModelAdmin):
+    """Who did what to whom in which organization, and when. Read-only: it is the record."""
+
+    list_display = ("created_at", "organization", "actor", "action", "subject_email", "detail")
+    list_filter = ("action",)
+    search_fields = ("organization__name", "actor__email", "subject_email")
+    list_select_related = ("organization", "actor")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# The user admin of accounts, with the user's organizations and roles: accounts knows nothing
 # of organizations, so they are added here.
 admin.site.unregister(User)
 
@@ -83,21 +134,25 @@ admin.site.unregister(User)
 @admin.register(User)
 class OrganizationUserAdmin(UserAdmin):
     list_display = ("email", "full_name", "organization", "role", "is_active", "is_staff", "date_joined")
-    list_filter = (*UserAdmin.list_filter, "membership__role")
-    search_fields = (*UserAdmin.search_fields, "membership__organization__name")
-    list_select_related = ("membership__organization",)
+    list_filter = (*UserAdmin.list_filter, "memberships__role")
+    search_fields = (*UserAdmin.search_fields, "memberships__organization__name")
     inlines = (UserMembershipInline,)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("memberships__organization")
+
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[InlineModelAdmin[Any, Any]]:
-        # The add form stays Django's two-password form; the organization is set once the user exists.
+        # The add form stays Django's two-password form; organizations are added once the user exists.
         return super().get_inline_instances(request, obj) if obj is not None else []
 
-    @admin.display(description="Organization", ordering="membership__organization__name")
-    def organization(self, obj: User) -> str:
-        membership = membership_for_user(user=obj)
-        return membership.organization.name if membership else "—"
+    def _memberships(self, obj: User) -> list[Membership]:
+        # The default first, then by when they joined (prefetched with the changelist).
+        return sorted(obj.memberships.all(), key=lambda m: (not m.is_default, m.created_at))  # type: ignore[attr-defined]
 
-    @admin.display(description="Role", ordering="membership__role")
+    @admin.display(description="Organization")
+    def organization(self, obj: User) -> str:
+        return ", ".join(m.organization.name for m in self._memberships(obj)) or "—"
+
+    @admin.display(description="Role")
     def role(self, obj: User) -> str:
-        membership = membership_for_user(user=obj)
-        return membership.get_role_display() if membership else "—"
+        return ", ".join(m.get_role_display() for m in self._memberships(obj)) or "—"

@@ -27,6 +27,8 @@ from tests.factories import (
     PASSWORD,
     CapabilitySetFactory,
     CheckoutSessionFactory,
+    InvitationFactory,
+    MemberAuditEntryFactory,
     MembershipFactory,
     OrganizationFactory,
     PortalSessionFactory,
@@ -243,3 +245,7 @@ def populated(owner: User, member: User, organization: Organization) -> None:
     )
     CapabilitySetFactory.create(organization=organization)
     StripeWriteFactory.create(organization=organization)
+    InvitationFactory.create(organization=organization, invited_by=owner, email="new@acme.example.com")
+    MemberAuditEntryFactory.create(
+        organization=organization, actor=owner, subject_email="member@acme.example.com"
+    )

@@ -21,7 +21,7 @@ from billing.models import (
     Subscription,
     WebhookEvent,
 )
-from organizations.models import Membership, Organization
+from organizations.models import Invitation, MemberAuditEntry, Membership, Organization
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -58,6 +58,28 @@ class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     user = factory.SubFactory(UserFactory)
     organization = factory.SubFactory(OrganizationFactory)
     role = Membership.Role.MEMBER
+
+
+class InvitationFactory(factory.django.DjangoModelFactory[Invitation]):
+    """A pending invitation (its token unknown: only a hash is stored; tests that follow the
+    link issue one through `organizations.services`)."""
+
+    class Meta:
+        model = Invitation
+
+    organization = factory.SubFactory(OrganizationFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Membership.Role.MEMBER
+
+
+class MemberAuditEntryFactory(factory.django.DjangoModelFactory[MemberAuditEntry]):
+    class Meta:
+        model = MemberAuditEntry
+
+    organization = factory.SubFactory(OrganizationFactory)
+    subject_email = "someone@example.com"
+    action = MemberAuditEntry.Action.ROLE_CHANGED
+    detail = "member -> admin"
 
 
 class SubscriptionFactory(factory.django.DjangoModelFactory[Subscription]):

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 
 from billing.capabilities import BillingAccess
 from billing.decorators import billing_access_required, capability_missing_message
+from organizations.selectors import organization_membership_get
 
 EXTENDED_SUPPORT = "EXTENDED_SUPPORT"
 STORAGE_TB = "STORAGE_TB"
@@ -28,7 +29,7 @@ def workspace_page(request: HttpRequest) -> HttpResponse:
     access: BillingAccess = request.billing_access  # type: ignore[attr-defined]
     extended_support = access.capability(EXTENDED_SUPPORT) is not None
     context = {
-        "organization": request.user.membership.organization,  # type: ignore[union-attr]
+        "organization": organization_membership_get(user=request.user).organization,  # type: ignore[arg-type]
         "capabilities": access.capabilities,
         "storage_tb": access.capability(STORAGE_TB),
         "extended_support": extended_support,

@@ -21,6 +21,7 @@ from billing.capabilities import (
 )
 from billing.models import CapabilitySet, Subscription
 from billing.selectors import subscription_current_get
+from organizations.selectors import membership_for_user
 from tests.assertions import assert_error
 from tests.billing.capability_fixtures import PRO, STARTER, SUMMARY, Deliveries, subscribe
 from tests.billing.stripe_events import deliver, event, give_customer
@@ -309,7 +310,8 @@ def test_each_selector_is_one_query(
         membership, access = user_billing_access(owner)
     assert access is not None and access.capability("EXTENDED_SUPPORT") == 1
     with django_assert_num_queries(0):
-        assert membership is not None and owner.membership.organization == organization
+        assert membership is not None and membership.organization == organization
+        assert membership_for_user(user=owner) is membership
 
 
 def test_selector_current_subscription_agrees_with_subscription_current_get(

@@ -330,8 +330,7 @@ def test_refused_requests_do_not_count_toward_the_rate(member, auth_client, sett
     client = auth_client(member)
     for _ in range(5):
         assert client.post(URL).status_code == 403
-    member.membership.role = "billing"
-    member.membership.save()
+    member.memberships.update(role="billing")
     assert client.post(URL).status_code == 200
     assert client.post(URL).status_code == 200
     assert client.post(URL).status_code == 429

@@ -122,10 +122,8 @@ def test_the_api_does_not_take_the_victims_browser_session(owner, victim, stripe
     # With the attacker's own token too: the token's user, not the cookie's, is served.
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(owner)}")
     assert client.post(PORTAL).status_code == 200
-    owner.membership.organization.refresh_from_db()
-    assert_stripe_only_saw(
-        stripe_standin, owner.membership.organization.stripe_customer_id, victim_org.stripe_customer_id
-    )
+    own = owner.memberships.get().organization
+    assert_stripe_only_saw(stripe_standin, own.stripe_customer_id, victim_org.stripe_customer_id)
 
 
 @pytest.mark.django_db
@@ -152,8 +150,7 @@ def test_a_token_follows_its_user_not_the_organization_it_was_minted_in(
     of an organization loses its billing at once, token or no token."""
     token = access_token_for(owner)
     elsewhere = make_organization(name="Elsewhere")
-    owner.membership.organization = elsewhere
-    owner.membership.save()
+    owner.memberships.update(organization=elsewhere)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert client.post(PORTAL).status_code == 200
@@ -162,6 +159,6 @@ def test_a_token_follows_its_user_not_the_organization_it_was_minted_in(
     sessions = stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")
     assert [s.params["customer"] for s in sessions] == [elsewhere.stripe_customer_id]
     assert organization.stripe_customer_id is None
-    owner.membership.delete()
+    owner.memberships.all().delete()
     response = client.post(PORTAL)
     assert response.status_code == 400 and response.json()["error_code"] == "NO_ORGANIZATION"

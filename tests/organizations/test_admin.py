@@ -15,7 +15,7 @@ def org_change_url(organization: Organization) -> str:
 
 
 def test_organizations_and_memberships_are_registered():
-    assert registered("organizations") == ["membership", "organization"]
+    assert registered("organizations") == ["invitation", "memberauditentry", "membership", "organization"]
 
 
 @pytest.mark.django_db

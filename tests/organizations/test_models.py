@@ -5,11 +5,16 @@ from organizations.models import Membership, Organization
 
 
 @pytest.mark.django_db
-def test_a_user_belongs_to_at_most_one_organization(make_user, make_organization):
+def test_a_user_belongs_to_an_organization_once_and_has_one_default(make_user, make_organization):
     user = make_user(role="owner")
+    first = Membership.objects.get(user=user)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(user=user, organization=make_organization(), role="member")
-    assert Membership.objects.filter(user=user).count() == 1
+        Membership.objects.create(user=user, organization=first.organization, role="member")
+    second = Membership.objects.create(user=user, organization=make_organization(), role="member")
+    assert first.is_default and not second.is_default  # the first membership is the default
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Membership.objects.filter(pk=second.pk).update(is_default=True)
+    assert Membership.objects.filter(user=user).count() == 2
 
 
 @pytest.mark.django_db
@@ -26,8 +31,8 @@ def test_stripe_customer_id_is_unique_but_many_may_have_none(make_organization):
 def test_defaults_and_roles(organization, owner, member):
     assert organization.is_active
     assert organization.created_at is not None
-    assert owner.membership.can_manage_billing
-    assert not member.membership.can_manage_billing
+    assert owner.memberships.get().can_manage_billing
+    assert not member.memberships.get().can_manage_billing
     assert {c for c, _ in Membership.Role.choices} == {"owner", "admin", "billing", "member"}
     assert list(organization.memberships.order_by("role").values_list("role", flat=True)) == [
         "member",
@@ -43,7 +48,11 @@ def test_seed_demo_is_idempotent(capsys):
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "owner@demo.example.com" in out and "member@demo.example.com" in out
-    assert Organization.objects.count() == 1
-    assert Membership.objects.count() == 2
-    roles = dict(Membership.objects.values_list("user__email", "role"))
+    # The demo organization with its owner and member, and a second one of the owner's (the
+    # page's organization switcher shows).
+    assert Organization.objects.count() == 2
+    demo = Organization.objects.get(name="Demo Organization")
+    roles = dict(demo.memberships.values_list("user__email", "role"))
     assert roles == {"owner@demo.example.com": "owner", "member@demo.example.com": "member"}
+    owner = Membership.objects.filter(user__email="owner@demo.example.com")
+    assert owner.count() == 2 and owner.get(is_default=True).organization == demo

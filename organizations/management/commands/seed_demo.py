@@ -8,7 +8,10 @@ DEMO_PASSWORD = "demo-password-123"  # noqa: S105 (demo logins are printed on pu
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo organization with an owner and a member; print the logins."
+    help = (
+        "Create (or reset) the demo organization with an owner and a member, and a second organization "
+        "of the owner (the page's switcher shows); print the logins."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = demo_data_ensure(password=DEMO_PASSWORD)
