@@ -6,7 +6,9 @@ Endpoints call these on the decoded form (``forms.parse_form``): each raises the
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,6 +72,30 @@ def paginate(matching: list[dict[str, Any]], query: dict[str, Any], url: str) ->
             raise errors.no_such("object", before, param="ending_before", status=400)
         matching = matching[: ids.index(before)][-limit:]
     return core.list_object(matching[:limit], url, has_more=len(matching) > limit)
+
+
+def page_in_order(
+    order: list[str],
+    place: dict[str, int],
+    matching: Callable[[Iterable[str]], Iterator[dict[str, Any]]],
+    query: dict[str, Any],
+    url: str,
+) -> dict[str, Any]:
+    """A page of a list kept as ids in order: it costs what it scans, not the whole list.
+    `matching` turns ids into the objects the query keeps."""
+    limit = limit_param(query)
+    after, before = str_param(query, "starting_after"), str_param(query, "ending_before")
+    for name, cursor in (("starting_after", after), ("ending_before", before)):
+        if cursor is not None and cursor not in place:
+            raise errors.no_such("object", cursor, param=name, status=400)
+    if after in place:
+        found = list(itertools.islice(matching(itertools.islice(order, place[after] + 1, None)), limit + 1))
+    elif before in place:
+        found = list(itertools.islice(matching(reversed(order[: place[before]])), limit))[::-1]
+        return core.list_object(found, url, has_more=False)
+    else:
+        found = list(itertools.islice(matching(order), limit + 1))
+    return core.list_object(found[:limit], url, has_more=len(found) > limit)
 
 
 def created_matches(created: int, query: dict[str, Any]) -> bool:

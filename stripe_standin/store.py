@@ -40,7 +40,8 @@ class Store:
         self.subscription_specs: dict[str, dict[str, Any]] = {}  # the fixture fields
         # Subscription ids newest first and each one's place, for as many as there were (None:
         # a `created` changed): a page of a long list costs its own length, not a sort.
-        self.subscription_order: tuple[int, list[str], dict[str, int]] | None = None
+        self.subscription_order: _Order | None = None
+        self.customer_order: _Order | None = None
         self.checkout_sessions: dict[str, dict[str, Any]] = {}
         self.checkout_specs: dict[str, dict[str, Any]] = {}  # line items, subscription_data
         self.invoices: dict[str, dict[str, Any]] = {}
@@ -91,11 +92,13 @@ class Store:
     def subscriptions_newest_first(self) -> tuple[list[str], dict[str, int]]:
         """Subscription ids newest first (of equal ``created``, the later made first), and the
         place of each in that list."""
-        cached = self.subscription_order
-        if cached is None or cached[0] != len(self.subscriptions):
-            ids = [s["id"] for s in params.newest_first(self.subscriptions.values())]
-            cached = self.subscription_order = (len(ids), ids, {sid: n for n, sid in enumerate(ids)})
-        return cached[1], cached[2]
+        self.subscription_order = _ordered(self.subscription_order, self.subscriptions)
+        return self.subscription_order[1], self.subscription_order[2]
+
+    def customers_newest_first(self) -> tuple[list[str], dict[str, int]]:
+        """The same for customers (deleted ones included: the list leaves them out)."""
+        self.customer_order = _ordered(self.customer_order, self.customers)
+        return self.customer_order[1], self.customer_order[2]
 
     def live_customer(self, customer_id: str) -> dict[str, Any] | None:
         return None if customer_id in self.deleted else self.customers.get(customer_id)
@@ -146,3 +149,15 @@ class Store:
             node[key] = value = copy.deepcopy(value)
         if rest:
             self._expand_path(value, rest, full)
+
+
+_Order = tuple[int, list[str], dict[str, int]]
+
+
+def _ordered(cached: _Order | None, objects: dict[str, dict[str, Any]]) -> _Order:
+    """Ids newest first and the place of each, kept until the number of objects changes (a
+    change of order in place, such as a new ``created``, drops the cache itself)."""
+    if cached is None or cached[0] != len(objects):
+        ids = [o["id"] for o in params.newest_first(objects.values())]
+        cached = (len(ids), ids, {oid: n for n, oid in enumerate(ids)})
+    return cached

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import string
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from stripe_standin import core, errors, params
@@ -77,14 +78,19 @@ def list_customers(store: Store, call: Call) -> dict[str, Any]:
     `ending_before` cursors; deleted customers are not listed, as at Stripe."""
     q = params.allow(call.query, "limit", "starting_after", "ending_before", "email", "created", "expand")
     email = params.str_param(q, "email")
-    matching = [
-        c
-        for c in params.newest_first(store.customers.values())
-        if c["id"] not in store.deleted
-        and (email is None or c.get("email") == email)
-        and params.created_matches(c["created"], q)
-    ]
-    return store.expand(params.paginate(matching, q, "/v1/customers"), q)
+    order, place = store.customers_newest_first()
+
+    def matching(ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+        for customer_id in ids:
+            c = store.customers[customer_id]
+            if (
+                customer_id not in store.deleted
+                and (email is None or c.get("email") == email)
+                and params.created_matches(c["created"], q)
+            ):
+                yield c
+
+    return store.expand(params.page_in_order(order, place, matching, q, "/v1/customers"), q)
 
 
 def retrieve_customer(store: Store, call: Call) -> dict[str, Any]:

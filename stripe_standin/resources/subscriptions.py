@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 import copy
-import itertools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -131,9 +130,7 @@ def list_subscriptions(store: Store, call: Call) -> dict[str, Any]:
         )
     if customer is not None and customer not in store.customers:
         raise errors.no_such("customer", customer, param="customer", status=400)
-    limit = params.limit_param(q)
     order, place = store.subscriptions_newest_first()
-    after, before = params.str_param(q, "starting_after"), params.str_param(q, "ending_before")
 
     def matching(ids: Iterable[str]) -> Iterator[dict[str, Any]]:
         for subscription_id in ids:
@@ -145,15 +142,7 @@ def list_subscriptions(store: Store, call: Call) -> dict[str, Any]:
             ):
                 yield s
 
-    # A page costs what it scans, not the whole list: the ids are kept in order.
-    if after in place:
-        found = list(itertools.islice(matching(itertools.islice(order, place[after] + 1, None)), limit + 1))
-    elif before in place:
-        found = list(itertools.islice(matching(reversed(order[: place[before]])), limit))[::-1]
-    else:
-        found = list(itertools.islice(matching(order), limit + 1))
-    page = core.list_object(found[:limit], "/v1/subscriptions", has_more=len(found) > limit)
-    return store.expand(page, q)
+    return store.expand(params.page_in_order(order, place, matching, q, "/v1/subscriptions"), q)
 
 
 def retrieve_subscription(store: Store, call: Call) -> dict[str, Any]:
