@@ -138,3 +138,39 @@ def billing_page_state(*, user: User, refresh: bool, catalogue: bool, refused: b
         pending=pending,
         pending_plan=pending_plan,
     )
+
+
+@dataclass(frozen=True)
+class HomeOrganization:
+    membership: Membership
+    subscription: Subscription | None
+    plan: Plan | None
+    is_current: bool  # the organization the billing page and the workspace act for
+
+
+def home_organizations(*, user: User) -> list[HomeOrganization]:
+    """The user's active organizations with their current subscriptions and plans, for the
+    home page: two queries, no Stripe call (plan names come from the cached catalogue)."""
+    memberships = list(
+        Membership.objects.filter(user=user, organization__is_active=True)
+        .select_related("organization")
+        .order_by("created_at", "pk")
+    )
+    current = membership_for_user(user=user)
+    subscriptions = selectors.subscriptions_current_by_organization(
+        organization_ids=[m.organization_id for m in memberships]
+    )
+    plans = plans_cached() or []
+    rows = []
+    for membership in memberships:
+        subscription = subscriptions.get(membership.organization_id)
+        plan = _plan_of(subscription, plans)[0] if subscription is not None else None
+        rows.append(
+            HomeOrganization(
+                membership=membership,
+                subscription=subscription,
+                plan=plan,
+                is_current=current is not None and current.pk == membership.pk,
+            )
+        )
+    return rows

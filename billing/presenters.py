@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from billing.models import Subscription
-from billing.page import BillingPageState, Section
+from billing.page import BillingPageState, HomeOrganization, Section
 from billing.services.plans import Plan
 from core.errors import ApplicationError, retry_after_seconds
 
@@ -179,4 +179,28 @@ def page_context(
         "pending_plan": state.pending_plan,
         # Offline, the app talks to the local stand-in, never to Stripe: the page says so.
         "offline_demo": bool(settings.STRIPE_API_BASE),
+    }
+
+
+def home_row(row: HomeOrganization) -> dict[str, Any]:
+    """One organization on the home page: its name, the user's role, its plan and status."""
+    subscription = row.subscription
+    ended = subscription is None or subscription.status in Subscription.ENDED_STATUSES
+    return {
+        "organization": row.membership.organization,
+        "role": row.membership.get_role_display(),
+        "is_current": row.is_current,
+        "plan_name": (row.plan or {}).get("name") or (subscription.product if subscription else ""),
+        "status": "" if subscription is None else subscription.status,
+        "status_label": "No subscription" if subscription is None else subscription.get_status_display(),
+        "has_plan": not ended,
+        "renews_on": subscription.current_period_end
+        if subscription is not None
+        and not ended
+        and subscription.status not in _NEEDS_PAYMENT
+        and not subscription.cancel_at_period_end
+        else None,
+        "ends_on": subscription.current_period_end
+        if subscription is not None and not ended and subscription.cancel_at_period_end
+        else None,
     }

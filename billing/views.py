@@ -6,6 +6,7 @@ error into a message on the page, rendered with that error's status code (never 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_safe
 from accounts.models import User
 from billing import presenters
 from billing.models import PortalSession, Subscription
-from billing.page import billing_page_state
+from billing.page import billing_page_state, home_organizations
 from billing.services.cancel import subscription_cancel, subscription_resume
 from billing.services.checkout import checkout_session_status_get, pending_payment_cancel, subscription_buy
 from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
@@ -58,6 +59,18 @@ def _page(
     if error is not None and error.retry_after is not None:
         response["Retry-After"] = retry_after_header(error.retry_after)
     return response
+
+
+@never_cache
+@require_safe
+def home_page(request: HttpRequest) -> HttpResponse:
+    """The front door: what the product is for a visitor; a member's organizations at a glance."""
+    organizations = home_organizations(user=request.user) if request.user.is_authenticated else []  # type: ignore[arg-type]
+    context = {
+        "organizations": [presenters.home_row(row) for row in organizations],
+        "offline_demo": bool(settings.STRIPE_API_BASE),
+    }
+    return render(request, "home.html", context)
 
 
 @never_cache

@@ -220,6 +220,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Under DEBUG, serve static/ straight from the source folders (no collectstatic needed).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+# Files served at the site's root, such as /favicon.ico (browsers ask for it on every page).
+WHITENOISE_ROOT = BASE_DIR / "public"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

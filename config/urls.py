@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import urls as accounts_urls
 from billing import urls as billing_urls
+from billing import views as billing_views
 from core import urls as core_urls
 from workspace import urls as workspace_urls
 
@@ -12,6 +13,7 @@ api_urlpatterns = [*accounts_urls.api_urlpatterns, *billing_urls.api_urlpatterns
 
 urlpatterns = [
     *api_urlpatterns,
+    path("", billing_views.home_page, name="home"),
     path("accounts/", include(accounts_urls.urlpatterns)),
     path("billing/", include((billing_urls.urlpatterns, "billing"))),
     path("workspace/", include(workspace_urls)),
