@@ -14,6 +14,7 @@ from stripe_standin.resources import (
     checkout,
     customers,
     invoices,
+    portal,
     subscriptions,
 )
 
@@ -182,7 +183,9 @@ def _portal_action(
         return "Your plan will renew."
     if action == "switch":
         price = _portal_price(store, str(form.get("price", "")), subscription)
-        subscriptions.change_price(store, sub_id, price["id"], None)
+        subscriptions.change_price(
+            store, sub_id, price["id"], None, behavior=_update_proration(store), base_url=base_url
+        )
         return "Plan changed."
     if action == "fail_renewal":
         if subscription["status"] not in ("active", "trialing"):
@@ -211,7 +214,14 @@ def _confirm_flow(store: Store, session: dict[str, Any], token: str, base_url: s
         item = flow[kind]["items"][0]
         if item["price"] is not None:
             _portal_price(store, item["price"], subscription)
-        subscriptions.change_price(store, subscription["id"], item["price"], item["quantity"])
+        subscriptions.change_price(
+            store,
+            subscription["id"],
+            item["price"],
+            item["quantity"],
+            behavior=_update_proration(store),
+            base_url=base_url,
+        )
         message = "Your plan was updated."
     else:
         message = "Choose a new plan."
@@ -223,6 +233,12 @@ def _confirm_flow(store: Store, session: dict[str, Any], token: str, base_url: s
         custom = (after.get("hosted_confirmation") or {}).get("custom_message")
         return Page(200, pages.confirmation_page(custom or message, session["return_url"]))
     return message
+
+
+def _update_proration(store: Store) -> str:
+    """How the portal's configuration prorates a plan change (what Stripe's portal applies)."""
+    features = portal.configuration_object(store)["features"]
+    return str(features["subscription_update"]["proration_behavior"])
 
 
 def _portal_subscription(store: Store, customer_id: str, subscription_id: str) -> dict[str, Any]:

@@ -237,7 +237,7 @@ def configuration_object(store: Store) -> dict[str, Any]:
                 "billing_cycle_anchor": None,
                 "default_allowed_updates": ["price"],
                 "enabled": True,
-                "proration_behavior": "none",
+                "proration_behavior": "create_prorations",
                 "schedule_at_period_end": {"conditions": []},
                 "trial_update_behavior": "end_trial",
             },
