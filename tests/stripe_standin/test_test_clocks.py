@@ -9,6 +9,8 @@ amounts the change then makes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import stripe
 
@@ -19,7 +21,7 @@ DAY = 86_400
 
 
 @pytest.fixture
-def clocked(standin: StripeStandIn, client: stripe.StripeClient) -> tuple[str, str]:
+def clocked(standin: StripeStandIn, client: Any) -> tuple[str, str]:
     """A customer on a new clock, with a card and a Starter monthly subscription: (clock, subscription)."""
     standin.seed_demo_catalogue()
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": START, "name": "demo"})
@@ -31,18 +33,18 @@ def clocked(standin: StripeStandIn, client: stripe.StripeClient) -> tuple[str, s
     return clock.id, subscription.id
 
 
-def _item(client: stripe.StripeClient, subscription_id: str) -> str:
+def _item(client: Any, subscription_id: str) -> str:
     return client.v1.subscriptions.retrieve(subscription_id)["items"]["data"][0]["id"]
 
 
-def test_a_clock_is_created_retrieved_and_listed(client: stripe.StripeClient):
+def test_a_clock_is_created_retrieved_and_listed(client: Any):
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": START})
     assert clock.object == "test_helpers.test_clock" and clock.status == "ready"
     assert client.v1.test_helpers.test_clocks.retrieve(clock.id).frozen_time == START
     assert [c.id for c in client.v1.test_helpers.test_clocks.list().data] == [clock.id]
 
 
-def test_a_customer_on_a_clock_lives_on_its_time(client: stripe.StripeClient, clocked):
+def test_a_customer_on_a_clock_lives_on_its_time(client: Any, clocked):
     clock_id, subscription_id = clocked
     subscription = client.v1.subscriptions.retrieve(subscription_id)
     assert subscription.test_clock == clock_id
@@ -50,9 +52,7 @@ def test_a_customer_on_a_clock_lives_on_its_time(client: stripe.StripeClient, cl
     assert client.v1.customers.retrieve(subscription.customer).test_clock == clock_id
 
 
-def test_advancing_a_month_renews_with_a_paid_invoice(
-    standin: StripeStandIn, client: stripe.StripeClient, clocked
-):
+def test_advancing_a_month_renews_with_a_paid_invoice(standin: StripeStandIn, client: Any, clocked):
     clock_id, subscription_id = clocked
     before = client.v1.subscriptions.retrieve(subscription_id)["items"]["data"][0]["current_period_end"]
     clock = client.v1.test_helpers.test_clocks.advance(clock_id, {"frozen_time": before + DAY})
@@ -70,9 +70,7 @@ def test_advancing_a_month_renews_with_a_paid_invoice(
     assert renewal_events[-1]["created"] == before
 
 
-def test_a_declining_card_makes_the_renewal_fail(
-    standin: StripeStandIn, client: stripe.StripeClient, clocked
-):
+def test_a_declining_card_makes_the_renewal_fail(standin: StripeStandIn, client: Any, clocked):
     clock_id, subscription_id = clocked
     customer = client.v1.subscriptions.retrieve(subscription_id).customer
     standin.save_card(customer, declines=True)
@@ -81,9 +79,7 @@ def test_a_declining_card_makes_the_renewal_fail(
     assert standin.events("invoice.payment_failed")
 
 
-def test_a_subscription_set_to_cancel_ends_with_the_period(
-    standin: StripeStandIn, client: stripe.StripeClient, clocked
-):
+def test_a_subscription_set_to_cancel_ends_with_the_period(standin: StripeStandIn, client: Any, clocked):
     clock_id, subscription_id = clocked
     end = client.v1.subscriptions.update(subscription_id, {"cancel_at_period_end": True})["items"]["data"][0][
         "current_period_end"
@@ -96,14 +92,14 @@ def test_a_subscription_set_to_cancel_ends_with_the_period(
     assert deleted[0]["created"] == end
 
 
-def test_a_clock_cannot_go_back(client: stripe.StripeClient, clocked):
+def test_a_clock_cannot_go_back(client: Any, clocked):
     clock_id, _ = clocked
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.test_helpers.test_clocks.advance(clock_id, {"frozen_time": START - 1})
     assert raised.value.param == "frozen_time"
 
 
-def test_an_upgrade_prorates_onto_the_next_invoice_as_previewed(client: stripe.StripeClient, clocked):
+def test_an_upgrade_prorates_onto_the_next_invoice_as_previewed(client: Any, clocked):
     clock_id, subscription_id = clocked
     client.v1.test_helpers.test_clocks.advance(clock_id, {"frozen_time": START + 10 * DAY})
     item = _item(client, subscription_id)
@@ -135,7 +131,7 @@ def test_an_upgrade_prorates_onto_the_next_invoice_as_previewed(client: stripe.S
     assert renewal.status == "paid"
 
 
-def test_a_change_of_interval_starts_a_new_cycle_invoiced_at_once(client: stripe.StripeClient, clocked):
+def test_a_change_of_interval_starts_a_new_cycle_invoiced_at_once(client: Any, clocked):
     clock_id, subscription_id = clocked
     now = START + 10 * DAY
     client.v1.test_helpers.test_clocks.advance(clock_id, {"frozen_time": now})
@@ -158,7 +154,7 @@ def test_a_change_of_interval_starts_a_new_cycle_invoiced_at_once(client: stripe
     assert invoice.amount_paid == preview.amount_due
 
 
-def test_a_downgrade_credit_pays_the_next_invoice(client: stripe.StripeClient, standin: StripeStandIn):
+def test_a_downgrade_credit_pays_the_next_invoice(client: Any, standin: StripeStandIn):
     standin.seed_demo_catalogue()
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": START})
     customer = client.v1.customers.create({"test_clock": clock.id})
@@ -177,7 +173,7 @@ def test_a_downgrade_credit_pays_the_next_invoice(client: stripe.StripeClient, s
     assert preview.amount_due == 0 and preview.ending_balance == -1100
 
 
-def test_a_preview_needs_the_subscriptions_own_item(client: stripe.StripeClient, clocked):
+def test_a_preview_needs_the_subscriptions_own_item(client: Any, clocked):
     _, subscription_id = clocked
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.invoices.create_preview(
