@@ -306,6 +306,9 @@ STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_API_BASE: str = env.str("STRIPE_API_BASE", default="")
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_PORTAL_CONFIGURATION: str = env.str("STRIPE_PORTAL_CONFIGURATION", default="")
+# Test mode only: each new Stripe customer gets a test clock of its own, so the demo can move
+# time on (renewals, the end of a cancelled subscription). Never with a live key.
+STRIPE_TEST_CLOCKS: bool = env.bool("STRIPE_TEST_CLOCKS", default=False)
 # Starts every Stripe idempotency key, so two deployments on one Stripe account (staging and
 # production, a restored backup) never share a key. Default: derived from the secret key.
 STRIPE_IDEMPOTENCY_PREFIX: str = env.str(
