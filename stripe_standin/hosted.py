@@ -156,6 +156,9 @@ def _portal_action(
         customers.save_card(store, customer_id)
         paid = _pay_open_invoices(store, customer_id)
         return "Card updated." + (f" Paid {paid} open invoice(s)." if paid else "")
+    if action == "declining_card":
+        customers.save_card(store, customer_id, declines=True)
+        return "Card updated: its next charge will be declined."
     if action == "pay_invoice":
         invoice = store.invoices.get(str(form.get("invoice", "")))
         if invoice is None or invoice["customer"] != customer_id:

@@ -159,6 +159,7 @@ def portal_page(
 <h2>Subscriptions</h2><div id="subscriptions">{rows or "<p>No subscriptions.</p>"}</div>
 <h2>Payment method</h2><p id="card">{esc(f"Visa ending in 4242 ({card})" if card else "No card on file.")}</p>
 {button("update_card", "Update card", "update-card")}
+{button("declining_card", "Use a card that declines (4000 0000 0000 0341)", "declining-card")}
 <h2>Invoice history</h2>
 <table id="invoices"><tr><th>Number</th><th>Date</th><th>Amount</th><th>Status</th></tr>
 {history}</table>
