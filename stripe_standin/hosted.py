@@ -30,7 +30,10 @@ def checkout_page(store: Store, session_id: str, error: str | None = None, statu
     spec = store.checkout_specs[session_id]
     price = store.prices[spec["price"]]
     product = store.products.get(price["product"], {})
-    html = pages.checkout_page(session, price, product, spec["quantity"], spec["trial_period_days"], error)
+    customer = store.customers.get(session["customer"] or "")
+    html = pages.checkout_page(
+        session, price, product, spec["quantity"], spec["trial_period_days"], error, customer=customer
+    )
     return Page(status, html)
 
 

@@ -80,6 +80,7 @@ def checkout_page(
     quantity: int,
     trial_days: int | None,
     error: str | None,
+    customer: dict[str, Any] | None = None,
 ) -> str:
     title = "Stripe Checkout (local stand-in)"
     head = f"<h1>{esc(title)}</h1>"
@@ -93,9 +94,11 @@ def checkout_page(
         )
     trial = f'<p id="trial">{trial_days} days free, then:</p>' if trial_days else ""
     problem = f'<p class="error" id="error">{esc(error)}</p>' if error else ""
-    who = session.get("customer_email") or session.get("customer") or "a new customer"
+    # As Stripe's page: the customer by name (the organization), never by its id.
+    who = (customer or {}).get("name") or session.get("customer_email") or (customer or {}).get("email")
+    who = who or "a new customer"
     body = f"""{head}
-<p>Subscribe <strong>{esc(str(who))}</strong> to</p>
+<p>Subscribe <strong id="checkout-customer">{esc(str(who))}</strong> to</p>
 <div class="card"><h2 id="product-name">{esc(product.get("name", price["product"]))}</h2>
 {trial}<p id="amount">{esc(money(price["unit_amount"] * quantity, price["currency"]))}
 {esc(interval_text(price))}
