@@ -85,3 +85,17 @@ def test_favicon_is_served():
     assert response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
     content = b"".join(response.streaming_content)  # type: ignore[attr-defined]
     assert content[:4] == b"\x00\x00\x01\x00"  # an icon file
+
+
+@pytest.mark.django_db
+def test_the_home_page_costs_a_known_number_of_queries_and_no_stripe_call(
+    owner, organization, stripe_standin, django_assert_num_queries
+):
+    SubscriptionFactory.create(organization=organization)
+    browser = logged_in(owner)
+    browser.get("/")  # the session is warm
+    before = len(stripe_standin.requests)
+    # The session and its user, the user's membership, the memberships listed, their subscriptions.
+    with django_assert_num_queries(5):
+        assert browser.get("/").status_code == 200
+    assert len(stripe_standin.requests) == before
