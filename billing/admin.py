@@ -288,7 +288,6 @@ class BillingOrganizationAdmin(OrganizationAdmin):
         "renewal",
         "stripe_customer",
         "is_active",
-        "created_at",
     )
     list_filter = (SubscriptionStatusFilter, PlanFilter, *OrganizationAdmin.list_filter)  # type: ignore[assignment]
 
