@@ -9,6 +9,8 @@ amounts the change then makes.
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import pytest
@@ -183,3 +185,20 @@ def test_a_preview_needs_the_subscriptions_own_item(client: Any, clocked):
             }
         )
     assert raised.value.param == "subscription_details[items][0][id]"
+
+
+def test_the_portal_offers_a_card_that_declines(standin: StripeStandIn, client: Any, clocked):
+    clock_id, subscription_id = clocked
+    customer = client.v1.subscriptions.retrieve(subscription_id).customer
+    session = client.v1.billing_portal.sessions.create(
+        {"customer": customer, "return_url": "http://app.test/"}
+    )
+    with urllib.request.urlopen(session.url, timeout=10) as answer:
+        assert 'id="declining-card"' in answer.read().decode()
+    form = urllib.parse.urlencode({"action": "declining_card"}).encode()
+    with urllib.request.urlopen(
+        urllib.request.Request(session.url, data=form, method="POST"), timeout=10
+    ) as answer:
+        assert "its next charge will be declined" in answer.read().decode()
+    client.v1.test_helpers.test_clocks.advance(clock_id, {"frozen_time": START + 32 * DAY})
+    assert client.v1.subscriptions.retrieve(subscription_id).status == "past_due"
