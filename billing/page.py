@@ -199,6 +199,7 @@ class PortalReturn:
     the user came back from (`flag`: "card", "plan", or "" for the portal's home)."""
 
     flag: str
+    remembered: bool  # the state before the portal was known (the button was pressed here)
     card_updated: bool
     invoice_paid: bool
     plan_changed: tuple[Plan | None, dict[str, Any] | None] | None  # the new plan and period
@@ -216,6 +217,7 @@ def portal_return(
     changed_price = same and subscription is not None and before.get("price_id") != subscription.price_id
     return PortalReturn(
         flag=flag,
+        remembered=bool(before),
         card_updated=flag == "card",
         invoice_paid=same
         and subscription is not None

@@ -320,7 +320,7 @@ def portal_return_message(result: PortalReturn, subscription: Subscription | Non
         said.append(f"Your cancellation was withdrawn: your subscription renews{on}.")
     if result.ended:
         said.append("Your subscription has been canceled.")
-    if not said and result.flag == "plan":
+    if not said and result.flag == "plan" and result.remembered:
         said.append("Your plan was not changed.")
     return " ".join(said)
 

@@ -225,3 +225,19 @@ def test_advance_time_is_offered_only_in_the_demo_with_clocks(starter: Client, s
 def test_a_member_cannot_advance_time(starter: Client, member: Any):
     response = logged_in(member).post("/billing/demo/advance/")
     assert response.status_code == 403
+
+
+def test_a_flagged_address_alone_says_nothing(starter: Client):
+    page = text(html(starter.get(PAGE + "?portal=plan")))  # a bookmark, not a return from Stripe
+    assert "Your plan was not changed." not in page and "Your plan changed" not in page
+
+
+def test_leaving_the_plan_change_in_the_portal_changes_nothing(starter: Client):
+    response = starter.post("/billing/buy/", {"price": "price_demo_pro_monthly"})
+    back = stand_in_form(response["Location"], action="leave_flow")
+    assert back.endswith("/billing/"), back  # the session's return URL: no flow completed
+    page = text(html(starter.get(PAGE)))
+    assert (
+        "Your plan changed" not in page
+        and Subscription.objects.get().price_id == "price_demo_starter_monthly"
+    )
