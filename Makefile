@@ -13,9 +13,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-## The app on http://127.0.0.1:8000 with demo data (offline Stripe stand-in unless STRIPE_SECRET_KEY is set).
+## The app on http://127.0.0.1:$(PORT) with demo data (offline Stripe stand-in unless STRIPE_SECRET_KEY is set).
+PORT ?= 8000
 run: install
-	bash scripts/run
+	PORT=$(PORT) bash scripts/run
 
 ## Lint, type-check and the whole test suite.
 test: lint

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from billing import stripe_gateway
+from billing.errors import BillingError
 from billing.models import (
     CapabilitySet,
     CheckoutSession,
@@ -24,19 +26,40 @@ from billing.models import (
     Subscription,
     WebhookEvent,
 )
+from billing.services.plans import plan_find, plan_period_find, plans_cached, plans_list
 from organizations.admin import OrganizationAdmin
 from organizations.models import Organization
 
 
 def stripe_customer_link(customer_id: str | None) -> str:
-    """The customer id, linked to Stripe's dashboard (test or live by the key's mode)."""
+    """The customer id, linked to Stripe's dashboard (test or live by the key's mode); not
+    linked while Stripe is a local stand-in, whose customers the dashboard has never seen."""
     if not customer_id:
         return "—"
+    if settings.STRIPE_API_BASE:
+        return customer_id
     return format_html(
         '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
         stripe_gateway.customer_dashboard_url(customer_id),
         customer_id,
     )
+
+
+def plan_name(product: str, price_id: str = "") -> str:
+    """A subscription's plan as people know it: the product's name and the period ("Pro,
+    yearly"), from the plan list (cached; fetched once when it is not); the id otherwise."""
+    plans = plans_cached()
+    if plans is None:
+        try:
+            plans = plans_list()
+        except BillingError:
+            plans = []
+    found = plan_period_find(plans, price_id=price_id) if price_id else None
+    if found is not None:
+        period = str(found[1]["periodType"]).lower().replace("_", " ")
+        return f"{found[0]['name']}, {period}"
+    plan = plan_find(plans, product_id=product)
+    return str(plan["name"]) if plan else (product or "—")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -73,14 +96,13 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         "stripe_subscription_id",
         "organization",
         "status",
-        "product",
-        "price_id",
+        "plan",
         "quantity",
         "current_period_end",
         "cancel_at_period_end",
         "synced_at",
     )
-    list_filter = ("status", "cancel_at_period_end", "organization__is_active")
+    list_filter = ("status", "cancel_at_period_end", "product", "organization__is_active")
     search_fields = (
         "stripe_subscription_id",
         "organization__name",
@@ -95,6 +117,10 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     @admin.display(description="Stripe customer")
     def stripe_customer(self, obj: Subscription) -> str:
         return stripe_customer_link(obj.organization.stripe_customer_id)
+
+    @admin.display(description="Plan", ordering="product")
+    def plan(self, obj: Subscription) -> str:
+        return plan_name(obj.product, obj.price_id)
 
 
 @admin.register(CapabilitySet)
@@ -175,19 +201,14 @@ class _ReadOnlyInline(admin.TabularInline):
 
 class SubscriptionInline(_ReadOnlyInline):
     model = Subscription
-    fields = (
-        "stripe_subscription_id",
-        "status",
-        "product",
-        "price_id",
-        "quantity",
-        "current_period_end",
-        "cancel_at_period_end",
-        "trial_end",
-        "synced_at",
-    )
+    # Few, short columns: the table fits the change page's box (the rest is one click away).
+    fields = ("stripe_subscription_id", "plan", "status", "current_period_end", "cancel_at_period_end")
     readonly_fields = fields
     ordering = ("-stripe_created", "-pk")
+
+    @admin.display(description="Plan")
+    def plan(self, obj: Subscription) -> str:
+        return plan_name(obj.product, obj.price_id)
 
 
 class RecentFirstFormSet(BaseInlineFormSet):
@@ -219,9 +240,85 @@ class PortalSessionInline(_ReadOnlyInline):
 admin.site.unregister(Organization)
 
 
+def _current_subscription(field: str) -> Subquery:
+    """`field` of the organization's current subscription (as `subscription_current_get`
+    picks it: the newest that has not ended, else the newest), for one query per list page."""
+    ended = Case(When(status__in=Subscription.ENDED_STATUSES, then=Value(1)), default=Value(0))
+    rows = (
+        Subscription.objects.filter(organization=OuterRef("pk"))
+        .annotate(_ended=ended)
+        .order_by("_ended", "-stripe_created", "-pk")
+    )
+    return Subquery(rows.values(field)[:1])
+
+
+class SubscriptionStatusFilter(admin.SimpleListFilter):
+    title = "subscription status"
+    parameter_name = "subscription_status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [*Subscription.Status.choices, ("none", "No subscription")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "none":
+            return queryset.filter(_status__isnull=True)
+        if self.value() in Subscription.Status.values:
+            return queryset.filter(_status=self.value())
+        return queryset
+
+
+class PlanFilter(admin.SimpleListFilter):
+    title = "plan"
+    parameter_name = "plan"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        products = Subscription.objects.order_by().values_list("product", flat=True).distinct()
+        return [(p, plan_name(p)) for p in products if p]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(_product=self.value()) if self.value() else queryset
+
+
 @admin.register(Organization)
 class BillingOrganizationAdmin(OrganizationAdmin):
-    list_display = ("name", "billing_email", "stripe_customer", "is_active", "created_at")
+    list_display = (
+        "name",
+        "plan",
+        "subscription_status",
+        "renewal",
+        "stripe_customer",
+        "is_active",
+    )
+    list_filter = (SubscriptionStatusFilter, PlanFilter, *OrganizationAdmin.list_filter)  # type: ignore[assignment]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _status=_current_subscription("status"),
+                _product=_current_subscription("product"),
+                _price=_current_subscription("price_id"),
+                _period_end=_current_subscription("current_period_end"),
+                _cancel=_current_subscription("cancel_at_period_end"),
+            )
+        )
+
+    @admin.display(description="Plan", ordering="_product")
+    def plan(self, obj: Any) -> str:
+        return plan_name(obj._product, obj._price) if obj._product else "—"
+
+    @admin.display(description="Status", ordering="_status")
+    def subscription_status(self, obj: Any) -> str:
+        return Subscription.Status(obj._status).label if obj._status else "No subscription"
+
+    @admin.display(description="Renews / ends", ordering="_period_end")
+    def renewal(self, obj: Any) -> str:
+        if not obj._period_end or obj._status in Subscription.ENDED_STATUSES or obj._status == "past_due":
+            return "—"
+        when = f"{obj._period_end:%b} {obj._period_end.day}, {obj._period_end.year}"
+        return f"Ends {when}" if obj._cancel else f"Renews {when}"
+
     fields = ("name", "billing_email", "is_active", "stripe_customer", "portal_sessions", "created_at")
     readonly_fields = ("stripe_customer", "portal_sessions", "created_at")
     inlines = (*OrganizationAdmin.inlines, SubscriptionInline, PortalSessionInline)  # type: ignore[misc]

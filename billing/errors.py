@@ -167,3 +167,12 @@ class CapabilityRequired(ApplicationError):
     def __init__(self, code: str) -> None:
         self.code = code
         super().__init__(f"Your plan does not include this feature ({code})")
+
+
+class PlanChangeBlocked(BillingError):
+    """A plan change while the subscription is past due or set to cancel: the payment (or the
+    cancellation) comes first. Raised before any Stripe call."""
+
+    error_code = "PLAN_CHANGE_BLOCKED"
+    status_code = 409
+    message = "The plan can't be changed while a payment is due or the subscription is set to cancel"

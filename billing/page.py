@@ -138,3 +138,104 @@ def billing_page_state(*, user: User, refresh: bool, catalogue: bool, refused: b
         pending=pending,
         pending_plan=pending_plan,
     )
+
+
+@dataclass(frozen=True)
+class HomeOrganization:
+    membership: Membership
+    subscription: Subscription | None
+    plan: Plan | None
+    is_current: bool  # the organization the billing page and the workspace act for
+
+
+def home_organizations(*, user: User) -> list[HomeOrganization]:
+    """The user's active organizations with their current subscriptions and plans, for the
+    home page: two queries, no Stripe call (plan names come from the cached catalogue)."""
+    memberships = list(
+        Membership.objects.filter(user=user, organization__is_active=True)
+        .select_related("organization")
+        .order_by("created_at", "pk")
+    )
+    current = membership_for_user(user=user)
+    subscriptions = selectors.subscriptions_current_by_organization(
+        organization_ids=[m.organization_id for m in memberships]
+    )
+    plans = plans_cached() or []
+    rows = []
+    for membership in memberships:
+        subscription = subscriptions.get(membership.organization_id)
+        plan = _plan_of(subscription, plans)[0] if subscription is not None else None
+        rows.append(
+            HomeOrganization(
+                membership=membership,
+                subscription=subscription,
+                plan=plan,
+                is_current=current is not None and current.pk == membership.pk,
+            )
+        )
+    return rows
+
+
+def portal_snapshot(*, user: User) -> dict[str, Any] | None:
+    """The organization's subscription as the page knew it before sending the user to Stripe,
+    to say on return what changed there (kept in the user's session, plain values only)."""
+    membership = membership_for_user(user=user)
+    if membership is None:
+        return None
+    subscription = selectors.subscription_current_get(organization=membership.organization)
+    if subscription is None:
+        return {"id": "", "status": "", "price_id": "", "cancel_at_period_end": False}
+    return {
+        "id": subscription.stripe_subscription_id,
+        "status": subscription.status,
+        "price_id": subscription.price_id,
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+    }
+
+
+@dataclass(frozen=True)
+class PortalReturn:
+    """What happened at Stripe between `before` (a `portal_snapshot`) and now, and which flow
+    the user came back from (`flag`: "card", "plan", or "" for the portal's home)."""
+
+    flag: str
+    remembered: bool  # the state before the portal was known (the button was pressed here)
+    card_updated: bool
+    invoice_paid: bool
+    plan_changed: tuple[Plan | None, dict[str, Any] | None] | None  # the new plan and period
+    cancellation_set: bool
+    cancellation_withdrawn: bool
+    ended: bool
+
+
+def portal_return(
+    *, before: dict[str, Any] | None, flag: str, subscription: Subscription | None, plans: list[Plan]
+) -> PortalReturn:
+    before = before or {}
+    same = subscription is not None and before.get("id") == subscription.stripe_subscription_id
+    owed = (Subscription.Status.PAST_DUE, Subscription.Status.UNPAID, Subscription.Status.INCOMPLETE)
+    changed_price = same and subscription is not None and before.get("price_id") != subscription.price_id
+    return PortalReturn(
+        flag=flag,
+        remembered=bool(before),
+        card_updated=flag == "card",
+        invoice_paid=same
+        and subscription is not None
+        and before.get("status") in owed
+        and subscription.status in (Subscription.Status.ACTIVE, Subscription.Status.TRIALING),
+        plan_changed=_plan_of(subscription, plans) if changed_price and subscription is not None else None,
+        cancellation_set=same
+        and subscription is not None
+        and not before.get("cancel_at_period_end")
+        and subscription.cancel_at_period_end
+        and subscription.status not in Subscription.ENDED_STATUSES,
+        cancellation_withdrawn=same
+        and subscription is not None
+        and bool(before.get("cancel_at_period_end"))
+        and not subscription.cancel_at_period_end
+        and subscription.status not in Subscription.ENDED_STATUSES,
+        ended=same
+        and subscription is not None
+        and before.get("status") not in Subscription.ENDED_STATUSES
+        and subscription.status in Subscription.ENDED_STATUSES,
+    )

@@ -6,12 +6,15 @@ template only shows it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
 from billing.models import Subscription
-from billing.page import BillingPageState, Section
+from billing.page import BillingPageState, HomeOrganization, PortalReturn, Section
+from billing.services.demo import demo_clocks_enabled
+from billing.services.plan_change import PlanChangePreview, plan_change_blocked
 from billing.services.plans import Plan
 from core.errors import ApplicationError, retry_after_seconds
 
@@ -41,6 +44,10 @@ _PAGE_MESSAGES = {
     "VALIDATION_ERROR": "Please choose a plan with one of the “Choose” buttons.",
     "NO_PENDING_PAYMENT": "There is no checkout in progress to cancel.",
     "NO_SUBSCRIPTION": "Your organization has no subscription to change.",
+    "PLAN_CHANGE_BLOCKED": (
+        "The plan can't change while a payment is due or the subscription is set to end. "
+        "Update the payment method, or keep the subscription, first."
+    ),
     "INVALID_SESSION": "That checkout doesn't belong to your organization.",
 }
 _GENERIC_MESSAGE = (
@@ -97,9 +104,10 @@ def money(amount: int | None, currency: str) -> str:
     if amount is None:
         return ""
     code = currency.lower()
+    sign, amount = ("\N{MINUS SIGN}", -amount) if amount < 0 else ("", amount)
     value = f"{amount:,}" if code in _ZERO_DECIMAL else f"{amount / 100:,.2f}"
     symbol = _SYMBOLS.get(code)
-    return f"{symbol}{value}" if symbol else f"{value} {code.upper()}"
+    return f"{sign}{symbol}{value}" if symbol else f"{sign}{value} {code.upper()}"
 
 
 def period_label(period_type: str) -> str:
@@ -122,11 +130,83 @@ def _period(period: dict[str, Any], *, current_price: str = "") -> dict[str, Any
     }
 
 
-def _plan_cards(plans: list[Plan], current_price: str) -> list[dict[str, Any]]:
-    return [
-        {**plan, "periods": [_period(p, current_price=current_price) for p in plan["periods"]]}
-        for plan in plans
-    ]
+_PER_YEAR = {"DAILY": 365, "WEEKLY": 52, "MONTHLY": 12, "YEARLY": 1}
+_INTERVAL = {"MONTHLY": "month", "YEARLY": "year"}
+
+
+def _yearly_cost(period: dict[str, Any]) -> int | None:
+    times = _PER_YEAR.get(period["periodType"])
+    return None if times is None else int(period["price"]) * times
+
+
+def _yearly_saving(plan: Plan) -> tuple[int, int] | None:
+    """What the plan's yearly period saves against twelve of its monthly ones: (amount, %)."""
+    by_type = {p["periodType"]: p for p in plan["periods"]}
+    monthly, yearly = by_type.get("MONTHLY"), by_type.get("YEARLY")
+    if monthly is None or yearly is None or monthly["currency"] != yearly["currency"]:
+        return None
+    twelve = int(monthly["price"]) * 12
+    saving = twelve - int(yearly["price"])
+    return (saving, round(100 * saving / twelve)) if saving > 0 and twelve else None
+
+
+def _choice_label(period: dict[str, Any], plan: Plan, current: tuple[Plan, dict[str, Any]] | None) -> str:
+    """ "Upgrade", "Downgrade" or "Switch to yearly" against the current plan; "Choose" without one."""
+    if current is None:
+        return "Choose"
+    current_plan, current_period = current
+    if plan["id"] == current_plan["id"]:
+        return (
+            f"Switch to {period_label(period['periodType'])}ly"
+            if period["periodType"] in _INTERVAL
+            else "Switch"
+        )
+    mine, theirs = _yearly_cost(current_period), _yearly_cost(period)
+    if mine is None or theirs is None:
+        return "Switch"
+    return "Upgrade" if theirs > mine else "Downgrade"
+
+
+def _plan_cards(
+    plans: list[Plan], current_price: str, current: tuple[Plan, dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    cards = []
+    for plan in plans:
+        saving = _yearly_saving(plan)
+        periods = []
+        for p in plan["periods"]:
+            period = _period(p, current_price=current_price)
+            period["interval"] = _INTERVAL.get(p["periodType"], "")
+            period["label"] = _choice_label(p, plan, current)
+            if saving and p["periodType"] == "YEARLY":
+                period["saving"] = f"Save {money(saving[0], p['currency'])} a year ({saving[1]}%)"
+            periods.append(period)
+        cards.append({**plan, "periods": periods})
+    return cards
+
+
+def _plan_switch(plans: list[Plan], current_period: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The monthly/yearly switch: shown when plans are offered both ways, with the best saving."""
+    types = {p["periodType"] for plan in plans for p in plan["periods"]}
+    if not {"MONTHLY", "YEARLY"} <= types:
+        return None
+    savings = [s[1] for s in (_yearly_saving(plan) for plan in plans) if s]
+    return {
+        "yearly": current_period is not None and current_period["periodType"] == "YEARLY",
+        "saving": f"save up to {max(savings)}%" if savings else "",
+    }
+
+
+def _change_blocked_reason(subscription: Subscription | None, live: bool) -> str:
+    if subscription is None or not live or not plan_change_blocked(subscription):
+        return ""
+    if subscription.cancel_at_period_end:
+        ends = subscription.current_period_end
+        when = f" on {ends:%B} {ends.day}, {ends.year}" if ends else ""
+        return (
+            f"Your subscription is set to end{when}. Choose “Keep my subscription” first to change the plan."
+        )
+    return "A payment is due. Update your payment method first; then you can change the plan."
 
 
 def _section_message(section: Section, name: str) -> str:
@@ -155,9 +235,17 @@ def page_context(
         "error_message": page_message(error, doing=doing) if error is not None and show_error else "",
         "notice": notice,
         "live": state.live,
-        "plans": _plan_cards(plans, subscription.price_id if state.live and subscription else "")
+        "plans": _plan_cards(
+            plans,
+            subscription.price_id if state.live and subscription else "",
+            (state.current_plan, state.current_period)
+            if state.live and state.current_plan and state.current_period
+            else None,
+        )
         if plans
         else None,
+        "plan_switch": _plan_switch(plans, state.current_period if state.live else None) if plans else None,
+        "change_blocked": _change_blocked_reason(subscription, state.live),
         "plans_loaded": plans is not None,
         "plans_message": _section_message(state.plans, "plans"),
         "current_plan": state.current_plan,
@@ -181,4 +269,112 @@ def page_context(
         "pending_plan": state.pending_plan,
         # Offline, the app talks to the local stand-in, never to Stripe: the page says so.
         "offline_demo": bool(settings.STRIPE_API_BASE),
+        "demo_clock": demo_clocks_enabled()
+        and bool(state.membership and state.membership.organization.stripe_customer_id),
     }
+
+
+def home_row(row: HomeOrganization) -> dict[str, Any]:
+    """One organization on the home page: its name, the user's role, its plan and status."""
+    subscription = row.subscription
+    ended = subscription is None or subscription.status in Subscription.ENDED_STATUSES
+    return {
+        "organization": row.membership.organization,
+        "role": row.membership.get_role_display(),
+        "is_current": row.is_current,
+        "plan_name": (row.plan or {}).get("name") or (subscription.product if subscription else ""),
+        "status": "" if subscription is None else subscription.status,
+        "status_label": "No subscription" if subscription is None else subscription.get_status_display(),
+        "has_plan": not ended,
+        "renews_on": subscription.current_period_end
+        if subscription is not None
+        and not ended
+        and subscription.status not in _NEEDS_PAYMENT
+        and not subscription.cancel_at_period_end
+        else None,
+        "ends_on": subscription.current_period_end
+        if subscription is not None and not ended and subscription.cancel_at_period_end
+        else None,
+    }
+
+
+def portal_return_message(result: PortalReturn, subscription: Subscription | None) -> str:
+    """What the page says on return from Stripe's portal: each thing that changed there."""
+    said: list[str] = []
+    if result.card_updated:
+        said.append("Your payment method was updated.")
+    if result.invoice_paid:
+        said.append("Your invoice was paid: your subscription is active again.")
+    if result.plan_changed is not None:
+        plan, period = result.plan_changed
+        name = (plan or {}).get("name") or (subscription.price_id if subscription else "")
+        per = (
+            f" ({money(period['price'], period['currency'])} / {period_label(period['periodType'])})"
+            if period
+            else ""
+        )
+        said.append(f"Your plan changed to {name}{per}.")
+    ends = subscription.current_period_end if subscription is not None else None
+    on = f" on {ends:%B} {ends.day}, {ends.year}" if ends else ""
+    if result.cancellation_set:
+        said.append(f"Your subscription will end{on}. Until then nothing changes.")
+    if result.cancellation_withdrawn:
+        said.append(f"Your cancellation was withdrawn: your subscription renews{on}.")
+    if result.ended:
+        said.append("Your subscription has been canceled.")
+    if not said and result.flag == "plan" and result.remembered:
+        said.append("Your plan was not changed.")
+    return " ".join(said)
+
+
+def plan_change_context(preview: PlanChangePreview) -> dict[str, Any]:
+    """The plan-change page: what the change costs now and from the next renewal."""
+    currency = preview.currency
+    period = _period(preview.period)
+    quantity = preview.subscription.quantity or 1
+    current = preview.current_period
+    return {
+        "preview": preview,
+        "plan_name": preview.plan["name"],
+        "period": period,
+        "quantity": quantity,
+        "current_name": (preview.current_plan or {}).get("name") or preview.subscription.product,
+        "current_amount": (
+            f"{money(current['price'], current['currency'])} / {period_label(current['periodType'])}"
+            if current
+            else ""
+        ),
+        "due_now": money(preview.due_now, currency),
+        "next_amount": money(preview.next_amount, currency) if preview.next_amount is not None else "",
+        "next_date": preview.next_date,
+        "renewal": f"{money(preview.renewal_amount, currency)} / {period['per']}",
+        "prorations": [
+            {
+                "description": line.description,
+                "amount": money(line.amount, currency),
+                "credit": line.amount < 0,
+            }
+            for line in preview.prorations
+        ],
+    }
+
+
+def demo_advance_message(
+    later: datetime, before: dict[str, Any] | None, subscription: Subscription | None
+) -> str:
+    """What a month of the demo's time did: renewed, failed, or ended the subscription."""
+    said = f"Time moved on one month, to {later:%B} {later.day}, {later.year}."
+    before = before or {}
+    if subscription is None or before.get("id") != subscription.stripe_subscription_id:
+        return said
+    if (
+        subscription.status in Subscription.ENDED_STATUSES
+        and before.get("status") not in Subscription.ENDED_STATUSES
+    ):
+        return f"{said} Your subscription has ended."
+    if subscription.status in _NEEDS_PAYMENT:
+        return f"{said} The renewal payment failed: update the payment method to keep the subscription."
+    if subscription.status == Subscription.Status.ACTIVE and subscription.current_period_end:
+        ends = subscription.current_period_end
+        return f"{said} Your subscription renewed: it now runs until {ends:%B} {ends.day}, {ends.year}."
+    return said

@@ -35,3 +35,18 @@ def plan_for_product(*, product_id: str) -> dict[str, Any] | None:
     """The plan of a Stripe product from the cached plan list (no Stripe call), or None."""
     plans = plan_catalogue.plans_cached()
     return None if plans is None else plan_catalogue.plan_find(plans, product_id=product_id)
+
+
+def subscriptions_current_by_organization(*, organization_ids: list[int]) -> dict[int, Subscription]:
+    """The current subscription (as `subscription_current_get` picks it) of each of the
+    organizations, keyed by organization id, in one query."""
+    ended = Q(status__in=Subscription.ENDED_STATUSES)
+    current: dict[int, Subscription] = {}
+    rows = (
+        Subscription.objects.filter(organization_id__in=organization_ids)
+        .annotate(_ended=Case(When(ended, then=Value(1)), default=Value(0)))
+        .order_by("_ended", "-stripe_created", "-pk")
+    )
+    for subscription in rows:
+        current.setdefault(subscription.organization_id, subscription)
+    return current

@@ -6,6 +6,9 @@ error into a message on the page, rendered with that error's status code (never 
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -18,9 +21,11 @@ from django.views.decorators.http import require_safe
 from accounts.models import User
 from billing import presenters
 from billing.models import PortalSession, Subscription
-from billing.page import billing_page_state
+from billing.page import billing_page_state, home_organizations, portal_return, portal_snapshot
 from billing.services.cancel import subscription_cancel, subscription_resume
 from billing.services.checkout import checkout_session_status_get, pending_payment_cancel, subscription_buy
+from billing.services.demo import demo_clock_advance
+from billing.services.plan_change import plan_change_preview
 from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
 from core.api_errors import retry_after_header
 from core.errors import ApplicationError
@@ -44,20 +49,44 @@ def _page(
     refresh: bool = False,
     catalogue: bool = False,
     doing: str = presenters.OPENING_PORTAL,
+    returned: tuple[dict[str, Any] | None, str] | None = None,
 ) -> HttpResponse:
     """The billing page for the logged-in user, with `error` (met while `doing`) shown above it.
-    A page that answers a refusal or a failure never calls Stripe (`billing.page`)."""
+    A page that answers a refusal or a failure never calls Stripe (`billing.page`).
+    `returned`: back from Stripe's portal, the subscription as it was before and the flow's flag."""
     state = billing_page_state(
         user=request.user,  # type: ignore[arg-type]
         refresh=refresh,
         catalogue=catalogue,
         refused=error is not None or status >= 400,
     )
+    if returned is not None:
+        result = portal_return(
+            before=returned[0],
+            flag=returned[1],
+            subscription=state.subscription,
+            plans=state.plans.rows or [],
+        )
+        notice = " ".join(
+            filter(None, [presenters.portal_return_message(result, state.subscription), notice])
+        )
     context = presenters.page_context(state, error=error, notice=notice, doing=doing)
     response = render(request, "billing/page.html", context, status=status)
     if error is not None and error.retry_after is not None:
         response["Retry-After"] = retry_after_header(error.retry_after)
     return response
+
+
+@never_cache
+@require_safe
+def home_page(request: HttpRequest) -> HttpResponse:
+    """The front door: what the product is for a visitor; a member's organizations at a glance."""
+    organizations = home_organizations(user=request.user) if request.user.is_authenticated else []  # type: ignore[arg-type]
+    context = {
+        "organizations": [presenters.home_row(row) for row in organizations],
+        "offline_demo": bool(settings.STRIPE_API_BASE),
+    }
+    return render(request, "home.html", context)
 
 
 @never_cache
@@ -72,7 +101,11 @@ def billing_page(request: HttpRequest) -> HttpResponse:
     notice = ""
     if checkout == "canceled":
         notice = "Checkout canceled: nothing was charged. You can choose a plan again at any time."
-    return _page(request, refresh=True, catalogue=True, notice=notice)
+    before = request.session.pop(_BEFORE_PORTAL, None)
+    flag = request.GET.get("portal", "")
+    if before is None and flag not in _PORTAL_FLAGS:
+        return _page(request, refresh=True, catalogue=True, notice=notice)
+    return _page(request, refresh=True, catalogue=True, notice=notice, returned=(before, flag))
 
 
 def _checkout_return(request: HttpRequest, session_id: str) -> HttpResponse:
@@ -113,6 +146,16 @@ def _back_to_page(request: HttpRequest, message: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("billing:page"), status=303)
 
 
+# The subscription as the page knew it when the user left for Stripe's portal (session key).
+_BEFORE_PORTAL = "billing:before-portal"
+_PORTAL_FLAGS = frozenset({"card", "plan"})
+
+
+def _leaving_for_portal(request: HttpRequest) -> None:
+    """Remember the subscription before the portal, to say on return what changed there."""
+    request.session[_BEFORE_PORTAL] = portal_snapshot(user=request.user)  # type: ignore[arg-type]
+
+
 def _to_stripe(url: str) -> HttpResponse:
     # A Stripe URL (portal or Checkout) is a bearer credential: never cached, never logged.
     response = HttpResponseRedirect(url, status=303)
@@ -138,6 +181,8 @@ def buy_redirect(request: HttpRequest) -> HttpResponse:
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e, catalogue=True, doing=_BUYING)
     if result.checkout_url:
+        if result.is_subscription_change:
+            _leaving_for_portal(request)
         return _to_stripe(result.checkout_url)
     return _back_to_page(request, "Your free plan has started. You can upgrade at any time.")
 
@@ -199,6 +244,7 @@ def payment_method_redirect(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e, catalogue=True, doing=_OPENING_PAYMENT_METHOD)
+    _leaving_for_portal(request)
     return _to_stripe(url)
 
 
@@ -212,4 +258,44 @@ def portal_redirect(request: HttpRequest) -> HttpResponse:
         url = portal_session_create(user=request.user, source=PortalSession.Source.WEB.value)  # type: ignore[arg-type]
     except ApplicationError as e:
         return _page(request, status=e.status_code, error=e)
+    _leaving_for_portal(request)
     return _to_stripe(url)
+
+
+_PREVIEWING = "working out the price of that change"
+
+
+@never_cache
+@require_safe
+@login_required
+def plan_change_page(request: HttpRequest) -> HttpResponse:
+    """An "Upgrade"/"Downgrade" button: what the change costs, now and from the next renewal
+    (Stripe's preview), before the customer confirms it in Stripe's portal."""
+    try:
+        preview = plan_change_preview(
+            user=request.user,  # type: ignore[arg-type]
+            price_id=request.GET.get("price", ""),
+        )
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True, doing=_PREVIEWING)
+    context = presenters.plan_change_context(preview)
+    context["offline_demo"] = bool(settings.STRIPE_API_BASE)
+    return render(request, "billing/change.html", context)
+
+
+_ADVANCING = "moving the demo's time on"
+
+
+@never_cache
+def demo_advance_view(request: HttpRequest) -> HttpResponse:
+    """The offline demo's "Advance time one month": Stripe's test clock moves on, and the page
+    says what that month did to the subscription."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    before = portal_snapshot(user=request.user)  # type: ignore[arg-type]
+    try:
+        later = demo_clock_advance(user=request.user)  # type: ignore[arg-type]
+    except ApplicationError as e:
+        return _page(request, status=e.status_code, error=e, catalogue=True, doing=_ADVANCING)
+    state = billing_page_state(user=request.user, refresh=False, catalogue=False, refused=True)  # type: ignore[arg-type]
+    return _back_to_page(request, presenters.demo_advance_message(later, before, state.subscription))

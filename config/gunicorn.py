@@ -44,7 +44,8 @@ def _count(name: str, default: int) -> int:
     return int(raw)
 
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# PORT is the app's one port setting (`make run PORT=8001`); GUNICORN_BIND overrides it whole.
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 worker_class = "config.gunicorn_worker.ThreadWorker"
 workers = _count("GUNICORN_WORKERS", 2)
 threads = _count("GUNICORN_THREADS", 64)

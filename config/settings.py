@@ -49,7 +49,10 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
-SITE_URL: str = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The port the app is served on locally (`make run PORT=8001`): gunicorn binds it, the offline
+# stand-in sends its webhooks to it, and SITE_URL defaults to it.
+PORT: int = env.int("PORT", default=8000)
+SITE_URL: str = env.str("SITE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
@@ -222,6 +225,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Under DEBUG, serve static/ straight from the source folders (no collectstatic needed).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+# Files served at the site's root, such as /favicon.ico (browsers ask for it on every page).
+WHITENOISE_ROOT = BASE_DIR / "public"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -310,6 +315,9 @@ STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_API_BASE: str = env.str("STRIPE_API_BASE", default="")
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_PORTAL_CONFIGURATION: str = env.str("STRIPE_PORTAL_CONFIGURATION", default="")
+# Test mode only: each new Stripe customer gets a test clock of its own, so the demo can move
+# time on (renewals, the end of a cancelled subscription). Never with a live key.
+STRIPE_TEST_CLOCKS: bool = env.bool("STRIPE_TEST_CLOCKS", default=False)
 # Starts every Stripe idempotency key, so two deployments on one Stripe account (staging and
 # production, a restored backup) never share a key. Default: derived from the secret key.
 STRIPE_IDEMPOTENCY_PREFIX: str = env.str(

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import urls as accounts_urls
 from billing import urls as billing_urls
+from billing import views as billing_views
 from core import urls as core_urls
 from organizations import urls as organizations_urls
 from workspace import urls as workspace_urls
@@ -17,6 +18,7 @@ api_urlpatterns = [
 
 urlpatterns = [
     *api_urlpatterns,
+    path("", billing_views.home_page, name="home"),
     path("accounts/", include(accounts_urls.urlpatterns)),
     path("", include("organizations.page_urls")),
     path("billing/", include((billing_urls.urlpatterns, "billing"))),

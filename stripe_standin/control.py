@@ -413,12 +413,13 @@ class Controls(ControlBase):
                 raise KeyError(f"No such invoice: {invoice_id!r}")
             return copy.deepcopy(invoices.pay_invoice(store, invoice_id))
 
-    def save_card(self, customer: str) -> str:
-        """Give the customer a default card (pm_...), as Checkout or the portal would."""
+    def save_card(self, customer: str, *, declines: bool = False) -> str:
+        """Give the customer a default card (pm_...), as Checkout or the portal would; with
+        `declines`, one whose charges fail (Stripe's test card 4000 0000 0000 0341)."""
         with self._changing() as store:
             if store.live_customer(customer) is None:
                 raise KeyError(f"No such customer: {customer!r}")
-            return customers.save_card(store, customer)
+            return customers.save_card(store, customer, declines=declines)
 
     @property
     def portal_sessions(self) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from stripe_standin.resources import (
     checkout,
     customers,
     invoices,
+    portal,
     subscriptions,
 )
 
@@ -29,7 +30,10 @@ def checkout_page(store: Store, session_id: str, error: str | None = None, statu
     spec = store.checkout_specs[session_id]
     price = store.prices[spec["price"]]
     product = store.products.get(price["product"], {})
-    html = pages.checkout_page(session, price, product, spec["quantity"], spec["trial_period_days"], error)
+    customer = store.customers.get(session["customer"] or "")
+    html = pages.checkout_page(
+        session, price, product, spec["quantity"], spec["trial_period_days"], error, customer=customer
+    )
     return Page(status, html.replace(pages.CHECKOUT_SUMMARY_SLOT, _checkout_summary(store, session, spec)))
 
 
@@ -186,6 +190,9 @@ def _portal_action(
         customers.save_card(store, customer_id)
         paid = _pay_open_invoices(store, customer_id)
         return "Card updated." + (f" Paid {paid} open invoice(s)." if paid else "")
+    if action == "declining_card":
+        customers.save_card(store, customer_id, declines=True)
+        return "Card updated: its next charge will be declined."
     if action == "pay_invoice":
         invoice = store.invoices.get(str(form.get("invoice", "")))
         if invoice is None or invoice["customer"] != customer_id:
@@ -213,7 +220,9 @@ def _portal_action(
         return "Your plan will renew."
     if action == "switch":
         price = _portal_price(store, str(form.get("price", "")), subscription)
-        subscriptions.change_price(store, sub_id, price["id"], None)
+        subscriptions.change_price(
+            store, sub_id, price["id"], None, behavior=_update_proration(store), base_url=base_url
+        )
         return "Plan changed."
     if action == "fail_renewal":
         if subscription["status"] not in ("active", "trialing"):
@@ -242,7 +251,14 @@ def _confirm_flow(store: Store, session: dict[str, Any], token: str, base_url: s
         item = flow[kind]["items"][0]
         if item["price"] is not None:
             _portal_price(store, item["price"], subscription)
-        subscriptions.change_price(store, subscription["id"], item["price"], item["quantity"])
+        subscriptions.change_price(
+            store,
+            subscription["id"],
+            item["price"],
+            item["quantity"],
+            behavior=_update_proration(store),
+            base_url=base_url,
+        )
         message = "Your plan was updated."
     else:
         message = "Choose a new plan."
@@ -254,6 +270,12 @@ def _confirm_flow(store: Store, session: dict[str, Any], token: str, base_url: s
         custom = (after.get("hosted_confirmation") or {}).get("custom_message")
         return Page(200, pages.confirmation_page(custom or message, session["return_url"]))
     return message
+
+
+def _update_proration(store: Store) -> str:
+    """How the portal's configuration prorates a plan change (what Stripe's portal applies)."""
+    features = portal.configuration_object(store)["features"]
+    return str(features["subscription_update"]["proration_behavior"])
 
 
 def _portal_subscription(store: Store, customer_id: str, subscription_id: str) -> dict[str, Any]:

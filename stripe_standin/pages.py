@@ -80,6 +80,7 @@ def checkout_page(
     quantity: int,
     trial_days: int | None,
     error: str | None,
+    customer: dict[str, Any] | None = None,
 ) -> str:
     title = "Stripe Checkout (local stand-in)"
     head = f"<h1>{esc(title)}</h1>"
@@ -93,9 +94,11 @@ def checkout_page(
         )
     trial = f'<p id="trial">{trial_days} days free, then:</p>' if trial_days else ""
     problem = f'<p class="error" id="error">{esc(error)}</p>' if error else ""
-    who = session.get("customer_email") or session.get("customer") or "a new customer"
+    # As Stripe's page: the customer by name (the organization), never by its id.
+    who = (customer or {}).get("name") or session.get("customer_email") or (customer or {}).get("email")
+    who = who or "a new customer"
     body = f"""{head}
-<p>Subscribe <strong>{esc(str(who))}</strong> to</p>
+<p>Subscribe <strong id="checkout-customer">{esc(str(who))}</strong> to</p>
 <div class="card"><h2 id="product-name">{esc(product.get("name", price["product"]))}</h2>
 {trial}<p id="amount">{esc(money(price["unit_amount"] * quantity, price["currency"]))}
 {esc(interval_text(price))}
@@ -214,6 +217,7 @@ def portal_page(
 <h2>Subscriptions</h2><div id="subscriptions">{rows or "<p>No subscriptions.</p>"}</div>
 <h2>Payment method</h2><p id="card">{esc(f"Visa ending in 4242 ({card})" if card else "No card on file.")}</p>
 {button("update_card", "Update card", "update-card")}
+{button("declining_card", "Use a card that declines (4000 0000 0000 0341)", "declining-card")}
 <h2>Invoice history</h2>
 <table id="invoices"><tr><th>Number</th><th>Date</th><th>Amount</th><th>Status</th></tr>
 {history}</table>

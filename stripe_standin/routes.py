@@ -24,6 +24,7 @@ from stripe_standin.resources import (
     invoices,
     portal,
     subscriptions,
+    test_clocks,
 )
 
 if TYPE_CHECKING:
@@ -95,8 +96,14 @@ ROUTES = [
         ("GET", "/v1/events", events.list_events),
         ("GET", "/v1/events/{id}", events.retrieve_event),
         ("GET", "/v1/invoices", invoices.list_invoices),
+        ("POST", "/v1/invoices/create_preview", invoices.create_preview),
         ("POST", "/v1/invoices/{id}/pay", invoices.pay_invoice_api),
         ("GET", "/v1/invoices/{id}", invoices.retrieve_invoice),
+        ("GET", "/v1/test_helpers/test_clocks", test_clocks.list_test_clocks),
+        ("POST", "/v1/test_helpers/test_clocks", test_clocks.create_test_clock),
+        ("POST", "/v1/test_helpers/test_clocks/{id}/advance", test_clocks.advance_test_clock),
+        ("GET", "/v1/test_helpers/test_clocks/{id}", test_clocks.retrieve_test_clock),
+        ("DELETE", "/v1/test_helpers/test_clocks/{id}", test_clocks.delete_test_clock),
     ]
 ]
 

@@ -20,13 +20,18 @@ What it is not
     Not a Stripe emulator. Only the endpoints of ``stripe_standin.routes`` exist
     (anything else gets Stripe's "Unrecognized request URL" 404). One item per
     subscription and per Checkout session, Checkout in subscription mode only,
-    no prorations, taxes, discounts, test clocks or test/live data separation;
-    validation covers what the app relies on. It never contacts Stripe.
+    no taxes, discounts or test/live data separation; validation covers what the
+    app relies on. It never contacts Stripe. A plan change prorates as Stripe does
+    (unused time credited, the rest of the period charged at the new price, on the
+    next invoice or at once; a change of interval starts a new cycle invoiced at
+    once) and ``invoices/create_preview`` shows it first; test clocks
+    (``test_helpers/test_clocks``) move a customer's time on, running renewals,
+    failed payments and period-end cancellations on the way.
 
     Hosted pages (HTML, no external assets; buttons are form posts with an
     ``action`` field): the portal ``/p/session/{token}`` (cancel at period end,
     resume, switch plan, update card, pay invoice, simulate failed renewal, and a
-    flow's confirm screen), Checkout ``/c/pay/{cs_id}`` (pay, declined card,
+    flow's confirm screen, a card that declines), Checkout ``/c/pay/{cs_id}`` (pay, declined card,
     back) and invoices ``/i/{token}`` and ``/i/{token}/pdf`` (an HTML page).
 
     Every change is recorded as a Stripe-shaped event and, with a webhook URL

@@ -69,6 +69,30 @@ class Store:
         # subscription -> what its invoices carry beyond the price: a coupon's discount (and on
         # how many more invoices), Checkout's automatic tax
         self.invoice_terms: dict[str, dict[str, Any]] = {}
+        self.test_clocks: dict[str, dict[str, Any]] = {}
+        # Proration lines waiting for a subscription's next invoice (Stripe's pending invoice items).
+        self.pending_lines: dict[str, list[dict[str, Any]]] = {}
+        self.declining_cards: set[str] = set()  # cards that attach but whose charges fail
+
+    def _event_time(self, data_object: dict[str, Any]) -> int:
+        """When an event about `data_object` happens: on its customer's test clock, if any
+        (Stripe dates what a clock's advance causes at the clock's time)."""
+        kind = data_object.get("object")
+        if kind == "test_helpers.test_clock":
+            return int(data_object["frozen_time"])
+        customer = data_object.get("id") if kind == "customer" else data_object.get("customer")
+        return self.now_of(customer if isinstance(customer, str) else None)
+
+    def now_of(self, customer_id: str | None) -> int:
+        """The time for a customer: its test clock's frozen time, else the wall clock."""
+        customer = self.customers.get(customer_id or "")
+        clock = self.test_clocks.get((customer or {}).get("test_clock") or "")
+        return int(clock["frozen_time"]) if clock is not None else core.now()
+
+    def card_charges(self, customer_id: str) -> bool:
+        """Whether a charge on the customer's default card goes through."""
+        card = self.payment_methods.get(customer_id)
+        return card is not None and card not in self.declining_cards
 
     def emit(self, type: str, data_object: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
         """Record an event and queue it for delivery (a full queue drops its oldest)."""
@@ -80,6 +104,7 @@ class Store:
             api_version=self.api_version,
             request_id=request_id,
             idempotency_key=idempotency_key,
+            created=self._event_time(data_object),
         )
         self.events.append(event)
         if len(self.events) > self.max_events:

@@ -38,6 +38,7 @@ from billing.services.access import billing_membership_get, billing_rate_counted
 from billing.services.capabilities import capabilities_refresh_quietly
 from billing.services.customers import customer_ensure
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
+from billing.services.portal import portal_flow_return_url
 from billing.services.subscriptions import subscription_fetched_apply
 from billing.services.writes import stripe_write
 from core.leases import lease_hold
@@ -356,7 +357,10 @@ def _change(
                 "subscription": data.id,
                 "items": [{"id": data.item_id, "price": period["id"]}],
             },
-            "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
+            "after_completion": {
+                "type": "redirect",
+                "redirect": {"return_url": portal_flow_return_url("subscription_update_confirm")},
+            },
         },
     )
     PortalSession.objects.create(

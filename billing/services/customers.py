@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -63,11 +64,20 @@ def customer_ensure(*, organization: Organization, replacing: str | None = None)
         account_id = stripe_gateway.account_id()
         action = f"replace-{replacing}" if replacing else "create"
         with stripe_write(organization=organization, subject="customer", action=action) as key:
+            # The demo's customers each live on a test clock of their own, so time can be moved on.
+            clock = (
+                stripe_gateway.test_clock_create(
+                    frozen_time=timezone.now(), name=organization.name, idempotency_key=f"{key}-clock"
+                )
+                if settings.STRIPE_TEST_CLOCKS and stripe_gateway.is_test_mode()
+                else ""
+            )
             customer_id = stripe_gateway.customer_create(
                 name=organization.name,
                 email=_customer_email(organization),
                 organization_id=organization.pk,
                 idempotency_key=key,
+                test_clock=clock,
             )
             # Stored before the write is finished: a holder that dies in between leaves it
             # unfinished, and the next one replays the key. Conditional: only over the state

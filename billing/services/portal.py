@@ -62,6 +62,15 @@ def portal_session_create(*, user: User, source: str, flow: str | None = None) -
 
 
 PAYMENT_METHOD_UPDATE = "payment_method_update"
+# What the page says on return from each portal flow: `?portal=<flag>` on the return URL.
+RETURN_FLAGS = {PAYMENT_METHOD_UPDATE: "card", "subscription_update_confirm": "plan"}
+
+
+def portal_flow_return_url(flow: str) -> str:
+    """Where Stripe sends the customer once a portal flow is done: the return URL, flagged
+    with the flow, so the page can say what happened."""
+    base = settings.BILLING_PORTAL_RETURN_URL
+    return f"{base}{'&' if '?' in base else '?'}portal={RETURN_FLAGS[flow]}"
 
 
 def _flow_data(flow: str | None) -> dict[str, Any] | None:
@@ -72,7 +81,7 @@ def _flow_data(flow: str | None) -> dict[str, Any] | None:
         "type": flow,
         "after_completion": {
             "type": "redirect",
-            "redirect": {"return_url": settings.BILLING_PORTAL_RETURN_URL},
+            "redirect": {"return_url": portal_flow_return_url(flow)},
         },
     }
 

@@ -26,6 +26,7 @@ from billing.stripe_gateway.types import (
     StripeEvent,
     StripeFeature,
     StripeInvoice,
+    StripeInvoicePreview,
     StripePage,
     StripePortalSession,
     StripePrice,
@@ -34,6 +35,7 @@ from billing.stripe_gateway.types import (
     checkout_session_from_dict,
     event_from_dict,
     feature_from_dict,
+    invoice_preview_from_dict,
     price_from_dict,
     product_from_dict,
     subscription_from_dict,
@@ -63,14 +65,19 @@ def account_id() -> str:
     return _account_of(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
 
 
-def customer_create(*, name: str, email: str, organization_id: int, idempotency_key: str) -> str:
-    """Create a customer and return its id. The key makes a retried or raced call a replay."""
+def customer_create(
+    *, name: str, email: str, organization_id: int, idempotency_key: str, test_clock: str = ""
+) -> str:
+    """Create a customer and return its id. The key makes a retried or raced call a replay.
+    `test_clock`: the customer lives on that test clock's time (test mode only)."""
     params: dict[str, Any] = {
         "name": name,
         "metadata": {"organization_id": str(organization_id)},
     }
     if email:
         params["email"] = email
+    if test_clock:
+        params["test_clock"] = test_clock
     with _call("customers.create"):
         customer = client().v1.customers.create(
             params,  # type: ignore[arg-type]
@@ -118,6 +125,67 @@ def subscription_retrieve(*, subscription_id: str) -> StripeSubscription:
     with _call("subscriptions.retrieve"):
         subscription = client().v1.subscriptions.retrieve(subscription_id)
     return subscription_from_dict(subscription.to_dict())
+
+
+def invoice_preview(
+    *, subscription_id: str, item_id: str, price_id: str, proration_behavior: str
+) -> StripeInvoicePreview:
+    """Stripe's preview of the invoice a change of the subscription's item to `price_id`
+    makes: the one billed at once (a change of interval), else the next renewal's."""
+    params: dict[str, Any] = {
+        "subscription": subscription_id,
+        "subscription_details": {
+            "items": [{"id": item_id, "price": price_id}],
+            "proration_behavior": proration_behavior,
+        },
+    }
+    with _call("invoices.create_preview"):
+        invoice = client().v1.invoices.create_preview(params)  # type: ignore[arg-type]
+    return invoice_preview_from_dict(invoice.to_dict())
+
+
+def portal_update_proration(*, configuration: str) -> str:
+    """How the portal configuration (`configuration`, else the account's default) prorates a
+    plan change the customer confirms there: `none`, `create_prorations` or `always_invoice`."""
+    with _call("billing_portal.configurations.retrieve"):
+        if configuration:
+            found = client().v1.billing_portal.configurations.retrieve(configuration)
+        else:
+            listed = client().v1.billing_portal.configurations.list({"is_default": True, "limit": 1}).data
+            if not listed:
+                return "none"
+            found = listed[0]
+    update = (found.to_dict().get("features") or {}).get("subscription_update") or {}
+    return str(update.get("proration_behavior") or "none")
+
+
+def test_clock_create(*, frozen_time: datetime, name: str, idempotency_key: str) -> str:
+    """A test clock (test mode) frozen at `frozen_time`; its id."""
+    with _call("test_helpers.test_clocks.create"):
+        clock = client().v1.test_helpers.test_clocks.create(
+            {"frozen_time": int(frozen_time.timestamp()), "name": name[:300]}, _idempotent(idempotency_key)
+        )
+    return str(clock.id)
+
+
+def customer_test_clock(*, customer_id: str) -> tuple[str, datetime] | None:
+    """The customer's test clock and its time, or None when it has none."""
+    with _call("customers.retrieve"):
+        customer = client().v1.customers.retrieve(customer_id)
+        clock_id = customer.to_dict().get("test_clock")
+        if not clock_id:
+            return None
+        clock = client().v1.test_helpers.test_clocks.retrieve(str(clock_id))
+    return str(clock.id), datetime.fromtimestamp(int(clock.frozen_time), tz=UTC)
+
+
+def test_clock_advance(*, clock_id: str, frozen_time: datetime, idempotency_key: str) -> None:
+    """Move a test clock on to `frozen_time`: Stripe runs what happens meanwhile (renewals,
+    ends) and sends their events."""
+    with _call("test_helpers.test_clocks.advance"):
+        client().v1.test_helpers.test_clocks.advance(
+            clock_id, {"frozen_time": int(frozen_time.timestamp())}, _idempotent(idempotency_key)
+        )
 
 
 def subscription_update(

@@ -41,6 +41,49 @@ class StripeSubscription:
 
 
 @dataclass(frozen=True)
+class StripeInvoiceLine:
+    amount: int
+    description: str
+    proration: bool
+    period_start: datetime | None
+    period_end: datetime | None
+
+
+@dataclass(frozen=True)
+class StripeInvoicePreview:
+    """A preview of an invoice (`invoices.create_preview`): what it would charge and when."""
+
+    amount_due: int
+    total: int
+    currency: str
+    created: datetime | None  # when it would be made: now, or the next renewal
+    lines: tuple[StripeInvoiceLine, ...]
+
+
+def invoice_preview_from_dict(data: Mapping[str, Any]) -> StripeInvoicePreview:
+    lines = []
+    for line in (data.get("lines") or {}).get("data") or []:
+        details = ((line.get("parent") or {}).get("subscription_item_details")) or {}
+        period = line.get("period") or {}
+        lines.append(
+            StripeInvoiceLine(
+                amount=int(line.get("amount") or 0),
+                description=str(line.get("description") or ""),
+                proration=bool(details.get("proration") or line.get("proration")),
+                period_start=stripe_time(period.get("start")),
+                period_end=stripe_time(period.get("end")),
+            )
+        )
+    return StripeInvoicePreview(
+        amount_due=int(data.get("amount_due") or 0),
+        total=int(data.get("total") or 0),
+        currency=str(data.get("currency") or ""),
+        created=stripe_time(data.get("created")),
+        lines=tuple(lines),
+    )
+
+
+@dataclass(frozen=True)
 class StripeEvent:
     """A verified webhook event: `object` is `data.object` as Stripe sent it (plain dicts)."""
 

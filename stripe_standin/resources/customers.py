@@ -42,19 +42,23 @@ def delete_customer(store: Store, customer_id: str) -> None:
 
 
 def create_customer(store: Store, call: Call) -> dict[str, Any]:
-    p = params.allow(call.params, "name", "email", "description", "phone", "metadata", "expand")
-    return put_customer(
-        store,
-        customer_object(
-            id=core.new_id("cus"),
-            name=params.str_param(p, "name"),
-            email=params.str_param(p, "email"),
-            description=params.str_param(p, "description"),
-            phone=params.str_param(p, "phone"),
-            metadata=params.metadata_param(p),
-            livemode=call.livemode,
-        ),
+    p = params.allow(call.params, "name", "email", "description", "phone", "metadata", "test_clock", "expand")
+    clock_id = params.str_param(p, "test_clock")
+    if clock_id is not None and clock_id not in store.test_clocks:
+        raise errors.no_such("test_clock", clock_id, param="test_clock", status=400)
+    customer = customer_object(
+        id=core.new_id("cus"),
+        name=params.str_param(p, "name"),
+        email=params.str_param(p, "email"),
+        description=params.str_param(p, "description"),
+        phone=params.str_param(p, "phone"),
+        metadata=params.metadata_param(p),
+        livemode=call.livemode,
     )
+    if clock_id is not None:
+        customer["test_clock"] = clock_id
+        customer["created"] = int(store.test_clocks[clock_id]["frozen_time"])
+    return put_customer(store, customer)
 
 
 def retrieve_account(store: Store, call: Call) -> dict[str, Any]:
@@ -124,9 +128,12 @@ def delete_customer_api(store: Store, call: Call) -> dict[str, Any]:
     return deleted_customer(customer_id)
 
 
-def save_card(store: Store, customer_id: str) -> str:
-    """A new default card for the customer (what Checkout and "update card" leave behind)."""
+def save_card(store: Store, customer_id: str, *, declines: bool = False) -> str:
+    """A new default card for the customer (what Checkout and "update card" leave behind);
+    with `declines`, a card that attaches but whose charges fail (Stripe's 4000 0000 0000 0341)."""
     pm_id = core.new_id("pm", 24)
+    if declines:
+        store.declining_cards.add(pm_id)
     store.payment_methods[customer_id] = pm_id
     customer = store.customers[customer_id]
     before = copy.deepcopy(customer["invoice_settings"])

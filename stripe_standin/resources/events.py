@@ -137,6 +137,7 @@ def event_object(
     api_version: str,
     request_id: str | None = None,
     idempotency_key: str | None = None,
+    created: int | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"object": data_object}
     if previous_attributes is not None:
@@ -145,7 +146,7 @@ def event_object(
         "id": core.new_id("evt", 24),
         "object": "event",
         "api_version": api_version,
-        "created": core.now(),
+        "created": created or core.now(),
         "data": data,
         "livemode": bool(data_object.get("livemode", False)),
         "pending_webhooks": 1,

@@ -226,7 +226,7 @@ def configuration_object(store: Store) -> dict[str, Any]:
         name=None,
         default_return_url=None,
         livemode=False,
-        proration_behavior="none",
+        proration_behavior="create_prorations",
     )
 
 

@@ -10,7 +10,7 @@ import calendar
 import copy
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from stripe_standin import core, errors, params
 from stripe_standin.core import Call
@@ -76,6 +76,7 @@ def put_subscription(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
         latest_invoice=spec.get("latest_invoice"),
         default_payment_method=spec.get("default_payment_method"),
         ended_at=spec.get("ended_at"),
+        test_clock=store.customers[spec["customer"]].get("test_clock"),
     )
     old = store.subscriptions.get(spec["id"])
     if old is not None and old["created"] != subscription["created"]:
@@ -292,13 +293,117 @@ def update_subscription_api(store: Store, call: Call) -> dict[str, Any]:
             spec["price_id"] = price_id
         if (quantity := params.int_param(item, "quantity", "items[0][quantity]", minimum=0)) is not None:
             spec["quantity"] = quantity
-    updated = put_subscription(store, spec)
-    if items is not None and behavior == "always_invoice" and updated["status"] in ("active", "past_due"):
-        invoices.bill(
-            store, updated["id"], reason="subscription_update", base_url=call.base_url, succeed=True
+    if items is not None:
+        updated = change_plan(
+            store,
+            subscription["id"],
+            spec,
+            behavior=behavior or "create_prorations",
+            base_url=call.base_url,
         )
-        updated = store.subscriptions[updated["id"]]
+    else:
+        updated = put_subscription(store, spec)
     return store.expand(updated, p)
+
+
+def change_plan(
+    store: Store,
+    subscription_id: str,
+    spec: dict[str, Any],
+    *,
+    behavior: str,
+    base_url: str | None,
+) -> dict[str, Any]:
+    """Put `spec` (a new price or quantity on the one item) as Stripe bills a change: the
+    unused time of the old price credited and the rest of the period at the new price debited
+    (`create_prorations`: on the next invoice; `always_invoice`: invoiced now; `none`: neither),
+    and on a change of interval a new billing cycle from now, invoiced at once."""
+    old = store.subscription_specs[subscription_id]
+    change = plan_change(store, old, spec, behavior=behavior)
+    updated = put_subscription(store, change.spec)
+    if change.invoice_now:
+        invoices.bill(
+            store,
+            subscription_id,
+            reason="subscription_update",
+            base_url=base_url,
+            succeed=True,
+            prorations=change.lines,
+        )
+    elif change.lines:
+        store.pending_lines.setdefault(subscription_id, []).extend(change.lines)
+    return store.subscriptions[updated["id"]]
+
+
+class PlanChange(NamedTuple):
+    spec: dict[str, Any]  # the subscription's fields after the change
+    lines: list[dict[str, Any]]  # the proration lines it makes
+    invoice_now: bool  # billed at once (a new cycle, or `always_invoice`), else on the next invoice
+    new_cycle: bool  # a change of interval: a new billing cycle from now
+
+
+def plan_change(store: Store, old: dict[str, Any], new: dict[str, Any], *, behavior: str) -> PlanChange:
+    """What a change from `old` to `new` (subscription specs) bills, without doing it.
+
+    Also what `POST /v1/invoices/create_preview` shows, so a preview and the change made
+    right after it (at the same moment of the customer's clock) agree to the cent."""
+    new = dict(new)
+    price = store.prices[new["price_id"]]
+    recurring = price["recurring"] or {"interval": "month", "interval_count": 1}
+    new.update(
+        unit_amount=price["unit_amount"],
+        currency=price["currency"],
+        interval=recurring["interval"],
+        interval_count=recurring["interval_count"],
+    )
+    now = store.now_of(old["customer"])
+    same_item = old["price_id"] == new["price_id"] and int(old["quantity"]) == int(new["quantity"])
+    if same_item or old["status"] not in ("active", "past_due"):
+        return PlanChange(new, [], False, False)  # a trial (or an unpaid start) is not prorated
+    new_cycle = (old["interval"], int(old.get("interval_count", 1))) != (
+        new["interval"],
+        int(new.get("interval_count", 1)),
+    )
+    start, end = int(old["current_period_start"]), int(old["current_period_end"])
+    unused = max(0, end - now) / max(1, end - start)
+    subscription = store.subscriptions[old["id"]]
+    old_price = subscription["items"]["data"][0]["price"]
+    when = datetime.fromtimestamp(now, tz=UTC).strftime("%d %b %Y")
+    lines: list[dict[str, Any]] = []
+    if behavior != "none" and unused > 0:
+        lines.append(
+            invoices.line_object(
+                subscription,
+                amount=-round(int(old["unit_amount"]) * int(old["quantity"]) * unused),
+                description=f"Unused time on {int(old['quantity'])} \u00d7 "
+                f"{old_price['nickname'] or old_price['product']} after {when}",
+                price=old_price,
+                quantity=int(old["quantity"]),
+                start=now,
+                end=end,
+                proration=True,
+            )
+        )
+        if not new_cycle:
+            lines.append(
+                invoices.line_object(
+                    subscription,
+                    amount=round(int(new["unit_amount"]) * int(new["quantity"]) * unused),
+                    description=f"Remaining time on {int(new['quantity'])} \u00d7 "
+                    f"{price['nickname'] or price['product']} after {when}",
+                    price=price,
+                    quantity=int(new["quantity"]),
+                    start=now,
+                    end=end,
+                    proration=True,
+                )
+            )
+    if new_cycle:
+        new.update(
+            current_period_start=now,
+            current_period_end=period_end(now, new["interval"], int(new.get("interval_count", 1))),
+        )
+    return PlanChange(new, lines, new_cycle or (behavior == "always_invoice" and bool(lines)), new_cycle)
 
 
 def cancel_subscription_api(store: Store, call: Call) -> dict[str, Any]:
@@ -329,7 +434,7 @@ def start_subscription(
     """``terms``: what its invoices carry beyond the price (a coupon, tax: ``invoice_terms``)."""
     price = store.prices[price_id]
     recurring = price["recurring"] or {"interval": "month", "interval_count": 1}
-    now = core.now()
+    now = store.now_of(customer_id)
     trial_end = now + trial_days * core.DAY if trial_days else None
     spec: dict[str, Any] = {
         "customer": customer_id,
@@ -367,9 +472,15 @@ def start_subscription(
 
 
 def renew(
-    store: Store, subscription_id: str, *, succeed: bool = True, base_url: str | None = None
+    store: Store,
+    subscription_id: str,
+    *,
+    succeed: bool = True,
+    base_url: str | None = None,
+    at_period_end: bool = False,
 ) -> dict[str, Any]:
-    """A renewal now: the next period starts, its invoice is paid or fails (``past_due``)."""
+    """A renewal now (or, `at_period_end`, when the period ends, as a test clock moves): the
+    next period starts, its invoice is paid or fails (``past_due``)."""
     spec = store.subscription_specs.get(subscription_id)
     if spec is None:
         raise KeyError(f"No such subscription: {subscription_id!r}")
@@ -378,7 +489,7 @@ def renew(
     if spec["cancel_at_period_end"]:  # the period ends: the subscription ends with it
         cancel_now(store, subscription_id)
         return store.subscriptions[subscription_id]
-    now = core.now()
+    now = int(spec["current_period_end"]) if at_period_end else store.now_of(spec["customer"])
     fields: dict[str, Any] = {
         "current_period_start": now,
         "current_period_end": period_end(now, spec["interval"], int(spec.get("interval_count", 1))),
@@ -398,7 +509,11 @@ def renew(
 
 
 def cancel_now(store: Store, subscription_id: str) -> dict[str, Any]:
-    now = core.now()
+    spec = store.subscription_specs[subscription_id]
+    now = store.now_of(spec["customer"])
+    if spec["cancel_at_period_end"]:
+        now = min(now, int(spec["current_period_end"]))
+    store.pending_lines.pop(subscription_id, None)
     for invoice in store.invoices.values():
         if invoices.invoice_subscription(invoice) == subscription_id and invoice["status"] == "open":
             invoice["status"] = "void"
@@ -411,14 +526,20 @@ def cancel_now(store: Store, subscription_id: str) -> dict[str, Any]:
 
 
 def change_price(
-    store: Store, subscription_id: str, price_id: str | None, quantity: int | None
+    store: Store,
+    subscription_id: str,
+    price_id: str | None,
+    quantity: int | None,
+    *,
+    behavior: str = "none",
+    base_url: str | None = None,
 ) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+    spec = dict(store.subscription_specs[subscription_id])
     if price_id is not None:
-        fields["price_id"] = price_id
+        spec["price_id"] = price_id
     if quantity is not None:
-        fields["quantity"] = quantity
-    return update_subscription(store, subscription_id, fields)
+        spec["quantity"] = quantity
+    return change_plan(store, subscription_id, spec, behavior=behavior, base_url=base_url)
 
 
 def subscription_or_404(store: Store, subscription_id: str) -> dict[str, Any]:
@@ -461,6 +582,7 @@ def subscription_object(
     latest_invoice: str | None = None,
     default_payment_method: str | None = None,
     ended_at: int | None = None,
+    test_clock: str | None = None,
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": item_id,
@@ -536,7 +658,7 @@ def subscription_object(
         "schedule": None,
         "start_date": created,
         "status": status,
-        "test_clock": None,
+        "test_clock": test_clock,
         "transfer_data": None,
         "trial_end": trial_end,
         "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.contrib import admin
 from django.urls import reverse
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from billing.models import PortalSession, Subscription
 from organizations.models import Membership, Organization
@@ -43,7 +43,10 @@ STRIPE_LINK = (
 
 
 @pytest.mark.django_db
-def test_organization_links_its_stripe_customer_to_the_test_dashboard(admin_client, populated, organization):
+def test_organization_links_its_stripe_customer_to_the_test_dashboard(
+    admin_client, populated, organization, settings
+):
+    settings.STRIPE_API_BASE = ""  # Stripe itself, not the stand-in
     assertContains(admin_client.get(org_change_url(organization)), STRIPE_LINK, html=True)
     changelist = admin_client.get(reverse("admin:organizations_organization_changelist"))
     assertContains(changelist, STRIPE_LINK, html=True)
@@ -61,6 +64,7 @@ def test_organization_links_to_all_its_portal_sessions(admin_client, populated, 
 
 @pytest.mark.django_db
 def test_live_key_links_to_the_live_dashboard(admin_client, populated, organization, settings):
+    settings.STRIPE_API_BASE = ""
     settings.STRIPE_SECRET_KEY = "sk_live_0000"
     assertContains(
         admin_client.get(org_change_url(organization)),
@@ -169,3 +173,33 @@ def test_subscriptions_filter_by_status_and_search(admin_client, populated):
     assert "sub_admin_smoke" in admin_client.get(url, {"status__exact": "active"}).content.decode()
     assert "sub_admin_smoke" not in admin_client.get(url, {"status__exact": "canceled"}).content.decode()
     assert "sub_admin_smoke" in admin_client.get(url, {"q": "cus_admin_smoke"}).content.decode()
+
+
+def test_no_dashboard_link_for_the_stand_ins_customers(admin_client, populated, organization):
+    page = admin_client.get(org_change_url(organization))
+    assertNotContains(page, "dashboard.stripe.com")
+    assertContains(page, "cus_admin_smoke")
+
+
+def test_organization_list_shows_plan_status_and_renewal_with_filters(admin_client, populated, organization):
+    changelist = reverse("admin:organizations_organization_changelist")
+    page = admin_client.get(changelist)
+    row = Subscription.objects.get(organization=organization)
+    end = row.current_period_end
+    assert end is not None
+    assertContains(page, '<td class="field-subscription_status">Active</td>', html=True)
+    assertContains(page, f'<td class="field-renewal">Renews {end:%b} {end.day}, {end.year}</td>', html=True)
+    assertContains(page, "subscription status")
+    assertContains(admin_client.get(changelist + "?subscription_status=active"), "Acme Inc")
+    assertNotContains(admin_client.get(changelist + "?subscription_status=past_due"), ">Acme Inc<")
+    assertContains(admin_client.get(changelist + "?plan=" + row.product), "Acme Inc")
+
+
+def test_plan_names_instead_of_product_ids(admin_client, populated, organization, stripe_standin):
+    stripe_standin.seed_demo_catalogue()
+    Subscription.objects.filter(organization=organization).update(
+        product="prod_demo_pro", price_id="price_demo_pro_yearly"
+    )
+    page = admin_client.get(reverse("admin:organizations_organization_changelist"))
+    assertContains(page, '<td class="field-plan">Pro, yearly</td>', html=True)
+    assertContains(admin_client.get(org_change_url(organization)), "<p>Pro, yearly</p>", html=True)

@@ -26,11 +26,11 @@ PRO = [
 
 
 def test_missing_rows_are_created_older_ones_replaced_newer_ones_kept():
-    fresh, stale, same, newer = (OrganizationFactory() for _ in range(4))
+    fresh, stale, same, newer = (OrganizationFactory.create() for _ in range(4))
     now = timezone.now()
-    CapabilitySetFactory(organization=stale, items=[], state_at=now - timedelta(days=1))
-    CapabilitySetFactory(organization=same, items=PRO, state_at=now - timedelta(days=1))
-    CapabilitySetFactory(organization=newer, items=[], state_at=now + timedelta(seconds=5))
+    CapabilitySetFactory.create(organization=stale, items=[], state_at=now - timedelta(days=1))
+    CapabilitySetFactory.create(organization=same, items=PRO, state_at=now - timedelta(days=1))
+    CapabilitySetFactory.create(organization=newer, items=[], state_at=now + timedelta(seconds=5))
 
     changed = capabilities_store_many(items={fresh: PRO, stale: PRO, same: PRO, newer: PRO}, state_at=now)
 

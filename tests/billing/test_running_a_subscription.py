@@ -247,7 +247,7 @@ def test_the_payment_method_portal_opens_on_its_flow(owner, auth_client, live, s
         "type": "payment_method_update",
         "after_completion": {
             "type": "redirect",
-            "redirect": {"return_url": settings.BILLING_PORTAL_RETURN_URL},
+            "redirect": {"return_url": settings.BILLING_PORTAL_RETURN_URL + "?portal=card"},
         },
     }
     assert response.json()["url"].startswith(stripe_standin.url)

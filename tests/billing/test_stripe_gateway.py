@@ -6,6 +6,7 @@ the failure; the rest raised into `_stripe_errors` directly.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -198,3 +199,50 @@ def test_each_threads_session_ignores_the_environment_after_that(
         customer_id=customer_id, return_url="https://app.example.com/billing/"
     )
     assert session.url
+
+
+# ---- the plan-change preview and the demo's test clocks ----------------------------------------
+
+
+def test_the_portals_plan_change_proration_is_read_from_its_configuration(stripe_standin, settings):
+    settings.STRIPE_PORTAL_CONFIGURATION = ""
+    assert stripe_gateway.portal_update_proration(configuration="") == "create_prorations"
+    configuration = stripe_standin.requests_to("GET", "/v1/billing_portal/configurations")[-1]
+    assert configuration.query["is_default"] == "true"
+    (saved,) = stripe_gateway.client().v1.billing_portal.configurations.list().data
+    assert stripe_gateway.portal_update_proration(configuration=saved.id) == "create_prorations"
+
+
+def test_a_customer_on_a_test_clock_is_moved_on_and_its_change_previewed(stripe_standin):
+    stripe_standin.seed_demo_catalogue()
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    clock = stripe_gateway.test_clock_create(frozen_time=start, name="Acme Inc", idempotency_key="t-clock")
+    customer = stripe_gateway.customer_create(
+        name="Acme Inc", email="", organization_id=1, idempotency_key="t-customer", test_clock=clock
+    )
+    assert stripe_gateway.customer_test_clock(customer_id=customer) == (clock, start)
+    stripe_standin.save_card(customer)
+    subscription = stripe_gateway.client().v1.subscriptions.create(
+        {"customer": customer, "items": [{"price": "price_demo_starter_monthly"}]}
+    )
+    preview = stripe_gateway.invoice_preview(
+        subscription_id=subscription.id,
+        item_id=subscription["items"]["data"][0]["id"],
+        price_id="price_demo_pro_monthly",
+        proration_behavior="create_prorations",
+    )
+    assert [line.amount for line in preview.lines if line.proration] == [-1900, 4900]
+    assert preview.amount_due == -1900 + 4900 + 4900 and preview.currency == "usd"
+    assert preview.created == datetime(2026, 6, 1, tzinfo=UTC)  # the next renewal
+
+    stripe_gateway.test_clock_advance(
+        clock_id=clock, frozen_time=start + timedelta(days=31), idempotency_key="t-a"
+    )
+    assert stripe_gateway.customer_test_clock(customer_id=customer) == (clock, start + timedelta(days=31))
+    assert stripe_standin.requests_to("POST", f"/v1/test_helpers/test_clocks/{clock}/advance")[0].params == {
+        "frozen_time": str(int((start + timedelta(days=31)).timestamp()))
+    }
+
+
+def test_a_customer_without_a_clock_has_none(customer_id):
+    assert stripe_gateway.customer_test_clock(customer_id=customer_id) is None

@@ -22,7 +22,7 @@ def listed(stripe_standin, customer: str, **fields) -> stripe_gateway.StripeSubs
 
 
 def test_a_page_creates_updates_and_keeps_as_the_rules_say(stripe_standin):
-    a, b, c, gone = (OrganizationFactory(stripe_customer_id=f"cus_page_{n}") for n in "abcd")
+    a, b, c, gone = (OrganizationFactory.create(stripe_customer_id=f"cus_page_{n}") for n in "abcd")
     for org in (a, b, c, gone):
         stripe_standin.create_customer(id=org.stripe_customer_id, name=org.name)
     started = timezone.now()
@@ -31,7 +31,7 @@ def test_a_page_creates_updates_and_keeps_as_the_rules_say(stripe_standin):
     ended = listed(stripe_standin, "cus_page_c", status="active")
     orphan = listed(stripe_standin, "cus_page_d", status="active")
     long_ago = started - timedelta(days=1)
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=b,
         stripe_subscription_id=older.id,
         status="past_due",
@@ -39,7 +39,7 @@ def test_a_page_creates_updates_and_keeps_as_the_rules_say(stripe_standin):
         state_at=long_ago,
         synced_at=long_ago,
     )
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=c,
         stripe_subscription_id=ended.id,
         status="canceled",
@@ -64,12 +64,12 @@ def test_a_page_creates_updates_and_keeps_as_the_rules_say(stripe_standin):
 
 
 def test_a_row_written_while_the_page_was_in_flight_is_asked_for_again(stripe_standin):
-    org = OrganizationFactory(stripe_customer_id="cus_page_race")
+    org = OrganizationFactory.create(stripe_customer_id="cus_page_race")
     stripe_standin.create_customer(id="cus_page_race", name=org.name)
     started = timezone.now() - timedelta(seconds=10)  # the page left 10 s ago
     data = listed(stripe_standin, "cus_page_race", status="active")
     # While it was in flight a webhook stored state: which of the two is newer cannot be told.
-    SubscriptionFactory(
+    SubscriptionFactory.create(
         organization=org,
         stripe_subscription_id=data.id,
         status="past_due",

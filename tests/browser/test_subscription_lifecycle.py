@@ -71,7 +71,7 @@ def test_subscribe_cancel_resume_fail_a_renewal_and_fix_the_card(
     with page.expect_navigation(url=re.compile(re.escape(stripe_standin.url) + r"/p/session/")):
         page.click("#update-payment-method")
     assert page.get_attribute("#flow-type", "data-flow") == "payment_method_update"
-    with page.expect_navigation(url=f"{live_server.url}/billing/"):
+    with page.expect_navigation(url=f"{live_server.url}/billing/?portal=card"):
         page.click("#confirm")
     deliver_all(stripe_standin, live_server)
     page.reload()

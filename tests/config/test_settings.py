@@ -184,3 +184,27 @@ def test_gunicorn_refuses_to_start_with_bad_settings_naming_each():
     result = run_gunicorn({"GUNICORN_THREADS": "lots"})
     assert result.returncode != 0, result.stderr
     assert "GUNICORN_THREADS=" in result.stderr, result.stderr
+
+
+def test_one_port_setting_moves_the_site_url_and_gunicorn():
+    code = (
+        "from django.conf import settings; "
+        "print(settings.PORT, settings.SITE_URL, settings.BILLING_PORTAL_RETURN_URL)"
+    )
+    env = {"DJANGO_DEBUG": "1", "PORT": "8001"}
+    moved = run_manage("shell", "--no-imports", "-c", code, env=env)
+    assert moved.stdout.split() == ["8001", "http://127.0.0.1:8001", "http://127.0.0.1:8001/billing/"], (
+        moved.stderr
+    )
+    bind = subprocess.run(
+        [sys.executable, "-c", "import config.gunicorn as g; print(g.bind)"],
+        cwd=ROOT,
+        env={**os.environ, "PORT": "8001"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bind.stdout.strip() == "127.0.0.1:8001", bind.stderr
+    script = (ROOT / "scripts" / "run").read_text()
+    assert '--webhook-url "http://127.0.0.1:$PORT/subscriptions/webhook"' in script
+    assert 'echo "Serving on http://127.0.0.1:$PORT/' in script

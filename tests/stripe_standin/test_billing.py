@@ -1037,3 +1037,14 @@ def test_cli_seeds_and_delivers(receiver: _Receiver) -> None:
         env={"PATH": ""},
     )
     assert bad.returncode == 2 and "--webhook-secret" in bad.stderr
+
+
+def test_the_checkout_page_names_the_customer_not_its_id(standin: StripeStandIn, client: stripe.StripeClient):
+    standin.seed_demo_catalogue()
+    customer = standin.create_customer(name="Acme Inc", email="billing@acme.test")["id"]
+    session = checkout(client, customer, "price_demo_pro_monthly")
+    status, _, body = http(f"{standin.url}/c/pay/{session.id}")
+    page = body.decode()
+    assert status == 200
+    assert '<strong id="checkout-customer">Acme Inc</strong>' in page
+    assert customer not in page

@@ -77,6 +77,7 @@ def test_pro_shows_extended_support(client, member, organization, stripe_standin
     assert 'id="extended-support"' in html
     assert 'id="storage-quota">5 TB<' in html
     assert 'id="extended-support-note"' not in html
+    assert ">5 TB of storage</li>" in html and "(5)" not in html  # the value is in the name
 
 
 def test_past_due_keeps_access(client, member, organization, stripe_standin, deliveries):
