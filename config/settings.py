@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "accounts",
     "organizations",
@@ -358,6 +360,15 @@ BILLING_PLANS_CACHE_SECONDS: int = env.int("BILLING_PLANS_CACHE_SECONDS", defaul
 # invoice list read from Stripe is reused (invoice webhooks drop it sooner; 0: never reused).
 BILLING_READ_RATE: str = env.str("BILLING_READ_RATE", default="60/min")
 BILLING_PAYMENTS_CACHE_SECONDS: int = env.int("BILLING_PAYMENTS_CACHE_SECONDS", default=60)
+
+# --- Background work (docs/background.md) ---------------------------------------------------
+# Django's tasks interface (the django-tasks backport of Django 6's django.tasks) on its
+# database backend: the queue is a table of the app's own database, so SQLite and PostgreSQL
+# need nothing more, and `manage.py worker` processes on any host share it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# /healthz answers 503 once the oldest task due (or running) has waited longer: no worker, or
+# too few for the load.
+TASKS_STALE_SECONDS: int = env.int("TASKS_STALE_SECONDS", default=300)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {
