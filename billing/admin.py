@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -24,6 +24,7 @@ from billing.models import (
     Subscription,
     WebhookEvent,
 )
+from billing.tasks import webhook_events_retry
 from organizations.admin import OrganizationAdmin
 from organizations.models import Organization
 
@@ -148,12 +149,28 @@ class StripeWriteAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
-    """Stripe events received: whether a given event arrived, and when it was processed."""
+    """Stripe events received: whether a given event arrived, whether the worker applied it,
+    and, for one it gave up on, the error and a "retry" action."""
 
-    list_display = ("stripe_event_id", "type", "received_at", "processed_at")
-    list_filter = ("type",)
+    list_display = (
+        "stripe_event_id",
+        "type",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "last_error",
+    )
+    list_filter = ("status", "type")
     search_fields = ("stripe_event_id", "type")
     date_hierarchy = "received_at"
+    exclude = ("body",)  # the customer's data as Stripe sent it: kept for the worker, not shown
+    actions = ("retry",)
+
+    @admin.action(description="Retry the selected events given up")
+    def retry(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        queued = webhook_events_retry(events=list(queryset.filter(status=WebhookEvent.Status.FAILED)))
+        self.message_user(request, f"{queued} event(s) queued to be applied again.", messages.SUCCESS)
 
 
 class _ReadOnlyInline(admin.TabularInline):
