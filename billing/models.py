@@ -128,8 +128,6 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     first_failed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
-    # The task that applies it now (its last one): the admin's retry replaces a failed one.
-    task_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ("-received_at",)

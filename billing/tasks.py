@@ -57,7 +57,7 @@ def webhook_event_apply(*, stripe_event_id: str, attempt: int = 0, first_failed_
             last_error=_error_text(e),
         )
         try:
-            task_id = tasks.retry_later(
+            tasks.retry_later(
                 webhook_event_apply,
                 kwargs={"stripe_event_id": stripe_event_id},
                 attempt=failed,
@@ -67,7 +67,6 @@ def webhook_event_apply(*, stripe_event_id: str, attempt: int = 0, first_failed_
         except BaseException:
             _give_up(record.pk)
             raise
-        WebhookEvent.objects.filter(pk=record.pk, processed_at__isnull=True).update(task_id=task_id)
         return "retrying"
     except BaseException as e:
         WebhookEvent.objects.filter(pk=record.pk, processed_at__isnull=True).update(
@@ -88,9 +87,7 @@ def _give_up(pk: int) -> None:
 def webhook_event_enqueue(*, record: WebhookEvent) -> None:
     """Queue the event's application; with the queue in the database, the caller does it in
     the transaction that wrote the record (see `billing.webhooks.webhook_event_receive`)."""
-    result = webhook_event_apply.enqueue(stripe_event_id=record.stripe_event_id)
-    if tasks.in_database(webhook_event_apply):
-        WebhookEvent.objects.filter(pk=record.pk).update(task_id=str(result.id))
+    webhook_event_apply.enqueue(stripe_event_id=record.stripe_event_id)
 
 
 def webhook_events_retry(*, events: list[WebhookEvent]) -> int:
@@ -106,13 +103,32 @@ def webhook_events_retry(*, events: list[WebhookEvent]) -> int:
                 pk=record.pk, status=WebhookEvent.Status.FAILED, processed_at__isnull=True
             ).update(status=WebhookEvent.Status.QUEUED, attempts=0, first_failed_at=None)
             if reset and queue_in_database:
-                if record.task_id:
-                    DBTaskResult.objects.filter(pk=record.task_id, status="FAILED").delete()
+                DBTaskResult.objects.filter(
+                    task_path=webhook_event_apply.module_path,
+                    status="FAILED",
+                    args_kwargs__kwargs__stripe_event_id=record.stripe_event_id,
+                ).delete()
                 webhook_event_enqueue(record=record)
         if reset and not queue_in_database:
             webhook_event_enqueue(record=record)
         queued += reset
     return queued
+
+
+def capabilities_refresh_enqueue(*, organization_id: int) -> None:
+    """Queue a refresh of the organization's capabilities, unless one is queued and not started
+    yet (it will read Stripe's state after this change anyway): a storm of changes to one
+    organization costs one Stripe read, not one per change."""
+    if tasks.in_database(capabilities_refresh):
+        from django_tasks_db.models import DBTaskResult
+
+        if DBTaskResult.objects.filter(
+            task_path=capabilities_refresh.module_path,
+            status="READY",
+            args_kwargs__kwargs__organization_id=organization_id,
+        ).exists():
+            return
+    capabilities_refresh.enqueue(organization_id=organization_id)
 
 
 @task()

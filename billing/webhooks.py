@@ -130,7 +130,7 @@ def _capabilities_after_subscription(
         return
     row = Subscription.objects.select_related("organization").filter(stripe_subscription_id=data.id).first()
     if row is not None and row.organization.stripe_customer_id == data.customer_id:
-        billing_tasks.capabilities_refresh.enqueue(organization_id=row.organization.pk)
+        billing_tasks.capabilities_refresh_enqueue(organization_id=row.organization.pk)
 
 
 @dataclass(frozen=True)
@@ -327,7 +327,7 @@ def _capabilities_after_checkout(
         and prepared.organization is not None
         and prepared.subscription is not None
     ):
-        billing_tasks.capabilities_refresh.enqueue(organization_id=prepared.organization.pk)
+        billing_tasks.capabilities_refresh_enqueue(organization_id=prepared.organization.pk)
 
 
 def _checkout_expired(event: stripe_gateway.StripeEvent, prepared: None) -> Outcome:

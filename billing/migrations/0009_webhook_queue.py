@@ -41,10 +41,5 @@ class Migration(migrations.Migration):
             name='status',
             field=models.CharField(choices=[('queued', 'queued'), ('retrying', 'retrying'), ('processed', 'processed'), ('failed', 'failed')], db_index=True, default='queued', max_length=16),
         ),
-        migrations.AddField(
-            model_name='webhookevent',
-            name='task_id',
-            field=models.CharField(blank=True, default='', max_length=64),
-        ),
         migrations.RunPython(_processed_before, migrations.RunPython.noop),
     ]

@@ -90,7 +90,7 @@ def _subscription_store(
     )
     written = subscription_fetched_apply(organization=organization, data=data, started=started)
     if written and before != (data.status, data.price_id):
-        billing_tasks.capabilities_refresh.enqueue(organization_id=organization.pk)
+        billing_tasks.capabilities_refresh_enqueue(organization_id=organization.pk)
     return written
 
 
