@@ -24,7 +24,7 @@ from billing.models import (
     Subscription,
     WebhookEvent,
 )
-from billing.tasks import webhook_events_retry
+from billing.tasks import subscriptions_sync, webhook_events_retry
 from organizations.admin import OrganizationAdmin
 from organizations.models import Organization
 
@@ -242,6 +242,18 @@ class BillingOrganizationAdmin(OrganizationAdmin):
     fields = ("name", "billing_email", "is_active", "stripe_customer", "portal_sessions", "created_at")
     readonly_fields = ("stripe_customer", "portal_sessions", "created_at")
     inlines = (*OrganizationAdmin.inlines, SubscriptionInline, PortalSessionInline)  # type: ignore[misc]
+    actions = ("sync_now",)  # the organizations' own admin has none
+
+    @admin.action(description="Sync every organization's billing from Stripe now (in the background)")
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        # The whole sync, whatever is selected: it reads Stripe in pages, not one organization
+        # at a time (`sync_subscriptions`), with the same wrong-account guard.
+        subscriptions_sync.enqueue()
+        self.message_user(
+            request,
+            "The sync is queued: the background worker runs it (see Tasks, and the sync's log).",
+            messages.SUCCESS,
+        )
 
     @admin.display(description="Stripe customer", ordering="stripe_customer_id")
     def stripe_customer(self, obj: Organization) -> str:

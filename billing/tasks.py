@@ -169,3 +169,24 @@ def plans_refresh(*, attempt: int = 0, first_failed_at: str = "") -> int:
     except BillingError:
         logger.warning("billing.plans_refresh_failed", exc_info=True)
         return 0
+
+
+@task()
+def subscriptions_sync(*, attempt: int = 0, first_failed_at: str = "") -> dict[str, int]:
+    """`sync_subscriptions` on the worker (the admin's "sync now"): every organization with a
+    customer, read from Stripe in pages. It goes on with an unfinished run (a worker killed
+    mid-way, a retry) from its checkpoint. The wrong-account guard holds as in the command: when
+    every customer checked, or more than a tenth, is missing at Stripe, nothing is changed and
+    the task is given up, its message in the admin; clearing them stays the command's
+    `--clear-missing`, a decision for a person. Returns the run's counts."""
+    from billing.services.sync import subscriptions_sync_all, sync_checkpoint_start
+
+    checkpoint = sync_checkpoint_start(resume=True)
+    try:
+        subscriptions_sync_all(checkpoint=checkpoint, clear_missing=False)
+    except BillingUnavailable as e:
+        tasks.retry_later(
+            subscriptions_sync, kwargs={}, attempt=attempt + 1, first_failed_at=first_failed_at, error=e
+        )
+    logger.info("billing.sync_task_finished", extra={"phase": checkpoint.phase, **checkpoint.counts})
+    return {key: int(value) for key, value in checkpoint.counts.items()}

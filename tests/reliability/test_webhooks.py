@@ -279,7 +279,7 @@ def test_a_flood_of_genuine_forged_stale_and_oversized_deliveries(
         what="the workers to apply every event",
     )
     db = infra.report(env)
-    logs = "\n".join(p.log_text() for p in [*servers, *workers])
+    logs = "\n".join([*(s.log_text() for s in servers), *(w.log_text() for w in workers)])
 
     outcomes: dict[str, Counter[str]] = {}
     by_kind: Counter[str] = Counter()
