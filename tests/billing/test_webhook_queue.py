@@ -155,3 +155,39 @@ def test_changes_in_a_row_queue_one_capabilities_refresh(settings, organization)
     DBTaskResult.objects.update(status="RUNNING")  # started: it may have read Stripe already
     tasks.capabilities_refresh_enqueue(organization_id=organization.pk)
     assert DBTaskResult.objects.filter(status="READY").count() == 1
+
+
+def test_two_runs_of_one_event_racing_apply_it_once(monkeypatch, stripe_sub):
+    """A webhook task and a replay of the same event (`sync_subscriptions --since`), or a task
+    run again while its first run is still going: both pass the "processed already?" check,
+    and the claim in the transaction lets one apply it."""
+    from billing import stripe_gateway, webhooks
+
+    real = webhooks.HANDLERS["customer.subscription.updated"]
+    applied, other_run, racing = [], [], []
+
+    def counted(evt, prepared):
+        applied.append(evt.id)
+        return real.apply(evt, prepared)
+
+    def prepare_while_another_run_applies_it(evt):
+        prepared = real.prepare(evt)
+        if not racing:
+            racing.append(True)
+            other_run.append(webhooks.event_apply(evt))  # the other run gets there first
+        return prepared
+
+    monkeypatch.setitem(
+        webhooks.HANDLERS,
+        "customer.subscription.updated",
+        webhooks.Handler(prepare=prepare_while_another_run_applies_it, apply=counted, after=real.after),
+    )
+    evt = stripe_gateway.event_from_dict(
+        event("customer.subscription.updated", {**stripe_sub, "status": "past_due"}, created=T0 + 5)
+    )
+
+    assert webhooks.event_apply(evt) == webhooks.Outcome.DUPLICATE
+    assert other_run == [webhooks.Outcome.PROCESSED]
+    assert applied == [evt.id]
+    assert Subscription.objects.get().status == "past_due"
+    assert WebhookEvent.objects.get().status == "processed"
