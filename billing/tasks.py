@@ -84,10 +84,10 @@ def _give_up(pk: int) -> None:
     logger.error("billing.webhook_given_up", extra={"webhook_event_pk": pk})
 
 
-def webhook_event_enqueue(*, record: WebhookEvent) -> None:
+def webhook_event_enqueue(*, stripe_event_id: str) -> None:
     """Queue the event's application; with the queue in the database, the caller does it in
     the transaction that wrote the record (see `billing.webhooks.webhook_event_receive`)."""
-    webhook_event_apply.enqueue(stripe_event_id=record.stripe_event_id)
+    webhook_event_apply.enqueue(stripe_event_id=stripe_event_id)
 
 
 def webhook_events_retry(*, events: list[WebhookEvent]) -> int:
@@ -108,9 +108,9 @@ def webhook_events_retry(*, events: list[WebhookEvent]) -> int:
                     status="FAILED",
                     args_kwargs__kwargs__stripe_event_id=record.stripe_event_id,
                 ).delete()
-                webhook_event_enqueue(record=record)
+                webhook_event_enqueue(stripe_event_id=record.stripe_event_id)
         if reset and not queue_in_database:
-            webhook_event_enqueue(record=record)
+            webhook_event_enqueue(stripe_event_id=record.stripe_event_id)
         queued += reset
     return queued
 

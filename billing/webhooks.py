@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import stripe_gateway
@@ -378,6 +378,30 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def _record_new(event: stripe_gateway.StripeEvent, *, body: str) -> bool:
+    """Record a delivered event unless its id was recorded before; whether it is new.
+
+    One statement (`INSERT ... ON CONFLICT DO NOTHING RETURNING`, SQLite 3.35+ and PostgreSQL)
+    where `get_or_create` takes a read, a savepoint and the insert: the storm's hot path, and
+    its write lock held shorter. A concurrent delivery of the same id waits on the unique index
+    and inserts nothing."""
+    table = WebhookEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} "  # noqa: S608 - the table name is ours, the values parameters
+            "(stripe_event_id, type, received_at, body, status, attempts, last_error) "
+            "VALUES (%s, %s, %s, %s, %s, 0, '') ON CONFLICT (stripe_event_id) DO NOTHING RETURNING id",
+            [
+                event.id,
+                event.type,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                body,
+                WebhookEvent.Status.QUEUED,
+            ],
+        )
+        return cursor.fetchone() is not None
+
+
 def webhook_event_receive(*, payload: bytes, signature: str) -> Outcome:
     """Verify one webhook delivery, record it and queue its application: no handler and no
     Stripe call here, so the answer is quick whatever Stripe's latency.
@@ -401,14 +425,13 @@ def webhook_event_receive(*, payload: bytes, signature: str) -> Outcome:
     # commit, so that it finds the record.
     queue_in_database = in_database(billing_tasks.webhook_event_apply)
     with transaction.atomic():
-        record, created = WebhookEvent.objects.get_or_create(
-            stripe_event_id=event.id, defaults={"type": event.type, "body": payload.decode("utf-8")}
-        )
+        created = _record_new(event, body=payload.decode("utf-8"))
         if created and queue_in_database:
-            billing_tasks.webhook_event_enqueue(record=record)
+            billing_tasks.webhook_event_enqueue(stripe_event_id=event.id)
     if created and not queue_in_database:
-        billing_tasks.webhook_event_enqueue(record=record)
+        billing_tasks.webhook_event_enqueue(stripe_event_id=event.id)
     if not created:
+        record = WebhookEvent.objects.get(stripe_event_id=event.id)
         # Stripe delivering again an event given up here: it is tried afresh.
         if record.status == WebhookEvent.Status.FAILED and billing_tasks.webhook_events_retry(
             events=[record]
