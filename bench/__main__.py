@@ -556,6 +556,14 @@ def footer(
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "storm" in argv and argv[argv.index("storm") - 1] == "--scenario":
+        # The webhook storm is a benchmark of its own (bench/storm.py): it takes the rest of
+        # the flags it knows (--events, --no-postgres, --json ...).
+        from bench import storm
+
+        rest = argv[: argv.index("storm") - 1] + argv[argv.index("storm") + 1 :]
+        return storm.main(rest)
     args = parse_args(argv)
     if not wrk.wrk_path():
         log("wrk is required (Debian: apt-get install wrk); it is the benchmark's load generator")

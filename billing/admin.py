@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -27,6 +27,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services.plans import plan_find, plan_period_find, plans_cached, plans_list
+from billing.tasks import subscriptions_sync, webhook_events_retry
 from organizations.admin import OrganizationAdmin
 from organizations.models import Organization
 
@@ -174,12 +175,28 @@ class StripeWriteAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
-    """Stripe events received: whether a given event arrived, and when it was processed."""
+    """Stripe events received: whether a given event arrived, whether the worker applied it,
+    and, for one it gave up on, the error and a "retry" action."""
 
-    list_display = ("stripe_event_id", "type", "received_at", "processed_at")
-    list_filter = ("type",)
+    list_display = (
+        "stripe_event_id",
+        "type",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "last_error",
+    )
+    list_filter = ("status", "type")
     search_fields = ("stripe_event_id", "type")
     date_hierarchy = "received_at"
+    exclude = ("body",)  # the customer's data as Stripe sent it: kept for the worker, not shown
+    actions = ("retry",)
+
+    @admin.action(description="Retry the selected events given up")
+    def retry(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        queued = webhook_events_retry(events=list(queryset.filter(status=WebhookEvent.Status.FAILED)))
+        self.message_user(request, f"{queued} event(s) queued to be applied again.", messages.SUCCESS)
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -322,6 +339,18 @@ class BillingOrganizationAdmin(OrganizationAdmin):
     fields = ("name", "billing_email", "is_active", "stripe_customer", "portal_sessions", "created_at")
     readonly_fields = ("stripe_customer", "portal_sessions", "created_at")
     inlines = (*OrganizationAdmin.inlines, SubscriptionInline, PortalSessionInline)  # type: ignore[misc]
+    actions = ("sync_now",)  # the organizations' own admin has none
+
+    @admin.action(description="Sync every organization's billing from Stripe now (in the background)")
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        # The whole sync, whatever is selected: it reads Stripe in pages, not one organization
+        # at a time (`sync_subscriptions`), with the same wrong-account guard.
+        subscriptions_sync.enqueue()
+        self.message_user(
+            request,
+            "The sync is queued: the background worker runs it (see Tasks, and the sync's log).",
+            messages.SUCCESS,
+        )
 
     @admin.display(description="Stripe customer", ordering="stripe_customer_id")
     def stripe_customer(self, obj: Organization) -> str:

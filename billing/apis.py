@@ -96,9 +96,9 @@ class StripeWebhookApi(BaseApi):
     """POST /subscriptions/webhook: Stripe's events, verified over the raw body.
 
     No JWT (Stripe signs instead), no CSRF (DRF views are exempt; Stripe has no cookie), no
-    parser (the signature covers the exact bytes). Answers fast: no Stripe call except to
-    settle a tie between two states of the same second, to read the features behind an
-    entitlements summary, and, after a change of plan or status, to refresh the capabilities.
+    parser (the signature covers the exact bytes). Answers fast: the event is recorded and
+    queued, and the background worker applies it (billing/tasks.py): no handler and no Stripe
+    call in the request.
     """
 
     http_method_names = ["post"]
@@ -113,7 +113,7 @@ class StripeWebhookApi(BaseApi):
             raise BillingNotConfigured("Billing is not configured: no webhook secret is set")
         payload = _webhook_body(request._request)
         signature = request.META.get("HTTP_STRIPE_SIGNATURE", "")
-        outcome = webhooks.webhook_event_process(payload=payload, signature=signature)
+        outcome = webhooks.webhook_event_receive(payload=payload, signature=signature)
         return Response(out.StripeWebhookResponseSerializer(outcome).data)
 
 

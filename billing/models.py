@@ -103,16 +103,31 @@ class Subscription(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """A Stripe event id seen by the webhook: the unique id is what makes a redelivery a no-op.
+    """A verified Stripe event: recorded (its body kept) when it is delivered, applied by the
+    background worker (`billing.tasks.webhook_event_apply`).
 
-    Written in the same transaction as the state change it causes, so a failed handler leaves
-    no record and Stripe's retry is processed.
+    The unique id makes a redelivery a no-op, and `processed_at` is set in the same transaction
+    as the state change the event causes: a worker killed mid-way, or a handler that fails,
+    leaves it unset, and the event is applied (once) when it runs again.
     """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"  # waiting for (or on) a worker
+        RETRYING = "retrying", "retrying"  # failed on Stripe's side, tried again later
+        PROCESSED = "processed", "processed"
+        FAILED = "failed", "failed"  # given up: shown in the admin, retried from there
 
     stripe_event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=255)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The event as Stripe sent it (verified): what the worker applies. Empty for an event that
+    # was not delivered here (one listed from Stripe and replayed by the sync).
+    body = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ("-received_at",)

@@ -151,9 +151,11 @@ STRIPE_WEBHOOK = extend_schema(
         "`checkout.session.completed` and `.expired`, `invoice.paid`, `invoice.payment_failed`, "
         "`product.*`, `price.*` and `entitlements.active_entitlement_summary.updated` (the "
         "capabilities); other types are "
-        "acknowledged and ignored, and an event id already processed is acknowledged again. "
-        "`outcome`: `processed`, `unchanged` (older than the state held), `unknown_customer`, "
-        "`duplicate` or `ignored`."
+        "acknowledged and ignored, and an event id already received is acknowledged again. "
+        "A handled event is recorded and answered at once; the background worker applies it. "
+        "`outcome`: `queued` (recorded, to be applied), `duplicate` (received before) or "
+        "`ignored`; `processed`, `unchanged` and `unknown_customer` are what applying it came to, "
+        "kept for clients of the in-request processing this endpoint once did."
     ),
     auth=[],
     parameters=[

@@ -1,9 +1,11 @@
-"""Stripe webhook events: verify, record the event id, dispatch through a dict of handlers.
+"""Stripe webhook events: verify and record a delivery (`webhook_event_receive`, in the
+request), then apply it (`event_apply`, on the background worker) through a dict of handlers.
 
-Be careful changing `event_apply` (what `webhook_event_process` does once the delivery is
-verified, and what a replay of listed events does for each): the event id is recorded in the same
-transaction as the state change it causes. A redelivery then finds the id and does nothing,
-and a handler that fails rolls both back, so Stripe's retry is processed in full.
+Be careful changing `event_apply` (what the worker does with a recorded event, and what a
+replay of listed events does for each): the event is marked processed in the same transaction
+as the state change it causes. A redelivery, or a task run twice (a worker killed mid-task),
+then finds it processed and does nothing, and a handler that fails rolls both back, so the
+retry is processed in full.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import stripe_gateway
+from billing import tasks as billing_tasks
 from billing.capabilities import plan_catalogue
 from billing.errors import SubscriptionMissing, WebhookPayloadInvalid
 from billing.models import CheckoutSession, Subscription, WebhookEvent
 from billing.services.capabilities import (
-    capabilities_refresh_quietly,
     capabilities_state_at,
     capabilities_store,
     capability_items,
@@ -37,16 +39,18 @@ from billing.services.subscriptions import (
     subscription_event_state,
     subscription_state_store,
 )
+from core.tasks import in_database
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
+    QUEUED = "queued"  # recorded; the worker applies it
     PROCESSED = "processed"  # the event changed our state
     UNCHANGED = "unchanged"  # handled, but we held newer state already
     UNKNOWN_CUSTOMER = "unknown_customer"  # for a customer that is not (or no longer) ours
-    DUPLICATE = "duplicate"  # this event id was processed before
+    DUPLICATE = "duplicate"  # this event id was recorded (or processed) before
     IGNORED = "ignored"  # a type we do not handle
 
 
@@ -126,7 +130,7 @@ def _capabilities_after_subscription(
         return
     row = Subscription.objects.select_related("organization").filter(stripe_subscription_id=data.id).first()
     if row is not None and row.organization.stripe_customer_id == data.customer_id:
-        capabilities_refresh_quietly(organization=row.organization)
+        billing_tasks.capabilities_refresh_enqueue(organization_id=row.organization.pk)
 
 
 @dataclass(frozen=True)
@@ -323,7 +327,7 @@ def _capabilities_after_checkout(
         and prepared.organization is not None
         and prepared.subscription is not None
     ):
-        capabilities_refresh_quietly(organization=prepared.organization)
+        billing_tasks.capabilities_refresh_enqueue(organization_id=prepared.organization.pk)
 
 
 def _checkout_expired(event: stripe_gateway.StripeEvent, prepared: None) -> Outcome:
@@ -341,7 +345,12 @@ def _catalogue_changed(event: stripe_gateway.StripeEvent, prepared: None) -> Out
     return Outcome.PROCESSED
 
 
-_CATALOGUE = Handler(apply=_catalogue_changed)
+def _plans_refresh_after(event: stripe_gateway.StripeEvent, prepared: None, outcome: Outcome) -> None:
+    # Read the new plan list on the worker, so that no request has to wait on Stripe for it.
+    billing_tasks.plans_refresh.enqueue()
+
+
+_CATALOGUE = Handler(apply=_catalogue_changed, after=_plans_refresh_after)
 
 # Every event type handled, and how: the one table the dispatch reads.
 HANDLERS: dict[str, Handler] = {
@@ -369,50 +378,105 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def webhook_event_process(*, payload: bytes, signature: str) -> Outcome:
-    """Verify and apply one webhook delivery; the outcome says what became of it.
+def _record_new(event: stripe_gateway.StripeEvent, *, body: str) -> bool:
+    """Record a delivered event unless its id was recorded before; whether it is new.
 
-    Raises `WebhookSignatureInvalid`/`WebhookPayloadInvalid` (refuse: 400),
-    `BillingNotConfigured` (no secret), and whatever a handler raises (answer 5xx so Stripe
-    retries; nothing of the delivery stays written).
+    One statement (`INSERT ... ON CONFLICT DO NOTHING RETURNING`, SQLite 3.35+ and PostgreSQL)
+    where `get_or_create` takes a read, a savepoint and the insert: the storm's hot path, and
+    its write lock held shorter. A concurrent delivery of the same id waits on the unique index
+    and inserts nothing."""
+    table = WebhookEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} "  # noqa: S608 - the table name is ours, the values parameters
+            "(stripe_event_id, type, received_at, body, status, attempts, last_error) "
+            "VALUES (%s, %s, %s, %s, %s, 0, '') ON CONFLICT (stripe_event_id) DO NOTHING RETURNING id",
+            [
+                event.id,
+                event.type,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                body,
+                WebhookEvent.Status.QUEUED,
+            ],
+        )
+        return cursor.fetchone() is not None
+
+
+def webhook_event_receive(*, payload: bytes, signature: str) -> Outcome:
+    """Verify one webhook delivery, record it and queue its application: no handler and no
+    Stripe call here, so the answer is quick whatever Stripe's latency.
+
+    Raises `WebhookSignatureInvalid`/`WebhookPayloadInvalid` (refuse: 400) and
+    `BillingNotConfigured` (no secret). A database failure raises too (answer 5xx: Stripe
+    delivers again, and nothing is recorded).
     """
     event = stripe_gateway.webhook_event_construct(payload=payload, signature=signature)
-    return event_apply(event)
+    log_fields = {"event_id": event.id, "event_type": event.type}
+    if event.type.startswith("invoice."):
+        # The invoice types this app does not handle (created, finalized, voided, ...) change
+        # the payment history too: a cache drop, no Stripe call, harmless to repeat.
+        _payments_cache_drop(event)
+    if event.type not in HANDLERS:
+        # Not recorded: nothing is to be done, and the endpoint may receive every type.
+        logger.info("billing.webhook_ignored", extra=log_fields)
+        return Outcome.IGNORED
+    # With the queue in the database, the record and its task commit together (neither exists
+    # without the other); another queue (the tests' immediate one) gets the task after the
+    # commit, so that it finds the record.
+    queue_in_database = in_database(billing_tasks.webhook_event_apply)
+    with transaction.atomic():
+        created = _record_new(event, body=payload.decode("utf-8"))
+        if created and queue_in_database:
+            billing_tasks.webhook_event_enqueue(stripe_event_id=event.id)
+    if created and not queue_in_database:
+        billing_tasks.webhook_event_enqueue(stripe_event_id=event.id)
+    if not created:
+        record = WebhookEvent.objects.get(stripe_event_id=event.id)
+        # Stripe delivering again an event given up here: it is tried afresh.
+        if record.status == WebhookEvent.Status.FAILED and billing_tasks.webhook_events_retry(
+            events=[record]
+        ):
+            logger.info("billing.webhook_requeued", extra=log_fields)
+            return Outcome.QUEUED
+        logger.info("billing.webhook_duplicate", extra=log_fields)
+        return Outcome.DUPLICATE
+    logger.info("billing.webhook_queued", extra=log_fields)
+    return Outcome.QUEUED
 
 
 def event_apply(event: stripe_gateway.StripeEvent) -> Outcome:
-    """Apply one verified event (a webhook delivery's, or one listed from Stripe to replay it):
-    record its id and dispatch it, once per event id whichever way it came.
+    """Apply one verified event (a recorded delivery's, or one listed from Stripe to replay it):
+    mark it processed and dispatch it, once per event id whichever way it came and however
+    often it is tried.
 
     Raises `WebhookPayloadInvalid` (not the shape its type has) and whatever a handler raises
     (nothing of the event stays written).
     """
     log_fields = {"event_id": event.id, "event_type": event.type}
     if event.type.startswith("invoice."):
-        # Before the type and duplicate checks, outside the transaction: dropping a cache is
-        # harmless to repeat, and the invoice types this app does not handle (created,
-        # finalized, voided, ...) change the payment history too.
         _payments_cache_drop(event)
     handler = HANDLERS.get(event.type)
     if handler is None:
-        # Not recorded: nothing was processed, and the endpoint may receive every type.
         logger.info("billing.webhook_ignored", extra=log_fields)
         return Outcome.IGNORED
-    if WebhookEvent.objects.filter(stripe_event_id=event.id).exists():  # spares prepare's Stripe call
+    processed = WebhookEvent.objects.filter(stripe_event_id=event.id, processed_at__isnull=False)
+    if processed.exists():  # spares prepare's Stripe call
         logger.info("billing.webhook_duplicate", extra=log_fields)
         return Outcome.DUPLICATE
     prepared = handler.prepare(event)  # outside the transaction: it may wait on Stripe
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = WebhookEvent.objects.create(stripe_event_id=event.id, type=event.type)
-        except IntegrityError:
-            # Processed before, or right now by a concurrent delivery (whose insert we waited on).
+        record, _ = WebhookEvent.objects.get_or_create(
+            stripe_event_id=event.id, defaults={"type": event.type}
+        )
+        # The claim: one transaction sets `processed_at` (a concurrent one waits on the row,
+        # then finds it set), and only that one applies the event.
+        claimed = WebhookEvent.objects.filter(pk=record.pk, processed_at__isnull=True).update(
+            processed_at=timezone.now(), status=WebhookEvent.Status.PROCESSED, last_error=""
+        )
+        if not claimed:
             logger.info("billing.webhook_duplicate", extra=log_fields)
             return Outcome.DUPLICATE
         outcome = handler.apply(event, prepared)
-        record.processed_at = timezone.now()
-        record.save(update_fields=["processed_at"])
     logger.info("billing.webhook_processed", extra={**log_fields, "outcome": str(outcome)})
-    handler.after(event, prepared, outcome)  # committed: may call Stripe, never raises
+    handler.after(event, prepared, outcome)  # committed: queues follow-up work, never raises
     return outcome

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "accounts",
     "organizations",
@@ -385,6 +387,15 @@ MEMBERS_RATE: str = env.str("MEMBERS_RATE", default="30/min")
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
 EMAIL_TIMEOUT = 10  # seconds: a mail server that hangs must not hold the request
+
+# --- Background work (docs/background.md) ---------------------------------------------------
+# Django's tasks interface (the django-tasks backport of Django 6's django.tasks) on its
+# database backend: the queue is a table of the app's own database, so SQLite and PostgreSQL
+# need nothing more, and `manage.py worker` processes on any host share it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# /healthz answers 503 once the oldest task due (or running) has waited longer: no worker, or
+# too few for the load.
+TASKS_STALE_SECONDS: int = env.int("TASKS_STALE_SECONDS", default=300)
 
 # --- Logging: structured events on stderr; never secrets, tokens or portal URLs -----------
 LOGGING = {

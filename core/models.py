@@ -43,3 +43,20 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class WorkerHeartbeat(models.Model):
+    """A running `manage.py worker`: it refreshes `seen_at` every few seconds while it lives.
+
+    A task left running by a worker whose heartbeat stopped (killed, host lost) is put back in
+    the queue by the other workers (`core.tasks.lost_tasks_requeue`).
+    """
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.host}:{self.pid})"

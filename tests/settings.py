@@ -26,3 +26,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the shared in-memory database, so that threads and processes in the
     # concurrency tests lock and wait the way production SQLite does.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(_tmp, "test.sqlite3")}
+# Tasks run at once, in the request that enqueues them; the tests of the queue itself run a
+# real worker process (tests/reliability/test_task_queue.py).
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from billing import stripe_gateway
 from billing.capabilities import feature_item
-from billing.errors import BillingError, CustomerMissing
+from billing.errors import CustomerMissing
 from billing.models import CapabilitySet
 from billing.services.subscriptions import fetch_state_at_after
 from organizations.models import Organization
@@ -155,15 +155,3 @@ def capabilities_refresh(*, organization: Organization, quick: bool = False) -> 
         items=capability_items(features),
         state_at=fetch_state_at_after(started, prior),
     )
-
-
-def capabilities_refresh_quietly(*, organization: Organization) -> None:
-    """`capabilities_refresh`, with Stripe's failures logged and swallowed: for the moments after
-    a change was already stored (the summary webhook and the sync command put it right later)."""
-    try:
-        capabilities_refresh(organization=organization)
-    except BillingError as e:
-        logger.warning(
-            "billing.capabilities_refresh_failed",
-            extra={"organization_id": organization.pk, "error_code": e.error_code},
-        )

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import stripe_gateway
+from billing import tasks as billing_tasks
 from billing.errors import (
     AlreadySubscribed,
     BillingError,
@@ -35,7 +36,6 @@ from billing.errors import (
 )
 from billing.models import CheckoutSession, PortalSession, Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted, billing_read_counted
-from billing.services.capabilities import capabilities_refresh_quietly
 from billing.services.customers import customer_ensure
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
 from billing.services.portal import portal_flow_return_url
@@ -83,15 +83,15 @@ def _subscription_store(
     organization: Organization, data: stripe_gateway.StripeSubscription, started: datetime
 ) -> bool:
     """Store a subscription just read from (or made at) Stripe; a new one, or a change of
-    status or price, refreshes the organization's capabilities at once, as any other
-    subscription change does (the entitlements webhook may come much later). No transaction
-    is held here."""
+    status or price, queues a refresh of the organization's capabilities, as any other
+    subscription change does (the entitlements webhook may come much later), on the worker
+    rather than in this request. No transaction is held here."""
     before = (
         Subscription.objects.filter(stripe_subscription_id=data.id).values_list("status", "price_id").first()
     )
     written = subscription_fetched_apply(organization=organization, data=data, started=started)
     if written and before != (data.status, data.price_id):
-        capabilities_refresh_quietly(organization=organization)
+        billing_tasks.capabilities_refresh_enqueue(organization_id=organization.pk)
     return written
 
 

@@ -10,11 +10,14 @@ import hashlib
 import hmac
 import itertools
 import json
+import threading
 import time
 from typing import Any
 
 from django.conf import settings
 from django.test import Client
+from django_tasks.base import TaskResultStatus
+from django_tasks.signals import task_finished
 
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
@@ -64,7 +67,28 @@ def deliver(
         signature = sign(body, secret=secret, timestamp=timestamp)
     if signature is not None:
         extra["HTTP_STRIPE_SIGNATURE"] = signature
-    return client.generic("POST", url, body, content_type="application/json; charset=utf-8", **extra)
+    applied: list[str] = []
+    thread = threading.get_ident()
+
+    def record(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        if task_result.task.name == "webhook_event_apply" and threading.get_ident() == thread:
+            ok = task_result.status == TaskResultStatus.SUCCESSFUL
+            applied.append(task_result.return_value if ok else "failed")
+
+    # The tests' queue runs tasks at once, in the request: what the worker made of the event.
+    task_finished.connect(record)
+    try:
+        response = client.generic("POST", url, body, content_type="application/json; charset=utf-8", **extra)
+    finally:
+        task_finished.disconnect(record)
+    response.applied = applied[0] if applied else None  # type: ignore[attr-defined]
+    return response
+
+
+def outcome_of(response: Any) -> str:
+    """A delivery's outcome: the answer's, or for a queued event what applying it came to."""
+    outcome: str = response.json()["outcome"]
+    return response.applied if outcome == "queued" else outcome
 
 
 def give_customer(organization: Organization, standin: StripeStandIn) -> str:

@@ -10,7 +10,7 @@ from django.test import Client
 from billing.models import CheckoutSession, Subscription
 from billing.services import plans as plan_catalogue
 from tests.billing.plans_helpers import STARTER_MONTHLY, buy
-from tests.billing.stripe_events import deliver
+from tests.billing.stripe_events import deliver, outcome_of
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def test_completed_records_the_subscription_and_ends_the_pending_payment(owner, 
     stripe_standin.complete_checkout_session(session_id)
     response = deliver(Client(), last_event(stripe_standin, "checkout.session.completed"))
     assert response.status_code == 200, response.content
-    assert response.json()["outcome"] == "processed"
+    assert outcome_of(response) == "processed"
     (sub,) = stripe_standin.subscriptions
     row = Subscription.objects.get()
     assert (row.organization, row.stripe_subscription_id, row.status) == (organization, sub["id"], "active")
@@ -49,7 +49,7 @@ def test_completed_for_a_session_we_do_not_know(stripe_standin):
         "data": {"object": {"id": "cs_test_unknown", "customer": customer["id"], "subscription": "sub_x"}},
     }
     response = deliver(Client(), event)
-    assert response.json()["outcome"] == "unknown_customer"
+    assert outcome_of(response) == "unknown_customer"
     assert Subscription.objects.count() == 0
 
 
@@ -58,7 +58,7 @@ def test_expired_ends_the_pending_payment(owner, stripe_standin):
     session_id = buy(owner, STARTER_MONTHLY).json()["sessionId"]
     stripe_standin.expire_checkout_session(session_id)
     response = deliver(Client(), last_event(stripe_standin, "checkout.session.expired"))
-    assert response.json()["outcome"] == "processed"
+    assert outcome_of(response) == "processed"
     assert CheckoutSession.objects.get().status == "expired"
 
 
@@ -72,7 +72,7 @@ def test_catalogue_events_drop_the_plan_cache(stripe_standin, kind):
     else:
         stripe_standin.update_price("price_demo_pro_yearly", active=False)
     response = deliver(Client(), last_event(stripe_standin, f"{kind}.updated"))
-    assert response.json()["outcome"] == "processed"
+    assert outcome_of(response) == "processed"
     data = Client().get("/subscriptions").json()["data"]
     pro = next(plan for plan in data if plan["id"] == "prod_demo_pro")
     if kind == "product":

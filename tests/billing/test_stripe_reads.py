@@ -14,7 +14,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from billing.models import Subscription, WebhookEvent
 from tests.assertions import assert_error
 from tests.billing.plans_helpers import STARTER_MONTHLY, bearer, buy
-from tests.billing.stripe_events import deliver, event, give_customer, subscribe_at_stripe
+from tests.billing.stripe_events import deliver, event, give_customer, outcome_of, subscribe_at_stripe
 
 pytestmark = pytest.mark.django_db
 
@@ -322,7 +322,7 @@ def test_an_invoice_of_a_customer_not_ours_is_ignored_without_a_stripe_call(
     response = deliver(client, event(type, _invoice(at_stripe["id"], at_stripe["customer"])))
 
     assert response.status_code == 200, response.content
-    assert response.json()["outcome"] == "unknown_customer"
+    assert outcome_of(response) == "unknown_customer"
     assert stripe_standin.requests[before:] == []
 
 
@@ -334,7 +334,7 @@ def test_an_invoice_of_our_customer_for_a_subscription_new_to_us_is_fetched(
 
     response = deliver(client, event("invoice.payment_failed", _invoice(at_stripe["id"], customer_id)))
 
-    assert response.json()["outcome"] == "processed"
+    assert outcome_of(response) == "processed"
     assert Subscription.objects.get(organization=organization).status == "past_due"
     assert [r.path for r in stripe_standin.requests_to("GET", "/v1/subscriptions/")] == [
         f"/v1/subscriptions/{at_stripe['id']}"

@@ -8,7 +8,7 @@ from django.db.utils import OperationalError
 def test_healthz_ok_and_head(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "tasks": {"waiting": 0, "oldest_seconds": None, "failed": 0}}
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
     head = client.head("/healthz")
     assert head.status_code == 200 and head.content == b""
@@ -22,7 +22,11 @@ def test_healthz_names_a_failed_database(client, monkeypatch):
     monkeypatch.setattr(connection, "cursor", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "checks": {"database": "failed", "cache": "ok"}}
+    assert response.json() == {
+        "status": "unavailable",
+        "tasks": None,  # not known without the database
+        "checks": {"database": "failed", "cache": "ok", "tasks": "failed"},
+    }
 
 
 @pytest.mark.django_db
@@ -38,7 +42,11 @@ def test_healthz_names_a_failed_cache(client, monkeypatch, how):
         monkeypatch.setattr(cache, "get", lambda *a, **k: None)
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "cache": "failed"}}
+    assert response.json() == {
+        "status": "unavailable",
+        "tasks": {"waiting": 0, "oldest_seconds": None, "failed": 0},
+        "checks": {"database": "ok", "cache": "failed", "tasks": "ok"},
+    }
 
 
 @pytest.mark.django_db

@@ -103,3 +103,32 @@ def test_django_view_setup_still_sets_head_on_each_instance():
     # method (a reference cycle); if Django stops doing that, the class attribute is harmless
     # but no longer needed.
     assert "self.head = self.get" in inspect.getsource(View.setup), MOVED.format(where="core/api.py, BaseApi")
+
+
+def test_django_tasks_db_worker_and_result_fields_the_worker_command_uses():
+    from django_tasks_db.management.commands import db_worker
+    from django_tasks_db.models import DBTaskResult
+
+    where = "core/management/commands/worker.py, core/tasks.py"
+    assert _params(db_worker.Worker.__init__) == [
+        "self",
+        "queue_names",
+        "interval",
+        "batch",
+        "backend_name",
+        "startup_delay",
+        "max_tasks",
+        "worker_id",
+        "excluded_queue_names",
+    ], MOVED.format(where=where)
+    assert hasattr(db_worker.Worker, "configure_signals"), MOVED.format(where=where)
+    fields = {f.name for f in DBTaskResult._meta.get_fields()}
+    assert {
+        "status",
+        "worker_ids",
+        "started_at",
+        "enqueued_at",
+        "run_after",
+        "args_kwargs",
+        "task_path",
+    } <= fields, MOVED.format(where=where)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from typing import Any
 
 
@@ -75,6 +76,7 @@ def report() -> dict[str, Any]:
             for sub in Subscription.objects.order_by("pk")
         ],
         "webhook_events": list(WebhookEvent.objects.order_by("pk").values_list("stripe_event_id", flat=True)),
+        "webhook_statuses": dict(Counter(WebhookEvent.objects.values_list("status", flat=True))),
         "organizations": {
             str(pk): customer for pk, customer in Organization.objects.values_list("pk", "stripe_customer_id")
         },

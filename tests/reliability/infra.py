@@ -457,3 +457,48 @@ class AppServer:
     def stop(self) -> None:
         _stop(self.proc, signal.SIGTERM, timeout=40)
         self._log.close()
+
+
+class WorkerProcess:
+    """`manage.py worker`: the background worker, in an app environment."""
+
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, *, name: str = "worker", args: tuple[str, ...] = ()
+    ) -> None:
+        self.log_path = log_dir / f"{name}-{uuid.uuid4().hex[:8]}.log"
+        LOG_FILES.append(self.log_path)
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [PYTHON, "manage.py", "worker", *args],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish the task in hand, nor to say goodbye."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 40) -> int | None:
+        """SIGTERM, and the exit code once it exited (None if it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                self._log.close()
+                return None
+        self._log.close()
+        return self.proc.returncode

@@ -2,10 +2,11 @@
 genuine event delivered three times, out of order, at once, mixed with forged, stale and
 oversized deliveries.
 
-What must hold: each genuine event changes state once (one non-duplicate answer, one
-`billing.webhook_processed` log line), the newest state wins whatever the arrival order,
-nothing forged, stale or oversized is processed or even recorded, and every answer is a
-documented answer (JSON, 200 / 400 / 413 with its `error_code`).
+What must hold: each genuine event changes state once (one `queued` answer, the others
+`duplicate`, and one `billing.webhook_processed` log line of the two workers applying them),
+the newest state wins whatever the arrival order, nothing forged, stale or oversized is
+processed or even recorded, and every answer is a documented answer (JSON, 200 / 400 / 413
+with its `error_code`).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class Delivery:
 @pytest.fixture(scope="module")
 def webhook_servers(
     tmp_path_factory: pytest.TempPathFactory, standin_process: infra.StandinProcess, log_dir: Path
-) -> Iterator[tuple[dict[str, str], list[infra.AppServer]]]:
+) -> Iterator[tuple[dict[str, str], list[infra.AppServer], list[infra.WorkerProcess]]]:
     tmp = tmp_path_factory.mktemp("webhooks")
     with infra.app_database(tmp) as database_url:
         env = infra.app_env(
@@ -100,9 +101,12 @@ def webhook_servers(
         )
         infra.manage(env, "-m", "tests.reliability.appdb", "migrate")
         servers = [infra.AppServer(env, log_dir, name=f"webhooks-{n}") for n in ("a", "b")]
+        workers = [infra.WorkerProcess(env, log_dir, name=f"webhooks-worker-{n}") for n in ("a", "b")]
         try:
-            yield env, servers
+            yield env, servers, workers
         finally:
+            for worker in workers:
+                worker.stop()
             for server in servers:
                 server.stop()
 
@@ -250,9 +254,10 @@ def _send(
 
 
 def test_a_flood_of_genuine_forged_stale_and_oversized_deliveries(
-    webhook_servers: tuple[dict[str, str], list[infra.AppServer]], standin_process: infra.StandinProcess
+    webhook_servers: tuple[dict[str, str], list[infra.AppServer], list[infra.WorkerProcess]],
+    standin_process: infra.StandinProcess,
 ) -> None:
-    env, servers = webhook_servers
+    env, servers, workers = webhook_servers
     deliveries, plan = _plan(standin_process, env)
     random.Random(5).shuffle(deliveries)  # out of order: a deletion may arrive before its creation
     started = time.monotonic()
@@ -267,8 +272,14 @@ def test_a_flood_of_genuine_forged_stale_and_oversized_deliveries(
         headers={"Content-Type": "application/json", "Stripe-Signature": sign(b"{}")},
         timeout=60,
     )
+    infra.wait_until(
+        lambda: infra.get(servers[0].url + "/healthz", timeout=10).json()["tasks"]["waiting"] == 0,
+        timeout=120,
+        interval=0.5,
+        what="the workers to apply every event",
+    )
     db = infra.report(env)
-    logs = "\n".join(s.log_text() for s in servers)
+    logs = "\n".join([*(s.log_text() for s in servers), *(w.log_text() for w in workers)])
 
     outcomes: dict[str, Counter[str]] = {}
     by_kind: Counter[str] = Counter()
@@ -298,11 +309,10 @@ def test_a_flood_of_genuine_forged_stale_and_oversized_deliveries(
         (400, "INVALID_SIGNATURE"),
         (413, "PAYLOAD_TOO_LARGE"),
     }, chunked.text
-    # Each genuine event: handled once (processed or unchanged), every other delivery a duplicate.
+    # Each genuine event: queued once and applied once, every other delivery a duplicate.
     for event_id in plan["genuine_ids"]:
         seen = outcomes[event_id]
-        assert sum(seen.values()) == REDELIVERIES, (event_id, seen)
-        assert seen["duplicate"] == REDELIVERIES - 1, (event_id, seen)
+        assert seen == {"queued": 1, "duplicate": REDELIVERIES - 1}, (event_id, seen)
         assert processed_lines[event_id] == 1, (event_id, processed_lines[event_id])
     assert outcomes["evt_ignored_invoice"] == {"ignored": 2}
     # Recorded: the genuine handled events, and nothing else.
@@ -323,3 +333,5 @@ def test_a_flood_of_genuine_forged_stale_and_oversized_deliveries(
         assert sub is None or sub["quantity"] != 999
     assert db["organizations"][str(plan["gone"]["id"])] is None
     assert all(s.alive() for s in servers)
+    assert all(w.alive() for w in workers)
+    assert set(db["webhook_statuses"]) == {"processed"}, db["webhook_statuses"]
