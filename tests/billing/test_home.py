@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import Subscription
+from organizations.models import Membership
 from tests.billing.test_views import html, logged_in, text
 from tests.factories import SubscriptionFactory
 
@@ -24,7 +25,7 @@ def test_a_visitor_sees_the_product_and_a_log_in(client: Client):
     assert (
         'id="home-login" href="/accounts/login/"' in body or 'href="/accounts/login/" id="home-login"' in body
     )
-    assert "Sign up" in page
+    assert "Sign up" in page and 'href="/accounts/signup/"' in body
     assert 'id="nav-billing"' not in body  # the member's links need a login
 
 
@@ -99,3 +100,21 @@ def test_the_home_page_costs_a_known_number_of_queries_and_no_stripe_call(
     with django_assert_num_queries(5):
         assert browser.get("/").status_code == 200
     assert len(stripe_standin.requests) == before
+
+
+@pytest.mark.django_db
+def test_a_person_in_two_organizations_switches_from_the_home_page(owner, organization, make_organization):
+    other = make_organization(name="Client Ltd")
+    Membership.objects.create(user=owner, organization=other, role="billing")
+    client = logged_in(owner)
+    body = html(client.get("/"))
+    assert "Acme Inc" in text(body) and "Client Ltd" in text(body)
+    assert body.count('id="home-billing"') == 1  # the links act on the current organization
+    assert "Work in Client Ltd" in text(body) and "Work in Acme Inc" not in text(body)
+
+    response = client.post("/organization/switch/", {"organization": other.pk, "next": "/"})
+
+    assert response.status_code == 303 and response["Location"] == "/"
+    body = html(client.get("/"))
+    assert "Work in Acme Inc" in text(body) and "Work in Client Ltd" not in text(body)
+    assert 'href="/accounts/signup/"' not in body  # a member is not offered a sign-up
