@@ -46,9 +46,10 @@ WEBHOOK_SECRET = "whsec_bench_" + secrets.token_hex(16)
 T0 = int(time.time()) - 3600
 
 
-def sign(body: bytes) -> str:
-    t = int(time.time())
-    mac = hmac.new(WEBHOOK_SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+def sign(body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """A `Stripe-Signature` header for `body`, as Stripe signs a delivery."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={mac}"
 
 
@@ -66,6 +67,14 @@ def envelope(event_id: str, type: str, obj: dict[str, Any], created: int) -> dic
     }
 
 
+def with_state(subscription: dict[str, Any], *, status: str, quantity: int) -> dict[str, Any]:
+    """A copy of the subscription object with that status and item quantity."""
+    obj: dict[str, Any] = json.loads(json.dumps(subscription))
+    obj["status"] = status
+    obj["items"]["data"][0]["quantity"] = quantity
+    return obj
+
+
 def histories(
     subscriptions: list[dict[str, Any]], steps: int, seed: str
 ) -> tuple[list[bytes], dict[str, tuple[str, int]]]:
@@ -76,9 +85,7 @@ def histories(
     for i, subscription in enumerate(subscriptions):
         for n in range(steps):
             status = ("active", "past_due", "active", "trialing")[(n + i) % 4]
-            obj = json.loads(json.dumps(subscription))
-            obj["status"] = status
-            obj["items"]["data"][0]["quantity"] = n + 1
+            obj = with_state(subscription, status=status, quantity=n + 1)
             type = "customer.subscription.created" if n == 0 else "customer.subscription.updated"
             bodies.append(json.dumps(envelope(f"evt_{seed}_{i}_{n}", type, obj, T0 + 10 + n)).encode())
             newest[subscription["id"]] = (status, n + 1)
@@ -86,9 +93,11 @@ def histories(
     return bodies, newest
 
 
-def send_all(url: str, bodies: list[bytes], *, senders: int) -> list[tuple[int, float]]:
+def send_all(
+    url: str, bodies: list[bytes], *, senders: int, secret: str = WEBHOOK_SECRET
+) -> list[tuple[int, float]]:
     """POST every body from `senders` threads at once, each on its own keep-alive connection:
-    (status, seconds) of each answer."""
+    (status, seconds) of each answer (0: no answer)."""
     work: queue.Queue[bytes] = queue.Queue()
     for body in bodies:
         work.put(body)
@@ -103,7 +112,7 @@ def send_all(url: str, bodies: list[bytes], *, senders: int) -> list[tuple[int, 
                     body = work.get_nowait()
                 except queue.Empty:
                     return
-                headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body)}
+                headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body, secret=secret)}
                 started = time.monotonic()
                 try:
                     status = http.post(
@@ -118,7 +127,7 @@ def send_all(url: str, bodies: list[bytes], *, senders: int) -> list[tuple[int, 
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=300)
     return answers
 
 

@@ -10,7 +10,6 @@ of `core.api_errors`.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from django.db import models
@@ -20,26 +19,12 @@ from rest_framework import serializers
 from billing.models import CheckoutSession, Subscription
 from billing.services.payments import PAYMENT_STATUS
 from billing.webhooks import Outcome
+from core.serializers import SuccessField, UtcDateTimeField
 
 # An envelope's field named `data` shadows `Serializer.data` for the type checker only: DRF's
 # metaclass takes declared fields off the class, so `.data` stays the serialized body.
 
 # --- Fields -----------------------------------------------------------------------------------
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    """ISO 8601 in UTC with `Z` (`2026-01-31T00:00:00Z`), whatever time zone is active."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default_timezone", UTC)
-        super().__init__(**kwargs)
-
-
-class _Success(serializers.BooleanField):
-    """An envelope's `success`: true on every body built here."""
-
-    def get_attribute(self, instance: Any) -> bool:
-        return True
 
 
 class _Fixed(serializers.CharField):
@@ -68,7 +53,7 @@ class _BlankAsNull(serializers.CharField):
 class PortalUrlResponseSerializer(serializers.Serializer):
     """A billing portal session's URL: a bearer credential, to use at once and never store."""
 
-    success = _Success()
+    success = SuccessField()
     url = serializers.URLField(source="*")
 
 
@@ -211,7 +196,7 @@ NO_SUBSCRIPTION_MESSAGE = "No subscription found"
 
 # The instance: `{"data": <Subscription or None>}`; the context as `SubscriptionSerializer`'s.
 class MySubscriptionResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = SubscriptionSerializer(allow_null=True)  # type: ignore[assignment]
     message = serializers.CharField(
         required=False, help_text=f"`{NO_SUBSCRIPTION_MESSAGE}` when `data` is null."
@@ -242,7 +227,7 @@ class CanceledSubscriptionSerializer(serializers.Serializer):
 
 
 class CancelSubscriptionResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = CanceledSubscriptionSerializer(source="*")  # type: ignore[assignment]
 
 
@@ -271,7 +256,7 @@ class PaymentSerializer(serializers.Serializer):
 
 # The instance: `{"payments": [Payment, ...], "has_more": bool}`.
 class PaymentsResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = PaymentSerializer(source="payments", many=True)  # type: ignore[assignment]
     hasMore = serializers.BooleanField(source="has_more")
 
@@ -308,7 +293,7 @@ class PlanSerializer(serializers.Serializer):
 
 # The instance: the plan list.
 class PlanListResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = PlanSerializer(source="*", many=True)  # type: ignore[assignment]
 
 
@@ -322,7 +307,7 @@ class PreviousSubscriptionSerializer(serializers.Serializer):
 
 # The instance: a `billing.services.checkout.BuyResult`.
 class BuySubscriptionResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     checkoutUrl = serializers.URLField(source="checkout_url", allow_null=True)
     sessionId = serializers.CharField(source="session_id", allow_null=True, help_text="`cs_...` or `bps_...`")
     subscriptionId = serializers.CharField(
@@ -341,7 +326,7 @@ class BuySubscriptionResponseSerializer(serializers.Serializer):
 
 # The instance: a `stripe_gateway.StripeCheckoutSession`.
 class CheckoutSessionStatusResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     id = serializers.CharField()
     status = serializers.ChoiceField(choices=["open", "complete", "expired"])
     payment_status = serializers.ChoiceField(choices=["unpaid", "paid", "no_payment_required"])
@@ -405,7 +390,7 @@ class PendingPaymentSerializer(serializers.Serializer):
 
 
 class PendingPaymentResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = PendingPaymentSerializer(source="*")  # type: ignore[assignment]
 
 
@@ -420,7 +405,7 @@ class CancelledPaymentSerializer(serializers.Serializer):
 
 # The instance: `{"payment": <CheckoutSession row>, "cancelled_at": datetime}`.
 class CancelPendingPaymentResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     message = _Fixed(PENDING_PAYMENT_CANCELLED_MESSAGE)
     data = CancelledPaymentSerializer(source="*")  # type: ignore[assignment]
 
@@ -430,5 +415,5 @@ class CancelPendingPaymentResponseSerializer(serializers.Serializer):
 
 # The instance: the event's `billing.webhooks.Outcome`.
 class StripeWebhookResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     outcome = serializers.ChoiceField(choices=[o.value for o in Outcome], source="*")

@@ -3,25 +3,13 @@ its OpenAPI description. Ids are integers, times ISO 8601 UTC."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from core.serializers import SuccessField, UtcDateTimeField
 from organizations.models import Invitation, Membership
-
-
-class _UtcDateTimeField(serializers.DateTimeField):
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default_timezone", UTC)
-        super().__init__(**kwargs)
-
-
-class _Success(serializers.BooleanField):
-    def get_attribute(self, instance: Any) -> bool:
-        return True
-
 
 # --- Inputs (what the view reads; documented as the request bodies) ---------------------------
 
@@ -54,13 +42,13 @@ class OrganizationSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="OrganizationListResponse")
 class OrganizationListResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = OrganizationSerializer(many=True)  # type: ignore[assignment]
 
 
 @extend_schema_serializer(component_name="OrganizationResponse")
 class OrganizationResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = OrganizationSerializer()  # type: ignore[assignment]
 
 
@@ -69,18 +57,18 @@ class MemberSerializer(serializers.Serializer):
     userId = serializers.IntegerField(source="user_id")
     email = serializers.EmailField(source="user.email")
     role = serializers.ChoiceField(choices=Membership.Role.choices)
-    joinedAt = _UtcDateTimeField(source="created_at")
+    joinedAt = UtcDateTimeField(source="created_at")
 
 
 @extend_schema_serializer(component_name="MemberListResponse")
 class MemberListResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = MemberSerializer(many=True)  # type: ignore[assignment]
 
 
 @extend_schema_serializer(component_name="MemberResponse")
 class MemberResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = MemberSerializer()  # type: ignore[assignment]
 
 
@@ -88,8 +76,8 @@ class InvitationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Membership.Role.choices)
-    createdAt = _UtcDateTimeField(source="created_at")
-    expiresAt = _UtcDateTimeField(source="expires_at")
+    createdAt = UtcDateTimeField(source="created_at")
+    expiresAt = UtcDateTimeField(source="expires_at")
     invitedBy = serializers.SerializerMethodField(help_text="The inviter's e-mail.")
 
     def get_invitedBy(self, obj: Invitation) -> str | None:
@@ -98,19 +86,19 @@ class InvitationSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="InvitationListResponse")
 class InvitationListResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = InvitationSerializer(many=True)  # type: ignore[assignment]
 
 
 @extend_schema_serializer(component_name="InvitationResponse")
 class InvitationResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
     data = InvitationSerializer()  # type: ignore[assignment]
 
 
 @extend_schema_serializer(component_name="SuccessResponse")
 class SuccessResponseSerializer(serializers.Serializer):
-    success = _Success()
+    success = SuccessField()
 
 
 def body(serializer: type[serializers.Serializer], data: Any) -> Any:

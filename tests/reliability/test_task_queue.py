@@ -12,10 +12,7 @@ nothing lost, nothing applied twice; SIGTERM lets the task in hand finish and ex
 from __future__ import annotations
 
 import json
-import queue
-import random
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,9 +22,10 @@ from typing import Any
 
 import pytest
 
+from bench import storm as storm_bench
 from tests import figures
 from tests.reliability import infra
-from tests.reliability.test_webhooks import envelope, sign
+from tests.reliability.test_webhooks import envelope
 
 pytestmark = pytest.mark.reliability
 
@@ -85,62 +83,17 @@ def subscriptions(app: Queue, count: int, tag: str, *, status: str = "active") -
     return made
 
 
-def with_state(subscription: dict[str, Any], *, status: str, quantity: int) -> dict[str, Any]:
-    obj = json.loads(json.dumps(subscription))
-    obj["status"] = status
-    obj["items"]["data"][0]["quantity"] = quantity
-    return obj
+with_state = storm_bench.with_state
 
 
 def histories(
     subs: list[dict[str, Any]], steps: int, tag: str
 ) -> tuple[list[bytes], dict[str, tuple[str, int]]]:
-    """Each subscription's `steps` events (a second apart in Stripe time), all shuffled; and
-    each subscription's newest (status, quantity)."""
-    bodies: list[bytes] = []
-    newest: dict[str, tuple[str, int]] = {}
-    for i, sub in enumerate(subs):
-        for n in range(steps):
-            status = ("active", "past_due", "active", "trialing")[(n + i) % 4]
-            quantity = n + 1
-            type = "customer.subscription.created" if n == 0 else "customer.subscription.updated"
-            body = envelope(
-                f"evt_q{tag}_{i}_{n}", type, with_state(sub, status=status, quantity=quantity), T0 + 10 + n
-            )
-            bodies.append(json.dumps(body).encode())
-            newest[sub["id"]] = (status, quantity)
-    random.Random(tag).shuffle(bodies)
-    return bodies, newest
+    return storm_bench.histories(subs, steps, f"q{tag}")
 
 
 def send_all(url: str, bodies: list[bytes], *, senders: int = SENDERS) -> list[tuple[int, float]]:
-    """POST every body from `senders` threads at once, each on its own keep-alive connection;
-    (status, seconds) of each answer."""
-    work: queue.Queue[bytes] = queue.Queue()
-    for body in bodies:
-        work.put(body)
-    answers: list[tuple[int, float]] = []
-    lock = threading.Lock()
-
-    def sender() -> None:
-        with infra.http_session() as http:
-            while True:
-                try:
-                    body = work.get_nowait()
-                except queue.Empty:
-                    return
-                headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body)}
-                started = time.monotonic()
-                response = http.post(url + URL, data=body, headers=headers, timeout=30)
-                with lock:
-                    answers.append((response.status_code, time.monotonic() - started))
-
-    threads = [threading.Thread(target=sender) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    return answers
+    return storm_bench.send_all(url, bodies, senders=senders, secret=infra.SERVER_WEBHOOK_SECRET)
 
 
 def queue_report(app: Queue) -> dict[str, Any]:

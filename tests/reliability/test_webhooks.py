@@ -11,8 +11,6 @@ with its `error_code`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import queue
 import random
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 import requests
 
+from bench import storm
 from tests import figures
 from tests.reliability import infra
 
@@ -42,23 +41,10 @@ MIB = 1024 * 1024
 
 
 def sign(body: bytes, *, secret: str = infra.SERVER_WEBHOOK_SECRET, timestamp: int | None = None) -> str:
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+    return storm.sign(body, secret=secret, timestamp=timestamp)
 
 
-def envelope(event_id: str, type: str, obj: dict[str, Any], created: int) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": created,
-        "data": {"object": obj, "previous_attributes": {}},
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": type,
-    }
+envelope = storm.envelope
 
 
 def with_state(subscription: dict[str, Any], *, status: str, quantity: int) -> dict[str, Any]:
