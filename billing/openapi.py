@@ -358,6 +358,7 @@ _DEMO_PLAN = {
             "periodType": "MONTHLY",
             "price": 1900,
             "currency": "usd",
+            "perSeat": False,
         },
         {
             "id": "price_demo_starter_yearly",
@@ -365,6 +366,7 @@ _DEMO_PLAN = {
             "periodType": "YEARLY",
             "price": 19000,
             "currency": "usd",
+            "perSeat": False,
         },
     ],
     "capabilities": [

@@ -194,6 +194,8 @@ class StripePrice:
     currency: str
     interval: str
     interval_count: int
+    # `metadata[per_seat]` is "true": charged per member (the quantity is the member count).
+    per_seat: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,7 @@ def price_from_dict(data: Mapping[str, Any]) -> StripePrice:
         currency=str(data.get("currency") or ""),
         interval=str(recurring.get("interval") or ""),
         interval_count=int(recurring.get("interval_count") or 1),
+        per_seat=str((data.get("metadata") or {}).get("per_seat", "")).strip().lower() == "true",
     )
 
 
