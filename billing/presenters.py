@@ -38,6 +38,10 @@ _PAGE_MESSAGES = {
         "Billing isn't set up on this server yet, so {doing} isn't possible. Please contact support."
     ),
     "ALREADY_SUBSCRIBED": "Your organization is already subscribed to this plan; nothing was changed.",
+    "TOO_MANY_MEMBERS": (
+        "Your organization has more members than that plan allows. Remove members first, or choose a "
+        "larger plan."
+    ),
     "SUBSCRIPTION_PERIOD_NOT_FOUND": (
         "That plan is no longer on offer. Please choose one of the plans shown below."
     ),
