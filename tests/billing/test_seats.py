@@ -4,6 +4,7 @@ cap members. Stripe is the stand-in, over HTTP through the SDK."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from billing.models import SeatChange, Subscription
 from billing.services import seats
 from organizations.models import Invitation, Membership
 from tests.billing.plans_helpers import STARTER_MONTHLY, bearer, buy, subscribed
+from tests.billing.stripe_events import deliver, event
 from tests.factories import InvitationFactory, MembershipFactory, UserFactory
 from tests.organizations.helpers import last_token
 
@@ -465,3 +467,25 @@ def test_a_seat_change_task_that_runs_twice_changes_nothing_the_second_time(team
     assert row is not None
     assert billing_tasks.seats_sync.call(seat_change_id=row.pk) == "settled"
     assert len(quantity_updates(stripe_standin, subscription_id)) == 1
+
+
+@pytest.mark.django_db
+def test_a_plan_change_confirmed_at_an_old_count_is_brought_to_the_member_count(team, owner, stripe_standin):
+    """The portal (or a Checkout) confirms a per-seat plan at the count of when it started,
+    while members joined meanwhile: Stripe's event schedules the seat update."""
+    subscription_id = subscribed(owner, stripe_standin, TEAM_MONTHLY)
+    add_members(team, 2)  # joined while the customer was on Stripe's page
+    assert stripe_quantity(stripe_standin, subscription_id) == 3
+
+    delivered = deliver(
+        Client(),
+        event(
+            "customer.subscription.updated",
+            at_stripe(stripe_standin, subscription_id),
+            created=int(time.time()) + 5,
+        ),
+    )
+
+    assert delivered.status_code == 200, delivered.content
+    assert stripe_quantity(stripe_standin, subscription_id) == 5
+    assert Subscription.objects.get(stripe_subscription_id=subscription_id).quantity == 5
