@@ -5,8 +5,8 @@ calls `seats_changed`, which keeps one `SeatChange` row pending per subscription
 one task (`billing.tasks.seats_sync`) for when it is due, `BILLING_SEAT_SYNC_SECONDS` later.
 Changes within that window share the row: they make one Stripe update, made at the member
 count of the moment it runs. Stripe takes at most 200 quantity changes of a subscription an
-hour: updates of one subscription are also kept `SEAT_UPDATE_SPACING_SECONDS` apart, whatever
-the window is set to.
+hour: whatever the window is set to, an update is put off while the subscription already had
+`SEAT_UPDATES_PER_HOUR` in the last hour.
 
 Be careful changing `seats_apply`: it is what keeps one update in flight per subscription.
 The row is claimed (`pending` -> `applying`) in a short transaction under a lock on the
@@ -35,8 +35,10 @@ from organizations.selectors import member_count
 
 logger = logging.getLogger(__name__)
 
-# 3600 / 200 = 18 s: Stripe's hourly limit of quantity changes, with a margin.
-SEAT_UPDATE_SPACING_SECONDS = 20
+# Stripe's limit is 200 quantity changes of a subscription an hour; the margin covers an update
+# in flight while the next is scheduled.
+SEAT_UPDATES_PER_HOUR = 180
+HOUR = timedelta(hours=1)
 # A claim older than this was left by a dead worker (longer than a Stripe call and its retries).
 SEAT_CLAIM_SECONDS = 120
 
@@ -52,14 +54,14 @@ def _live_subscription(organization_id: int) -> Subscription | None:
 
 def _due_at(subscription_id: str, now: datetime) -> datetime:
     due = now + timedelta(seconds=settings.BILLING_SEAT_SYNC_SECONDS)
-    last = (
-        SeatChange.objects.filter(stripe_subscription_id=subscription_id, applied_at__isnull=False)
+    recent = list(
+        SeatChange.objects.filter(stripe_subscription_id=subscription_id, applied_at__gt=now - HOUR)
         .order_by("-applied_at")
-        .values_list("applied_at", flat=True)
-        .first()
+        .values_list("applied_at", flat=True)[:SEAT_UPDATES_PER_HOUR]
     )
-    if last is not None:
-        due = max(due, last + timedelta(seconds=SEAT_UPDATE_SPACING_SECONDS))
+    if len(recent) >= SEAT_UPDATES_PER_HOUR:
+        # The hour's budget is spent: due once the oldest of them is an hour old.
+        due = max(due, recent[-1] + HOUR)
     return due
 
 

@@ -20,7 +20,7 @@ from billing.services import seats
 from organizations.models import Invitation, Membership
 from tests.billing.plans_helpers import STARTER_MONTHLY, bearer, buy, subscribed
 from tests.billing.stripe_events import deliver, event
-from tests.factories import InvitationFactory, MembershipFactory, UserFactory
+from tests.factories import InvitationFactory, MembershipFactory, SeatChangeFactory, UserFactory
 from tests.organizations.helpers import last_token
 
 TEAM_MONTHLY = "price_team_monthly"
@@ -275,19 +275,29 @@ def test_a_change_while_an_update_is_in_flight_makes_at_most_one_more(
 
 @pytest.mark.django_db
 def test_updates_of_one_subscription_stay_under_stripes_hourly_limit(team, owner, stripe_standin, settings):
-    settings.BILLING_SEAT_SYNC_SECONDS = 0
-    subscribed(owner, stripe_standin, TEAM_MONTHLY)
-    add_members(team, 1)
-    seats.seats_changed(organization_id=team.pk)
+    subscription_id = subscribed(owner, stripe_standin, TEAM_MONTHLY)
+    now = timezone.now()
+    oldest = now - timedelta(minutes=50)
+    SeatChangeFactory.create_batch(
+        seats.SEAT_UPDATES_PER_HOUR - 1,
+        organization=team,
+        stripe_subscription_id=subscription_id,
+        applied_at=now - timedelta(minutes=10),
+    )
     settings.TASKS = DATABASE_QUEUE
     add_members(team, 1)
-    now = timezone.now()
+    under_budget = seats.seats_changed(organization_id=team.pk)
+    assert under_budget is not None
+    assert under_budget.due_at <= timezone.now() + timedelta(seconds=settings.BILLING_SEAT_SYNC_SECONDS)
+    SeatChange.objects.filter(pk=under_budget.pk).update(status="done", applied_at=oldest)
 
+    add_members(team, 1)
     row = seats.seats_changed(organization_id=team.pk)
 
+    # The hour's budget spent: put off until the oldest of them is an hour old.
     assert row is not None
-    assert row.due_at >= now + timedelta(seconds=seats.SEAT_UPDATE_SPACING_SECONDS - 1)
-    assert 3600 / seats.SEAT_UPDATE_SPACING_SECONDS <= 200
+    assert row.due_at == oldest + timedelta(hours=1)
+    assert seats.SEAT_UPDATES_PER_HOUR < 200
 
 
 @pytest.mark.django_db
