@@ -54,11 +54,15 @@ def _live_subscription(organization_id: int) -> Subscription | None:
 
 def _due_at(subscription_id: str, now: datetime) -> datetime:
     due = now + timedelta(seconds=settings.BILLING_SEAT_SYNC_SECONDS)
-    recent = list(
-        SeatChange.objects.filter(stripe_subscription_id=subscription_id, applied_at__gt=now - HOUR)
+    recent: list[datetime] = [
+        applied
+        for applied in SeatChange.objects.filter(
+            stripe_subscription_id=subscription_id, applied_at__gt=now - HOUR
+        )
         .order_by("-applied_at")
         .values_list("applied_at", flat=True)[:SEAT_UPDATES_PER_HOUR]
-    )
+        if applied is not None
+    ]
     if len(recent) >= SEAT_UPDATES_PER_HOUR:
         # The hour's budget is spent: due once the oldest of them is an hour old.
         due = max(due, recent[-1] + HOUR)
