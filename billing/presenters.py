@@ -348,7 +348,7 @@ def plan_change_context(preview: PlanChangePreview) -> dict[str, Any]:
     """The plan-change page: what the change costs now and from the next renewal."""
     currency = preview.currency
     period = _period(preview.period)
-    quantity = preview.subscription.quantity or 1
+    quantity = preview.quantity
     current = preview.current_period
     return {
         "preview": preview,

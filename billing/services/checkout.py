@@ -40,11 +40,12 @@ from billing.services.customers import customer_ensure
 from billing.services.member_limits import plan_members_check
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
 from billing.services.portal import portal_flow_return_url
+from billing.services.seats import seats_for
 from billing.services.subscriptions import subscription_fetched_apply
 from billing.services.writes import stripe_write
 from core.leases import lease_hold
 from organizations.models import Organization
-from organizations.selectors import member_count, organization_membership_get
+from organizations.selectors import organization_membership_get
 
 logger = logging.getLogger(__name__)
 
@@ -214,14 +215,6 @@ def _settle_all_but(organization: Organization, *, price_id: str | None) -> Chec
             continue
         _checkout_end(row)
     return keep
-
-
-def seats_for(organization: Organization, period: dict[str, Any]) -> int:
-    """The quantity to buy of `period`: the member count for a per-seat period (pending
-    invitations are not seats), else 1."""
-    if not period.get("perSeat"):
-        return 1
-    return max(1, member_count(organization_id=organization.pk))
 
 
 def _result_for(row: CheckoutSession) -> BuyResult:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,6 +42,14 @@ SEAT_UPDATES_PER_HOUR = 180
 HOUR = timedelta(hours=1)
 # A claim older than this was left by a dead worker (longer than a Stripe call and its retries).
 SEAT_CLAIM_SECONDS = 120
+
+
+def seats_for(organization: Organization, period: dict[str, Any]) -> int:
+    """The quantity to buy of `period` (a period of the plan list): the member count for a
+    per-seat period (pending invitations are not seats), else 1."""
+    if not period.get("perSeat"):
+        return 1
+    return max(1, member_count(organization_id=organization.pk))
 
 
 def _live_subscription(organization_id: int) -> Subscription | None:

@@ -128,16 +128,17 @@ def subscription_retrieve(*, subscription_id: str) -> StripeSubscription:
 
 
 def invoice_preview(
-    *, subscription_id: str, item_id: str, price_id: str, proration_behavior: str
+    *, subscription_id: str, item_id: str, price_id: str, proration_behavior: str, quantity: int | None = None
 ) -> StripeInvoicePreview:
-    """Stripe's preview of the invoice a change of the subscription's item to `price_id`
-    makes: the one billed at once (a change of interval), else the next renewal's."""
+    """Stripe's preview of the invoice a change of the subscription's item to `price_id` (and
+    `quantity`, when given) makes: the one billed at once (a change of interval), else the next
+    renewal's."""
+    item: dict[str, Any] = {"id": item_id, "price": price_id}
+    if quantity is not None:
+        item["quantity"] = quantity
     params: dict[str, Any] = {
         "subscription": subscription_id,
-        "subscription_details": {
-            "items": [{"id": item_id, "price": price_id}],
-            "proration_behavior": proration_behavior,
-        },
+        "subscription_details": {"items": [item], "proration_behavior": proration_behavior},
     }
     with _call("invoices.create_preview"):
         invoice = client().v1.invoices.create_preview(params)  # type: ignore[arg-type]

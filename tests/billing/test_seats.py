@@ -499,3 +499,43 @@ def test_a_plan_change_confirmed_at_an_old_count_is_brought_to_the_member_count(
     assert delivered.status_code == 200, delivered.content
     assert stripe_quantity(stripe_standin, subscription_id) == 5
     assert Subscription.objects.get(stripe_subscription_id=subscription_id).quantity == 5
+
+
+@pytest.mark.django_db
+def test_a_change_onto_a_per_seat_plan_is_previewed_and_confirmed_at_the_member_count(
+    team, owner, stripe_standin, settings
+):
+    settings.STRIPE_TEST_CLOCKS = True
+    subscription_id = subscribed(owner, stripe_standin, STARTER_MONTHLY)
+    client = Client()
+    client.force_login(owner)
+
+    preview = client.get(f"/billing/change/?price={TEAM_MONTHLY}")
+
+    assert preview.status_code == 200
+    (sent,) = stripe_standin.requests_to("POST", "/v1/invoices/create_preview")
+    assert sent.params["subscription_details"]["items"][0]["quantity"] == "3"
+    assert "\u00d7 3" in preview.content.decode()
+
+    changed = buy(owner, TEAM_MONTHLY)
+    assert changed.status_code == 200 and changed.json()["isSubscriptionChange"] is True, changed.content
+    (portal,) = stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")
+    items = portal.params["flow_data"]["subscription_update_confirm"]["items"]
+    assert items[0]["price"] == TEAM_MONTHLY and items[0]["quantity"] == "3", items
+    assert stripe_quantity(stripe_standin, subscription_id) == 1  # nothing changes until confirmed
+
+
+@pytest.mark.django_db
+def test_previewing_a_plan_capped_below_the_members_is_refused_before_stripe(
+    team, owner, stripe_standin, capped_free, settings
+):
+    settings.STRIPE_TEST_CLOCKS = True
+    subscribed(owner, stripe_standin, STARTER_MONTHLY)
+    add_members(team, 1)
+    client = Client()
+    client.force_login(owner)
+
+    page = client.get("/billing/change/?price=price_demo_free_monthly", follow=True)
+
+    assert "more members than that plan allows" in page.content.decode()
+    assert not stripe_standin.requests_to("POST", "/v1/invoices/create_preview")
