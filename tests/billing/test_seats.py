@@ -539,3 +539,15 @@ def test_previewing_a_plan_capped_below_the_members_is_refused_before_stripe(
 
     assert "more members than that plan allows" in page.content.decode()
     assert not stripe_standin.requests_to("POST", "/v1/invoices/create_preview")
+
+
+@pytest.mark.django_db
+def test_the_members_page_says_which_plan_allows_more(team, owner, capped_free):
+    client = Client()
+    client.force_login(owner)
+
+    page = client.post("/organization/members/invite/", {"email": "fourth@example.com"}, follow=True)
+
+    body = page.content.decode()
+    assert "Your plan allows 3 members (pending invitations included). The Team plan allows more." in body
+    assert not Invitation.objects.exists()
