@@ -22,6 +22,7 @@ from billing.models import (
     CapabilitySet,
     CheckoutSession,
     PortalSession,
+    SeatChange,
     StripeWrite,
     Subscription,
     WebhookEvent,
@@ -169,6 +170,27 @@ class StripeWriteAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "organization", "subject", "action", "finished_at")
     list_filter = ("subject",)
     search_fields = ("organization__name", "subject", "action")
+    list_select_related = ("organization",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(SeatChange)
+class SeatChangeAdmin(ReadOnlyAdmin):
+    """Member-count changes carried to per-seat subscriptions at Stripe: one row per update
+    (the changes of one window share it). `failed` rows kept failing for a day: their error is
+    shown; the next member change schedules a new update."""
+
+    list_display = (
+        "created_at",
+        "organization",
+        "stripe_subscription_id",
+        "status",
+        "quantity",
+        "attempts",
+        "applied_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("organization__name", "stripe_subscription_id")
     list_select_related = ("organization",)
     date_hierarchy = "created_at"
 

@@ -133,6 +133,14 @@ class AlreadySubscribed(BillingError):
     message = "The organization is already subscribed to this plan"
 
 
+class TooManyMembers(BillingError):
+    """The plan's member cap is below the organization's members (refused before Stripe)."""
+
+    error_code = "TOO_MANY_MEMBERS"
+    status_code = 409
+    message = "The organization has more members than this plan allows"
+
+
 class InvalidCheckoutSession(BillingError):
     """Not one of the organization's Checkout sessions (asked without calling Stripe)."""
 

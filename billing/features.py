@@ -16,6 +16,9 @@ from billing import stripe_gateway
 logger = logging.getLogger(__name__)
 
 BOOLEAN = "BOOLEAN"
+QUOTA = "QUOTA"
+# The capability that caps an organization's members plus pending invitations (a QUOTA).
+MEMBERS = "MEMBERS"
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,10 @@ def capability_from_feature(feature: stripe_gateway.StripeFeature) -> FeatureCap
         lookup_key=feature.lookup_key,
         description=feature.name,
     )
+
+
+def member_cap(capabilities: list[dict[str, Any]]) -> int | None:
+    """A plan's member cap: the value of its `MEMBERS` capability of type `QUOTA` (the highest,
+    if several), or None: no cap."""
+    caps = [int(c["value"]) for c in capabilities if c.get("code") == MEMBERS and c.get("type") == QUOTA]
+    return max(caps) if caps else None

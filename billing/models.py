@@ -189,6 +189,9 @@ class CheckoutSession(models.Model):
     url = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING)
     trial_days = models.PositiveIntegerField(default=0)
+    # The line item's quantity: 1, or the member count for a per-seat period. Kept with the row
+    # so a replay of its idempotency key sends the same parameters.
+    quantity = models.PositiveIntegerField(default=1)
     amount = models.BigIntegerField(null=True, blank=True, help_text="In the currency's minor unit.")
     currency = models.CharField(max_length=3, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -209,6 +212,53 @@ class CheckoutSession(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"checkout-{self.idempotency_token}"
+
+
+class SeatChange(models.Model):
+    """A change of an organization's member count, to be carried to its subscription's quantity
+    at Stripe (a per-seat plan). At most one `pending` row per subscription: the changes of one
+    window share it, and one update is made when it is due, at the member count of that moment.
+
+    `applying` is the claim of the one update in flight for the subscription; `claimed_at`
+    lets a claim left by a dead worker be taken over. The row's primary key and the quantity
+    sent make the update's idempotency key (`idempotency_key_for`): a retry of the same update
+    replays it, and a different quantity is a different write.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPLYING = "applying", "Applying"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="seat_changes")
+    stripe_subscription_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    due_at = models.DateTimeField(help_text="When the update is made.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # What was sent to Stripe (the member count when it ran); NULL when nothing had to change.
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True, help_text="When Stripe took the update.")
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_subscription_id"],
+                condition=models.Q(status="pending"),
+                name="billing_seat_change_one_pending",
+            )
+        ]
+        indexes = [models.Index(fields=["stripe_subscription_id", "status"], name="billing_seat_sub_status")]
+
+    def __str__(self) -> str:
+        return f"seats of {self.stripe_subscription_id} ({self.status})"
+
+    def idempotency_key_for(self, quantity: int) -> str:
+        return f"seat-change-{self.pk}-quantity-{quantity}"
 
 
 class StripeWrite(models.Model):

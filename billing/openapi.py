@@ -358,6 +358,7 @@ _DEMO_PLAN = {
             "periodType": "MONTHLY",
             "price": 1900,
             "currency": "usd",
+            "perSeat": False,
         },
         {
             "id": "price_demo_starter_yearly",
@@ -365,6 +366,7 @@ _DEMO_PLAN = {
             "periodType": "YEARLY",
             "price": 19000,
             "currency": "usd",
+            "perSeat": False,
         },
     ],
     "capabilities": [
@@ -483,8 +485,10 @@ SUBSCRIPTION_BUY = extend_schema(
         ),
         405: error_response("Any method but POST.", "METHOD_NOT_ALLOWED"),
         409: error_response(
-            "Already subscribed to this period (or the open Checkout session was just paid).",
+            "Already subscribed to this period (or the open Checkout session was just paid), or the "
+            "plan's member cap is below the organization's members.",
             "ALREADY_SUBSCRIBED",
+            "TOO_MANY_MEMBERS",
         ),
     },
 )

@@ -38,6 +38,10 @@ _PAGE_MESSAGES = {
         "Billing isn't set up on this server yet, so {doing} isn't possible. Please contact support."
     ),
     "ALREADY_SUBSCRIBED": "Your organization is already subscribed to this plan; nothing was changed.",
+    "TOO_MANY_MEMBERS": (
+        "Your organization has more members than that plan allows. Remove members first, or choose a "
+        "larger plan."
+    ),
     "SUBSCRIPTION_PERIOD_NOT_FOUND": (
         "That plan is no longer on offer. Please choose one of the plans shown below."
     ),
@@ -127,7 +131,19 @@ def _period(period: dict[str, Any], *, current_price: str = "") -> dict[str, Any
         "per": period_label(period["periodType"]),
         "is_current": period["id"] == current_price,
         "is_free": period["price"] == 0,
+        "per_seat": bool(period.get("perSeat")),
     }
+
+
+def seats_line(period: dict[str, Any] | None, quantity: int | None) -> str:
+    """`3 seats x $9.00 = $27.00 / month` for a per-seat period; "" for any other."""
+    if period is None or not period.get("perSeat"):
+        return ""
+    seats = quantity or 0
+    unit = money(period["price"], period["currency"])
+    total = money(int(period["price"]) * seats, period["currency"])
+    noun = "seat" if seats == 1 else "seats"
+    return f"{seats} {noun} \u00d7 {unit} = {total} / {period_label(period['periodType'])}"
 
 
 _PER_YEAR = {"DAILY": 365, "WEEKLY": 52, "MONTHLY": 12, "YEARLY": 1}
@@ -250,6 +266,7 @@ def page_context(
         "plans_message": _section_message(state.plans, "plans"),
         "current_plan": state.current_plan,
         "current_period": _period(state.current_period) if state.current_period else None,
+        "seats": seats_line(state.current_period, subscription.quantity if subscription else None),
         "needs_payment": state.live and subscription is not None and subscription.status in _NEEDS_PAYMENT,
         "payments": [
             {
@@ -331,7 +348,7 @@ def plan_change_context(preview: PlanChangePreview) -> dict[str, Any]:
     """The plan-change page: what the change costs now and from the next renewal."""
     currency = preview.currency
     period = _period(preview.period)
-    quantity = preview.subscription.quantity or 1
+    quantity = preview.quantity
     current = preview.current_period
     return {
         "preview": preview,

@@ -272,6 +272,11 @@ class SubscriptionPeriodSerializer(serializers.Serializer):
     )
     price = serializers.IntegerField(help_text="In the currency's minor unit (1999 is 19.99).")
     currency = serializers.CharField()
+    perSeat = serializers.BooleanField(
+        default=False,
+        help_text="True when the price is per seat (its metadata `per_seat` is `true`): the "
+        "subscription's quantity is the organization's member count.",
+    )
 
 
 class PlanCapabilitySerializer(serializers.Serializer):

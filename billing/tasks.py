@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 
 from django.db import OperationalError, transaction
 from django.db.models import F
@@ -190,3 +191,47 @@ def subscriptions_sync(*, attempt: int = 0, first_failed_at: str = "") -> dict[s
         )
     logger.info("billing.sync_task_finished", extra={"phase": checkpoint.phase, **checkpoint.counts})
     return {key: int(value) for key, value in checkpoint.counts.items()}
+
+
+def seats_sync_enqueue(*, seat_change_id: int, run_after: datetime | None = None) -> None:
+    """Queue the seat change's update for `run_after` (at once where the queue cannot defer,
+    as the immediate backend of the tests). With the queue in the database, the caller does
+    it in the transaction that wrote the row."""
+    task = seats_sync
+    if run_after is not None and task.get_backend().supports_defer:
+        task = task.using(run_after=run_after)
+    task.enqueue(seat_change_id=seat_change_id)
+
+
+@task()
+def seats_sync(*, seat_change_id: int, attempt: int = 0, first_failed_at: str = "") -> str:
+    """Set a per-seat subscription's quantity at Stripe to the member count (one `SeatChange`
+    row: `billing.services.seats`). Stripe failing: retried with backoff until it lands (given
+    up after a day, the row then `failed` and shown in the admin). Idempotent: a second run of
+    a settled row changes nothing."""
+    from billing.services import seats
+
+    try:
+        outcome = seats.seats_apply(seat_change_id=seat_change_id)
+    except _TRANSIENT as e:
+        try:
+            tasks.retry_later(
+                seats_sync,
+                kwargs={"seat_change_id": seat_change_id},
+                attempt=attempt + 1,
+                first_failed_at=first_failed_at,
+                error=e,
+            )
+        except BaseException:
+            seats.seats_give_up(seat_change_id=seat_change_id, error=_error_text(e))
+            raise
+        return "retrying"
+    except BaseException as e:
+        seats.seats_give_up(seat_change_id=seat_change_id, error=_error_text(e))
+        raise
+    if outcome == "other_in_flight" and seats_sync.get_backend().supports_defer:
+        # Another update of the subscription is under way: this one follows it.
+        seats_sync.using(run_after=timezone.now() + timedelta(seconds=5)).enqueue(
+            seat_change_id=seat_change_id, attempt=attempt, first_failed_at=first_failed_at
+        )
+    return outcome

@@ -33,6 +33,7 @@ from billing.services.capabilities import (
 from billing.services.customers import customer_forget
 from billing.services.payments import payments_cache_drop
 from billing.services.plans import plans_invalidate
+from billing.services.seats import seats_changed
 from billing.services.subscriptions import (
     SubscriptionState,
     fetch_state_at_after,
@@ -41,6 +42,7 @@ from billing.services.subscriptions import (
 )
 from core.tasks import in_database
 from organizations.models import Organization
+from organizations.selectors import member_count
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +128,28 @@ def _capabilities_after_subscription(
     """A stored change of status or price may change what the plan grants: ask Stripe now
     rather than wait for (or miss) the entitlements summary. Outside the transaction."""
     data = prepared.state.data
+    if outcome is Outcome.PROCESSED:
+        _seats_after_subscription(data)
     if outcome is not Outcome.PROCESSED or prepared.before == (data.status, data.price_id):
         return
     row = Subscription.objects.select_related("organization").filter(stripe_subscription_id=data.id).first()
     if row is not None and row.organization.stripe_customer_id == data.customer_id:
         billing_tasks.capabilities_refresh_enqueue(organization_id=row.organization.pk)
+
+
+def _seats_after_subscription(data: stripe_gateway.StripeSubscription) -> None:
+    """A per-seat subscription whose quantity is not the member count (a plan change or a
+    Checkout confirmed at the count of when it started, while members joined or left): one
+    seat update is scheduled, as a member change does. Outside the transaction."""
+    if not data.per_seat or data.status in Subscription.ENDED_STATUSES:
+        return
+    row = (
+        Subscription.objects.filter(stripe_subscription_id=data.id)
+        .values_list("organization_id", flat=True)
+        .first()
+    )
+    if row is not None and data.quantity != member_count(organization_id=row):
+        seats_changed(organization_id=row)
 
 
 @dataclass(frozen=True)

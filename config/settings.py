@@ -361,6 +361,15 @@ BILLING_ACCESS_STATUSES: list[str] = env.list(
 # plan list fetched from Stripe is reused (product.*/price.* webhooks drop it sooner).
 BILLING_PRODUCTS: list[str] = env.list("BILLING_PRODUCTS", default=[])
 BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=0)
+# Seats (billing/services/seats.py): what a change of a per-seat subscription's quantity does to
+# the current period, and the window within which member changes make one Stripe update.
+BILLING_SEAT_PRORATION: str = env.str("BILLING_SEAT_PRORATION", default="create_prorations")
+if BILLING_SEAT_PRORATION not in ("create_prorations", "always_invoice", "none"):
+    raise ImproperlyConfigured(
+        "BILLING_SEAT_PRORATION must be 'create_prorations', 'always_invoice' or 'none', "
+        f"not {BILLING_SEAT_PRORATION!r}"
+    )
+BILLING_SEAT_SYNC_SECONDS: int = max(0, env.int("BILLING_SEAT_SYNC_SECONDS", default=60))
 BILLING_CHECKOUT_SUCCESS_URL: str = env.str(
     "BILLING_CHECKOUT_SUCCESS_URL",
     default=f"{SITE_URL}/billing/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",

@@ -53,7 +53,9 @@ def in_database(task: Task[Any, Any]) -> bool:
 
 def backoff_seconds(attempt: int) -> float:
     """1, 2, 4, 8, 16, then 30 s, each less up to a tenth at random (retries of a storm spread)."""
-    base = min(RETRY_CAP_SECONDS, 2.0 ** max(0, attempt - 1))
+    # The exponent is bounded: a task failing every 30 s for a day reaches attempt ~2,900, and
+    # 2.0 ** 1024 overflows a float.
+    base = min(RETRY_CAP_SECONDS, 2.0 ** min(max(0, attempt - 1), 16))
     return base * (1 - random.random() / 10)  # noqa: S311 - jitter, not a secret
 
 

@@ -181,6 +181,18 @@ def members_list(*, organization_id: int) -> QuerySet[Membership]:
     )
 
 
+def member_count(*, organization_id: int) -> int:
+    """How many members the organization has (its seats; pending invitations are not)."""
+    return Membership.objects.filter(organization_id=organization_id).count()
+
+
+def invitations_pending_count(*, organization_id: int) -> int:
+    """How many of the organization's invitations are pending (not accepted, revoked or expired)."""
+    return Invitation.objects.filter(
+        organization_id=organization_id, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+    ).count()
+
+
 def member_get(*, organization_id: int, membership_id: object) -> Membership:
     """One membership of the organization (user loaded), or MEMBER_NOT_FOUND."""
     pk = _organization_id(membership_id)

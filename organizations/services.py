@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core import ratelimit
+from organizations import hooks
 from organizations.errors import (
     AlreadyMember,
     InvitationEmailMismatch,
@@ -50,7 +51,7 @@ from organizations.models import (
     invitation_token_hash,
 )
 from organizations.selectors import invitation_by_token as invitation_pending_by_token
-from organizations.selectors import invitation_get, member_get
+from organizations.selectors import invitation_get, invitations_pending_count, member_count, member_get
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +218,7 @@ def member_remove(*, actor: Membership, membership_id: object) -> None:
             subject_email=target.user.email,
             detail=f"role {target.role}",
         )
+        hooks.members_changed(organization_id=actor.organization_id)
 
 
 # --- Invitations -----------------------------------------------------------------------------
@@ -255,8 +257,9 @@ def invitation_create(*, actor: Membership, email: object, role: object) -> Invi
     _may_invite(actor=actor, role=new_role)
     members_rate_counted(user=actor.user, action="invite")
     organization_id = actor.organization_id
+    hooks.before_invite(organization_id=organization_id)
     with transaction.atomic():
-        _lock_organization(organization_id)
+        organization = _lock_organization(organization_id)
         if Membership.objects.filter(organization_id=organization_id, user__email__iexact=email).exists():
             raise AlreadyMember()
         pending = (
@@ -270,6 +273,14 @@ def invitation_create(*, actor: Membership, email: object, role: object) -> Invi
             .order_by("-created_at")
             .first()
         )
+        if pending is None:
+            # A new invitation holds a seat until it is accepted, revoked or expired.
+            hooks.member_limit_check(
+                organization=organization,
+                seats=member_count(organization_id=organization_id)
+                + invitations_pending_count(organization_id=organization_id)
+                + 1,
+            )
         if pending is not None:
             invitation, created = pending, False
             fields = ["expires_at", "invited_by"]
@@ -377,9 +388,12 @@ def invitation_accept(*, user: User, token: str) -> Membership:
             raise InvitationEmailMismatch()
         membership = Membership.objects.filter(
             user_id=user.pk, organization_id=invitation.organization_id
-        ).first() or Membership.objects.create(
-            user=user, organization_id=invitation.organization_id, role=invitation.role
-        )
+        ).first()
+        if membership is None:
+            membership = Membership.objects.create(
+                user=user, organization_id=invitation.organization_id, role=invitation.role
+            )
+            hooks.members_changed(organization_id=invitation.organization_id)
         invitation.accepted_at = timezone.now()
         invitation.token_hash = None
         invitation.save(update_fields=["accepted_at", "token_hash"])

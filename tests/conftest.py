@@ -32,6 +32,7 @@ from tests.factories import (
     MembershipFactory,
     OrganizationFactory,
     PortalSessionFactory,
+    SeatChangeFactory,
     StripeWriteFactory,
     SubscriptionFactory,
     UserFactory,
@@ -245,6 +246,7 @@ def populated(owner: User, member: User, organization: Organization) -> None:
     )
     CapabilitySetFactory.create(organization=organization)
     StripeWriteFactory.create(organization=organization)
+    SeatChangeFactory.create(organization=organization, stripe_subscription_id="sub_admin_smoke")
     InvitationFactory.create(organization=organization, invited_by=owner, email="new@acme.example.com")
     MemberAuditEntryFactory.create(
         organization=organization, actor=owner, subject_email="member@acme.example.com"

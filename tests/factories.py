@@ -17,6 +17,7 @@ from billing.models import (
     CapabilitySet,
     CheckoutSession,
     PortalSession,
+    SeatChange,
     StripeWrite,
     Subscription,
     WebhookEvent,
@@ -168,3 +169,17 @@ class StripeWriteFactory(factory.django.DjangoModelFactory[StripeWrite]):
     subject = "customer"
     action = "create"
     finished_at = factory.LazyFunction(timezone.now)
+
+
+class SeatChangeFactory(factory.django.DjangoModelFactory[SeatChange]):
+    """A seat update carried to Stripe."""
+
+    class Meta:
+        model = SeatChange
+
+    organization = factory.SubFactory(OrganizationFactory)
+    stripe_subscription_id = factory.Sequence(lambda n: f"sub_seats{n:08d}")
+    status = SeatChange.Status.DONE
+    due_at = factory.LazyFunction(timezone.now)
+    quantity = 3
+    applied_at = factory.LazyFunction(timezone.now)

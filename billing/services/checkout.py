@@ -37,8 +37,10 @@ from billing.errors import (
 from billing.models import CheckoutSession, PortalSession, Subscription
 from billing.services.access import billing_membership_get, billing_rate_counted, billing_read_counted
 from billing.services.customers import customer_ensure
+from billing.services.member_limits import plan_members_check
 from billing.services.plans import Plan, plan_find, plan_period_find, plans_list
 from billing.services.portal import portal_flow_return_url
+from billing.services.seats import seats_for
 from billing.services.subscriptions import subscription_fetched_apply
 from billing.services.writes import stripe_write
 from core.leases import lease_hold
@@ -147,6 +149,7 @@ def _checkout_create(row: CheckoutSession, customer_id: str) -> None:
             success_url=settings.BILLING_CHECKOUT_SUCCESS_URL,
             cancel_url=settings.BILLING_CHECKOUT_CANCEL_URL,
             trial_days=row.trial_days,
+            quantity=row.quantity,
             idempotency_key=row.idempotency_key,
             allow_promotion_codes=settings.BILLING_ALLOW_PROMOTION_CODES,
             automatic_tax=settings.BILLING_AUTOMATIC_TAX,
@@ -223,6 +226,7 @@ def _checkout_start(organization: Organization, user: User, plan: Plan, period: 
     trial_days = settings.BILLING_TRIAL_DAYS
     if trial_days <= 0 or Subscription.objects.filter(organization=organization).exists():
         trial_days = 0  # a trial on the first subscription only
+    quantity = seats_for(organization, period)
     for attempt in range(2):
         row = CheckoutSession.objects.create(
             organization=organization,
@@ -230,7 +234,8 @@ def _checkout_start(organization: Organization, user: User, plan: Plan, period: 
             price_id=period["id"],
             product_id=plan["id"],
             trial_days=trial_days,
-            amount=period["price"],
+            quantity=quantity,
+            amount=int(period["price"]) * quantity,
             currency=period["currency"],
         )
         try:
@@ -253,6 +258,7 @@ def _checkout_start(organization: Organization, user: User, plan: Plan, period: 
             "session_id": row.stripe_session_id,
             "price_id": row.price_id,
             "trial_days": trial_days,
+            "quantity": quantity,
         },
     )
     return _result_for(row)
@@ -260,6 +266,7 @@ def _checkout_start(organization: Organization, user: User, plan: Plan, period: 
 
 def _subscribe_free(organization: Organization, period: dict[str, Any]) -> BuyResult:
     customer_id = organization.stripe_customer_id or customer_ensure(organization=organization)
+    quantity = seats_for(organization, period)
     for attempt in range(2):
         # The key is a row made for this creation: a retry after a lost answer replays it
         # (Stripe answers the subscription it made), while a later subscription, after this
@@ -268,7 +275,7 @@ def _subscribe_free(organization: Organization, period: dict[str, Any]) -> BuyRe
             with stripe_write(
                 organization=organization,
                 subject="free-subscription",
-                action=f"create-{period['id']}-{customer_id}",
+                action=f"create-{period['id']}-{customer_id}-{quantity}",
             ) as key:
                 started = timezone.now()
                 data = stripe_gateway.subscription_create(
@@ -276,6 +283,7 @@ def _subscribe_free(organization: Organization, period: dict[str, Any]) -> BuyRe
                     price_id=period["id"],
                     organization_id=organization.pk,
                     idempotency_key=key,
+                    quantity=quantity,
                 )
                 _subscription_store(organization, data, started)
         except CustomerMissing as e:
@@ -346,6 +354,10 @@ def _change(
         return None
     if data.price_id == period["id"]:
         raise AlreadySubscribed()
+    item: dict[str, Any] = {"id": data.item_id, "price": period["id"]}
+    if period.get("perSeat") or data.per_seat:
+        # Onto a per-seat period: the member count; off one: a single unit again.
+        item["quantity"] = seats_for(organization, period)
     return_url = settings.BILLING_PORTAL_RETURN_URL
     session = stripe_gateway.portal_session_create(
         customer_id=data.customer_id,
@@ -355,7 +367,7 @@ def _change(
             "type": "subscription_update_confirm",
             "subscription_update_confirm": {
                 "subscription": data.id,
-                "items": [{"id": data.item_id, "price": period["id"]}],
+                "items": [item],
             },
             "after_completion": {
                 "type": "redirect",
@@ -407,6 +419,7 @@ def subscription_buy(*, user: User, price_id: Any, source: str = PortalSession.S
             if found is None:
                 raise SubscriptionPeriodNotFound()
             plan, period = found
+            plan_members_check(organization=organization, plan=plan)
             with _organization_lease(organization) as held:
                 if not held:  # the holder is still waiting on Stripe: as if we were
                     raise BillingUnavailable()

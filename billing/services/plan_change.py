@@ -21,7 +21,9 @@ from billing import selectors, stripe_gateway
 from billing.errors import AlreadySubscribed, NoSubscription, PlanChangeBlocked, SubscriptionPeriodNotFound
 from billing.models import Subscription
 from billing.services.access import billing_membership_get, billing_read_counted
+from billing.services.member_limits import plan_members_check
 from billing.services.plans import Plan, plan_period_find, plans_list
+from billing.services.seats import seats_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class PlanChangePreview:
     renewal_amount: int  # each period after that
     currency: str
     prorations: tuple[stripe_gateway.StripeInvoiceLine, ...]
+    quantity: int = 1  # the item's quantity after the change (seats, on a per-seat period)
 
 
 def plan_change_blocked(subscription: Subscription) -> bool:
@@ -82,20 +85,25 @@ def plan_change_preview(*, user: User, price_id: str) -> PlanChangePreview:
         if found is None:
             raise SubscriptionPeriodNotFound()
         plan, period = found
+        plan_members_check(organization=organization, plan=plan)
         current = plan_period_find(plans, price_id=live.price_id) or selectors.plan_period_for_price(
             price_id=live.price_id
         )
         data = stripe_gateway.subscription_retrieve(subscription_id=live.stripe_subscription_id)
         if data.status in Subscription.ENDED_STATUSES:
             raise NoSubscription()
+        # The quantity the change will carry (as `subscription_buy` sends it to the portal):
+        # the member count onto a per-seat period, one unit off one, else unchanged.
+        seats = seats_for(organization, period) if period.get("perSeat") or data.per_seat else None
         preview = stripe_gateway.invoice_preview(
             subscription_id=data.id,
             item_id=data.item_id,
             price_id=price_id,
             proration_behavior=_update_proration(),
+            quantity=seats,
         )
     new_cycle = current is None or current[1]["periodType"] != period["periodType"]
-    quantity = data.quantity or 1
+    quantity = seats or data.quantity or 1
     logger.info(
         "billing.plan_change_previewed",
         extra={"organization_id": organization.pk, "subscription_id": data.id, "price_id": price_id},
@@ -113,4 +121,5 @@ def plan_change_preview(*, user: User, price_id: str) -> PlanChangePreview:
         renewal_amount=int(period["price"]) * quantity,
         currency=preview.currency or str(period["currency"]),
         prorations=tuple(line for line in preview.lines if line.proration),
+        quantity=quantity,
     )

@@ -70,6 +70,7 @@ def _plans_fetch() -> list[Plan]:
                         ),
                         "price": price.unit_amount,
                         "currency": price.currency,
+                        "perSeat": price.per_seat,
                     }
                     for price in periods
                 ],

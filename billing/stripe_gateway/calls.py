@@ -128,16 +128,17 @@ def subscription_retrieve(*, subscription_id: str) -> StripeSubscription:
 
 
 def invoice_preview(
-    *, subscription_id: str, item_id: str, price_id: str, proration_behavior: str
+    *, subscription_id: str, item_id: str, price_id: str, proration_behavior: str, quantity: int | None = None
 ) -> StripeInvoicePreview:
-    """Stripe's preview of the invoice a change of the subscription's item to `price_id`
-    makes: the one billed at once (a change of interval), else the next renewal's."""
+    """Stripe's preview of the invoice a change of the subscription's item to `price_id` (and
+    `quantity`, when given) makes: the one billed at once (a change of interval), else the next
+    renewal's."""
+    item: dict[str, Any] = {"id": item_id, "price": price_id}
+    if quantity is not None:
+        item["quantity"] = quantity
     params: dict[str, Any] = {
         "subscription": subscription_id,
-        "subscription_details": {
-            "items": [{"id": item_id, "price": price_id}],
-            "proration_behavior": proration_behavior,
-        },
+        "subscription_details": {"items": [item], "proration_behavior": proration_behavior},
     }
     with _call("invoices.create_preview"):
         invoice = client().v1.invoices.create_preview(params)  # type: ignore[arg-type]
@@ -196,6 +197,28 @@ def subscription_update(
         subscription = client().v1.subscriptions.update(
             subscription_id,
             {"cancel_at_period_end": cancel_at_period_end},
+            _idempotent(idempotency_key),
+        )
+    return subscription_from_dict(subscription.to_dict())
+
+
+def subscription_quantity_update(
+    *,
+    subscription_id: str,
+    item_id: str,
+    quantity: int,
+    proration_behavior: str,
+    idempotency_key: str,
+) -> StripeSubscription:
+    """Set the quantity of the subscription's item (its seats), prorated as `proration_behavior`
+    says (`create_prorations`, `always_invoice` or `none`)."""
+    with _call("subscriptions.update"):
+        subscription = client().v1.subscriptions.update(
+            subscription_id,
+            {
+                "items": [{"id": item_id, "quantity": quantity}],
+                "proration_behavior": proration_behavior,  # type: ignore[typeddict-item]
+            },
             _idempotent(idempotency_key),
         )
     return subscription_from_dict(subscription.to_dict())
@@ -404,6 +427,7 @@ def checkout_session_create(
     allow_promotion_codes: bool = False,
     automatic_tax: bool = False,
     tax_id_collection: bool = False,
+    quantity: int = 1,
 ) -> StripeCheckoutSession:
     """A subscription-mode Checkout session for one period; the key makes a retry a replay.
 
@@ -416,7 +440,7 @@ def checkout_session_create(
     params: dict[str, Any] = {
         "mode": "subscription",
         "customer": customer_id,
-        "line_items": [{"price": price_id, "quantity": 1}],
+        "line_items": [{"price": price_id, "quantity": quantity}],
         "client_reference_id": str(organization_id),
         "metadata": metadata,
         "subscription_data": subscription_data,
@@ -471,12 +495,12 @@ def checkout_session_expire(*, session_id: str, idempotency_key: str) -> StripeC
 
 
 def subscription_create(
-    *, customer_id: str, price_id: str, organization_id: int, idempotency_key: str
+    *, customer_id: str, price_id: str, organization_id: int, idempotency_key: str, quantity: int = 1
 ) -> StripeSubscription:
     """A subscription started at once (a free period: nothing to pay, no Checkout)."""
     params: dict[str, Any] = {
         "customer": customer_id,
-        "items": [{"price": price_id, "quantity": 1}],
+        "items": [{"price": price_id, "quantity": quantity}],
         "metadata": {"organization_id": str(organization_id)},
     }
     with _call("subscriptions.create"):

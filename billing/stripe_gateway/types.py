@@ -38,6 +38,8 @@ class StripeSubscription:
     created: datetime
     # The first item's id: a change of price names it (the portal's update-confirm flow).
     item_id: str = ""
+    # The first item's price has `metadata[per_seat]` = "true" (when Stripe sent the price).
+    per_seat: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,13 @@ def subscription_from_dict(data: Mapping[str, Any]) -> StripeSubscription:
         trial_end=stripe_time(data.get("trial_end")),
         created=created,
         item_id=stripe_id_of(item.get("id")),
+        per_seat=_per_seat(price.get("metadata")),
     )
+
+
+def _per_seat(metadata: Any) -> bool:
+    """A price is per seat when its `metadata[per_seat]` is "true"."""
+    return isinstance(metadata, Mapping) and str(metadata.get("per_seat", "")).strip().lower() == "true"
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,8 @@ class StripePrice:
     currency: str
     interval: str
     interval_count: int
+    # `metadata[per_seat]` is "true": charged per member (the quantity is the member count).
+    per_seat: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,6 +276,7 @@ def price_from_dict(data: Mapping[str, Any]) -> StripePrice:
         currency=str(data.get("currency") or ""),
         interval=str(recurring.get("interval") or ""),
         interval_count=int(recurring.get("interval_count") or 1),
+        per_seat=_per_seat(data.get("metadata")),
     )
 
 

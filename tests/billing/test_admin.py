@@ -24,6 +24,7 @@ def test_billing_models_are_registered():
         "capabilityset",
         "checkoutsession",
         "portalsession",
+        "seatchange",
         "stripewrite",
         "subscription",
         "webhookevent",
@@ -151,7 +152,15 @@ def test_stripe_customer_id_cannot_be_changed_in_the_admin(admin_client, populat
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "model_name",
-    ["subscription", "portalsession", "webhookevent", "checkoutsession", "capabilityset", "stripewrite"],
+    [
+        "subscription",
+        "portalsession",
+        "webhookevent",
+        "checkoutsession",
+        "capabilityset",
+        "stripewrite",
+        "seatchange",
+    ],
 )
 def test_billing_records_are_read_only(admin_client, populated, model_name):
     model = next(m for m in admin.site._registry if m._meta.model_name == model_name)

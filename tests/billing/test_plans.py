@@ -38,6 +38,7 @@ def test_demo_catalogue_in_exact_shapes_without_authentication(stripe_standin):
                 "periodType": "MONTHLY",
                 "price": 1900,
                 "currency": "usd",
+                "perSeat": False,
             },
             {
                 "id": "price_demo_starter_yearly",
@@ -45,6 +46,7 @@ def test_demo_catalogue_in_exact_shapes_without_authentication(stripe_standin):
                 "periodType": "YEARLY",
                 "price": 19000,
                 "currency": "usd",
+                "perSeat": False,
             },
         ],
         "capabilities": [

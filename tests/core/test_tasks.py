@@ -31,6 +31,11 @@ def test_backoff_doubles_up_to_30_seconds():
         assert 0.9 * ceiling <= seconds <= ceiling, (n, seconds)
 
 
+def test_backoff_stays_at_30_seconds_however_many_attempts_failed():
+    for attempt in (17, 1025, 3000):
+        assert 27.0 <= tasks.backoff_seconds(attempt) <= 30.0
+
+
 def test_a_retry_is_deferred_and_carries_when_it_first_failed():
     before = timezone.now()
     tasks.retry_later(
