@@ -302,9 +302,16 @@ def invitation_create(*, actor: Membership, email: object, role: object) -> Invi
             subject_email=email,
             detail=f"role {new_role}",
         )
-    invitation_send(invitation_id=invitation.pk)
+        # Sent by the worker; with the queue in the database the task commits with the invitation.
+        _invitation_email_enqueue(invitation_id=invitation.pk)
     invitation.refresh_from_db()
     return InvitationResult(invitation=invitation, created=created)
+
+
+def _invitation_email_enqueue(*, invitation_id: int) -> None:
+    from organizations.tasks import invitation_email_send  # the task module imports this one
+
+    invitation_email_send.enqueue(invitation_id=invitation_id)
 
 
 def invitation_link_issue(*, invitation_id: int) -> str | None:
