@@ -21,13 +21,16 @@ from django_tasks import task
 from billing import stripe_gateway
 from billing.errors import BillingError, BillingUnavailable
 from billing.models import WebhookEvent
+from billing.services.subscriptions import SubscriptionOrderUnknown
 from core import tasks
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
 
 # Worth trying again: Stripe down or limiting us, or the database busy.
-_TRANSIENT = (BillingUnavailable, OperationalError)
+# Stripe or the database failing for now, or an event whose order kept changing under it: tried
+# again later.
+_TRANSIENT = (BillingUnavailable, OperationalError, SubscriptionOrderUnknown)
 
 
 def _error_text(error: BaseException) -> str:

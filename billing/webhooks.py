@@ -35,6 +35,7 @@ from billing.services.payments import payments_cache_drop
 from billing.services.plans import plans_invalidate
 from billing.services.seats import seats_changed
 from billing.services.subscriptions import (
+    SubscriptionOrderUnknown,
     SubscriptionState,
     fetch_state_at_after,
     subscription_event_state,
@@ -79,7 +80,7 @@ def _subscription_state(event: stripe_gateway.StripeEvent) -> SubscriptionState:
 def _subscription_changed(event: stripe_gateway.StripeEvent, prepared: SubscriptionState) -> Outcome:
     data = prepared.data
     organization = Organization.objects.filter(stripe_customer_id=data.customer_id).first()
-    written = subscription_state_store(organization=organization, state=prepared)
+    written = subscription_state_store(organization=organization, state=prepared, settle_ties=True)
     if written:
         return Outcome.PROCESSED
     # Nothing written either because the row holds newer state, or because the subscription
@@ -324,7 +325,9 @@ def _checkout_completed(event: stripe_gateway.StripeEvent, prepared: _CheckoutCo
         return Outcome.UNKNOWN_CUSTOMER
     written = False
     if prepared.subscription is not None:
-        written = subscription_state_store(organization=prepared.organization, state=prepared.subscription)
+        written = subscription_state_store(
+            organization=prepared.organization, state=prepared.subscription, settle_ties=True
+        )
     ended = CheckoutSession.objects.filter(
         stripe_session_id=prepared.session_id, status__in=CheckoutSession.UNSETTLED_STATUSES
     ).update(
@@ -463,6 +466,11 @@ def webhook_event_receive(*, payload: bytes, signature: str) -> Outcome:
     return Outcome.QUEUED
 
 
+# How many times an event's order is settled before its task is retried later (each settling
+# after the first asks Stripe, and only a read stored meanwhile calls for another).
+_SETTLE_TRIES = 3
+
+
 def event_apply(event: stripe_gateway.StripeEvent) -> Outcome:
     """Apply one verified event (a recorded delivery's, or one listed from Stripe to replay it):
     mark it processed and dispatch it, once per event id whichever way it came and however
@@ -482,20 +490,30 @@ def event_apply(event: stripe_gateway.StripeEvent) -> Outcome:
     if processed.exists():  # spares prepare's Stripe call
         logger.info("billing.webhook_duplicate", extra=log_fields)
         return Outcome.DUPLICATE
-    prepared = handler.prepare(event)  # outside the transaction: it may wait on Stripe
-    with transaction.atomic():
-        record, _ = WebhookEvent.objects.get_or_create(
-            stripe_event_id=event.id, defaults={"type": event.type}
-        )
-        # The claim: one transaction sets `processed_at` (a concurrent one waits on the row,
-        # then finds it set), and only that one applies the event.
-        claimed = WebhookEvent.objects.filter(pk=record.pk, processed_at__isnull=True).update(
-            processed_at=timezone.now(), status=WebhookEvent.Status.PROCESSED, last_error=""
-        )
-        if not claimed:
-            logger.info("billing.webhook_duplicate", extra=log_fields)
-            return Outcome.DUPLICATE
-        outcome = handler.apply(event, prepared)
+    for attempt in range(1, _SETTLE_TRIES + 1):
+        prepared = handler.prepare(event)  # outside the transaction: it may wait on Stripe
+        try:
+            with transaction.atomic():
+                record, _ = WebhookEvent.objects.get_or_create(
+                    stripe_event_id=event.id, defaults={"type": event.type}
+                )
+                # The claim: one transaction sets `processed_at` (a concurrent one waits on the
+                # row, then finds it set), and only that one applies the event.
+                claimed = WebhookEvent.objects.filter(pk=record.pk, processed_at__isnull=True).update(
+                    processed_at=timezone.now(), status=WebhookEvent.Status.PROCESSED, last_error=""
+                )
+                if not claimed:
+                    logger.info("billing.webhook_duplicate", extra=log_fields)
+                    return Outcome.DUPLICATE
+                outcome = handler.apply(event, prepared)
+        except SubscriptionOrderUnknown:
+            # A read of the subscription was stored between `prepare` and the transaction (the
+            # page coming back from Checkout, say): settle the order again, against it.
+            logger.info("billing.webhook_order_resettled", extra={**log_fields, "attempt": attempt})
+            if attempt == _SETTLE_TRIES:
+                raise
+            continue
+        break
     logger.info("billing.webhook_processed", extra={**log_fields, "outcome": str(outcome)})
     handler.after(event, prepared, outcome)  # committed: queues follow-up work, never raises
     return outcome

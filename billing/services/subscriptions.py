@@ -196,10 +196,22 @@ def subscription_state_apply(
     return _store(organization, state, on_tie=_Verdict.APPLY) is _Verdict.APPLY
 
 
-def subscription_state_store(*, organization: Organization | None, state: SubscriptionState) -> bool:
+class SubscriptionOrderUnknown(Exception):
+    """The row changed after the event's order was settled (`subscription_event_state`): a read
+    was stored meanwhile, and which of the two is newer is unknown again. The caller rolls back
+    and settles it afresh (that asks Stripe)."""
+
+
+def subscription_state_store(
+    *, organization: Organization | None, state: SubscriptionState, settle_ties: bool = False
+) -> bool:
     """Store an event's state or a read as `subscription_state_apply` does. No Stripe call:
-    for inside a transaction (a read whose order is unknown is ordered by time)."""
-    return _store(organization, state, on_tie=_Verdict.APPLY) is _Verdict.APPLY
+    for inside a transaction. A tie is applied, or with `settle_ties` (the state was settled
+    before the transaction, against the row as it was then) raises `SubscriptionOrderUnknown`."""
+    verdict = _store(organization, state, on_tie=_Verdict.REFETCH if settle_ties else _Verdict.APPLY)
+    if verdict is _Verdict.REFETCH:
+        raise SubscriptionOrderUnknown()
+    return verdict is _Verdict.APPLY
 
 
 def subscription_fetched_apply(

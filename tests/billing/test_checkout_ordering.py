@@ -113,3 +113,38 @@ def test_a_webhook_stored_while_a_read_was_in_flight_is_settled_by_asking_stripe
 
     assert Subscription.objects.get().status == "active"
     assert subscription_reads(stripe_standin, subscription["id"]) == reads + 1
+
+
+def test_a_read_stored_after_the_events_order_was_settled_is_settled_again(
+    owner, paid, stripe_standin, monkeypatch
+):
+    """The event's order is settled before its transaction (no row yet: its own state), then the
+    return page stores its read (active) before the event's transaction starts: the event must
+    not overwrite the read with its older state on the strength of the first settling."""
+    from billing import webhooks
+
+    _session_id, subscription = paid
+    settle = webhooks._subscription_state
+    reads_stored = []
+
+    def page_reads_in_between(evt: stripe_gateway.StripeEvent):
+        state = settle(evt)
+        if not reads_stored:  # the first settling only
+            data = stripe_gateway.subscription_retrieve(subscription_id=subscription["id"])
+            reads_stored.append(
+                subscription_fetched_apply(
+                    organization=owner.memberships.get().organization, data=data, started=timezone.now()
+                )
+            )
+        return state
+
+    monkeypatch.setattr(webhooks, "_subscription_state", page_reads_in_between)
+    before = subscription_reads(stripe_standin, subscription["id"])
+
+    response = deliver(Client(), created_event(subscription, status="incomplete", at=int(time.time())))
+
+    assert response.status_code == 200
+    assert reads_stored == [True]
+    assert my_status(owner) == "active"
+    # The read (the page's) and the settling again (the event's, against that read) asked Stripe.
+    assert subscription_reads(stripe_standin, subscription["id"]) == before + 2
