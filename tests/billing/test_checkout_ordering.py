@@ -125,7 +125,7 @@ def test_a_read_stored_after_the_events_order_was_settled_is_settled_again(
 
     _session_id, subscription = paid
     settle = webhooks._subscription_state
-    reads_stored = []
+    reads_stored: list[bool] = []
 
     def page_reads_in_between(evt: stripe_gateway.StripeEvent):
         state = settle(evt)
