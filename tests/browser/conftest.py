@@ -95,3 +95,8 @@ def deliver_all(standin: Any, live_server: Any) -> None:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def screenshot(page: Any, artifacts: Path, name: str) -> None:
+    """The whole page as `artifacts/<name>.png`."""
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)

@@ -5,32 +5,22 @@ cancellation that ends when the clock passes the period's end (the workspace ref
 plan offered), and subscribing again.
 
 Each customer lives on a Stripe test clock; Stripe's webhooks reach the app as the stand-in's
-signed deliveries. Screenshots of each page go to the artifacts folder (and, where the
-H4_SCREENS folder is given, there too).
+signed deliveries. Screenshots of each page go to the artifacts folder.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from accounts.models import User
 from billing.models import Subscription
 from stripe_standin import StripeStandIn
-from tests.browser.conftest import deliver_all, needs_chromium
+from tests.browser.conftest import deliver_all, needs_chromium, screenshot
 from tests.conftest import PASSWORD
 
 pytestmark = needs_chromium
-
-
-def _shot(page: Any, artifacts: Path, name: str) -> None:
-    path = artifacts / f"first-hour-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if folder := os.environ.get("H4_SCREENS"):
-        shutil.copy(path, Path(folder) / f"h4-{name}.png")
 
 
 def test_a_newcomer_walks_from_the_home_page_through_every_state(
@@ -50,7 +40,7 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     page.goto(f"{site}/")
     assert page.inner_text("#page-title") == "Subscriptions for your whole team"
     assert page.request.get(f"{site}/favicon.ico").status == 200
-    _shot(page, artifacts, "home-visitor")
+    screenshot(page, artifacts, "first-hour-home-visitor")
     with page.expect_navigation():
         page.click("#home-login")
     page.fill("#id_username", owner.email)
@@ -60,7 +50,7 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     page.goto(f"{site}/")
     assert "Acme Inc" in page.inner_text("#organizations")
     assert "No subscription" in page.inner_text("#organizations")
-    _shot(page, artifacts, "home-member")
+    screenshot(page, artifacts, "first-hour-home-member")
 
     # A paid plan, through Checkout, which names the organization.
     with page.expect_navigation():
@@ -68,21 +58,21 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     with page.expect_navigation(url=re.compile(re.escape(stripe_standin.url) + r"/c/pay/")):
         page.click('button.choose[data-price="price_demo_starter_monthly"]')
     assert page.inner_text("#checkout-customer") == "Acme Inc"
-    _shot(page, artifacts, "checkout")
+    screenshot(page, artifacts, "first-hour-checkout")
     with page.expect_navigation(url=re.compile(re.escape(site) + r"/billing/\?checkout=success")):
         page.click("#pay")
     deliver_all(stripe_standin, live_server)
     page.goto(f"{site}/billing/")
     assert page.inner_text("#plan-name") == "Starter"
     assert page.inner_text("#status") == "Active"
-    _shot(page, artifacts, "billing-subscribed")
+    screenshot(page, artifacts, "first-hour-billing-subscribed")
 
     # The picker: monthly/yearly without JavaScript, labels against the current plan.
     assert page.locator('.period[data-price="price_demo_pro_yearly"]').is_hidden()
     page.click('label[for="show-yearly"]')
     assert page.locator('.period[data-price="price_demo_pro_yearly"]').is_visible()
     assert page.inner_text('button.choose[data-price="price_demo_pro_yearly"]') == "Upgrade"
-    _shot(page, artifacts, "picker-yearly")
+    screenshot(page, artifacts, "first-hour-picker-yearly")
     page.click('label[for="show-monthly"]')
 
     # A plan change shows its price first, from Stripe's preview.
@@ -91,15 +81,15 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     next_invoice = int(page.get_attribute("#next-invoice", "data-amount") or "0")
     assert next_invoice > 4900  # the month ahead plus the adjustment for the rest of this one
     assert page.locator("#prorations tr").count() == 3  # the header, a credit, a charge
-    _shot(page, artifacts, "change-preview")
+    screenshot(page, artifacts, "first-hour-change-preview")
     with page.expect_navigation(url=re.compile(re.escape(stripe_standin.url) + r"/p/session/")):
         page.click("#confirm-change")
-    _shot(page, artifacts, "portal-confirm-change")
+    screenshot(page, artifacts, "first-hour-portal-confirm-change")
     with page.expect_navigation(url=f"{site}/billing/?portal=plan"):
         page.click("#confirm")
     assert page.inner_text("#billing-notice").startswith("Your plan changed to Pro")
     assert page.inner_text("#plan-name") == "Pro"
-    _shot(page, artifacts, "plan-changed")
+    screenshot(page, artifacts, "first-hour-plan-changed")
     deliver_all(stripe_standin, live_server)
 
     # A card update, in the portal's own flow, and straight back.
@@ -108,7 +98,7 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     with page.expect_navigation(url=f"{site}/billing/?portal=card"):
         page.click("#confirm")
     assert page.inner_text("#billing-notice") == "Your payment method was updated."
-    _shot(page, artifacts, "card-updated")
+    screenshot(page, artifacts, "first-hour-card-updated")
 
     # A month later: the renewal invoice bills what the preview said.
     with page.expect_navigation():
@@ -120,7 +110,7 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     assert renewal["amount_paid"] == next_invoice
     page.reload()
     assert page.locator("#payments tbody tr").count() == 2
-    _shot(page, artifacts, "renewed")
+    screenshot(page, artifacts, "first-hour-renewed")
 
     # Cancel at the period's end; the plan picker says why it is closed meanwhile.
     page.click("#cancel-subscription summary")
@@ -128,7 +118,7 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
         page.click("#confirm-cancel")
     assert page.inner_text("#period").startswith("Cancels on ")
     assert page.locator("#plans-blocked").is_visible()
-    _shot(page, artifacts, "cancel-set")
+    screenshot(page, artifacts, "first-hour-cancel-set")
 
     # The clock passes the period's end: the subscription ends, access goes.
     with page.expect_navigation():
@@ -139,7 +129,7 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     with page.expect_navigation(url=re.compile(re.escape(site) + r"/billing/")):
         page.goto(f"{site}/workspace/")
     assert page.inner_text("#plans-title") == "Choose a plan"
-    _shot(page, artifacts, "ended-workspace-refused")
+    screenshot(page, artifacts, "first-hour-ended-workspace-refused")
 
     # And back: a new subscription through Checkout.
     with page.expect_navigation(url=re.compile(re.escape(stripe_standin.url) + r"/c/pay/")):
@@ -149,7 +139,7 @@ def test_a_newcomer_walks_from_the_home_page_through_every_state(
     deliver_all(stripe_standin, live_server)
     page.goto(f"{site}/workspace/")
     assert page.url == f"{site}/workspace/"
-    _shot(page, artifacts, "subscribed-again-workspace")
+    screenshot(page, artifacts, "first-hour-subscribed-again-workspace")
     page.goto(f"{site}/")
     assert "Starter" in page.inner_text("#organizations") and "Active" in page.inner_text("#organizations")
-    _shot(page, artifacts, "home-member-again")
+    screenshot(page, artifacts, "first-hour-home-member-again")

@@ -4,7 +4,6 @@ joins, and the owner's billing page shows four seats, as Stripe (the stand-in) n
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,13 @@ from billing.models import Subscription
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
 from tests.billing.plans_helpers import subscribed
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, screenshot
 from tests.conftest import PASSWORD
 
 pytestmark = needs_chromium
 
-SCREENS = Path("/work/notes/screens")
 NEWCOMER = "fourth.person@example.com"
 TEAM_MONTHLY = "price_team_monthly"
-
-
-def _shot(page: Any, artifacts: Path, name: str) -> None:
-    path = artifacts / f"h5-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if SCREENS.is_dir():
-        shutil.copy(path, SCREENS / path.name)
 
 
 def test_members_page_invite_accept_and_the_billing_page_shows_the_new_seat_count(
@@ -59,7 +50,7 @@ def test_members_page_invite_accept_and_the_billing_page_shows_the_new_seat_coun
         page.click("#login-submit")
     page.goto(f"{live_server.url}/billing/")
     assert page.inner_text("#seats").strip() == "3 seats \u00d7 $9.00 = $27.00 / month"
-    _shot(page, artifacts, "billing-three-seats")
+    screenshot(page, artifacts, "seats-billing-three-seats")
 
     # ... invites a fourth person from the members page and copies the link.
     page.goto(f"{live_server.url}/organization/members/")
@@ -70,7 +61,7 @@ def test_members_page_invite_accept_and_the_billing_page_shows_the_new_seat_coun
     with page.expect_navigation():
         page.click(f'[data-invitation="{NEWCOMER}"] [data-action="fresh-link"]')
     link = page.input_value("#fresh-link")
-    _shot(page, artifacts, "members-invited")
+    screenshot(page, artifacts, "seats-members-invited")
     # A pending invitation is not a seat.
     page.goto(f"{live_server.url}/billing/")
     assert page.inner_text("#seats").strip().startswith("3 seats")
@@ -94,4 +85,4 @@ def test_members_page_invite_accept_and_the_billing_page_shows_the_new_seat_coun
     page.goto(f"{live_server.url}/billing/")
     assert page.inner_text("#seats").strip() == "4 seats \u00d7 $9.00 = $36.00 / month"
     assert page.locator("#seats").get_attribute("data-quantity") == "4"
-    _shot(page, artifacts, "billing-four-seats")
+    screenshot(page, artifacts, "seats-billing-four-seats")

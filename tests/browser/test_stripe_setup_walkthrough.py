@@ -17,14 +17,10 @@ from django.core.management import call_command
 from accounts.models import User
 from billing.services.setup import DEFAULT_PLAN_FILE
 from stripe_standin import StripeStandIn
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, screenshot
 from tests.browser.test_billing_page import log_in
 
 pytestmark = needs_chromium
-
-
-def _shot(page: Any, artifacts: Path, name: str) -> None:
-    page.screenshot(path=str(artifacts / f"stripe-setup-{name}.png"), full_page=True)
 
 
 def _run(*args: str) -> str:
@@ -77,7 +73,7 @@ def _subscribe_with_the_promotion_code(
     plans = page.inner_text("#plans") if page.locator("#plans").count() else page.content()
     for name in ("Free", "Starter", "Pro", "Team"):
         assert name in plans, plans
-    _shot(page, artifacts, "1-plans-from-the-plan-file")
+    screenshot(page, artifacts, "stripe-setup-1-plans-from-the-plan-file")
 
     pro_monthly = next(p["id"] for p in stripe_standin.prices if p["lookup_key"] == "demo_pro_monthly")
     with page.expect_navigation(url=re.compile(re.escape(stripe_standin.url) + r"/c/pay/")):
@@ -88,7 +84,7 @@ def _subscribe_with_the_promotion_code(
         page.click("#apply-code")
     assert page.inner_text("#discount") == "-$9.80"
     assert page.inner_text("#total") == "$39.20"
-    _shot(page, artifacts, "2-checkout-with-promotion-code")
+    screenshot(page, artifacts, "stripe-setup-2-checkout-with-promotion-code")
 
     with page.expect_navigation(url=re.compile(re.escape(live_server.url) + r"/billing/\?checkout=success")):
         page.click("#pay")
@@ -96,4 +92,4 @@ def _subscribe_with_the_promotion_code(
     assert "Pro" in page.inner_text("main")
     payments = page.inner_text("#payments")
     assert "$39.20" in payments and "$9.80 off" in payments, payments
-    _shot(page, artifacts, "3-subscribed-with-the-discount")
+    screenshot(page, artifacts, "stripe-setup-3-subscribed-with-the-discount")

@@ -6,27 +6,18 @@ organization in the header and sees the other organization's billing page."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from accounts.models import User
 from organizations.models import Membership, Organization
 from stripe_standin import StripeStandIn
-from tests.browser.conftest import needs_chromium
+from tests.browser.conftest import needs_chromium, screenshot
 from tests.conftest import PASSWORD
 
 pytestmark = needs_chromium
 
-SCREENS = Path("/work/notes/screens")
 NEWCOMER = "new.person@example.com"
-
-
-def _shot(page: Any, artifacts: Path, name: str) -> None:
-    path = artifacts / f"h2-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if SCREENS.is_dir():
-        shutil.copy(path, SCREENS / path.name)
 
 
 def _invite_and_copy_link(page: Any, live_server: Any) -> str:
@@ -66,7 +57,7 @@ def test_invite_accept_with_a_new_account_switch_and_bill_the_other_organization
     with page.expect_navigation():
         page.click("#login-submit")
     acme_link = _invite_and_copy_link(page, live_server)
-    _shot(page, artifacts, "members-page")
+    screenshot(page, artifacts, "teams-members-page")
 
     # ... then switches to Client Ltd in the header and invites them there too.
     page.select_option("#org-switch", str(client_org.pk))
@@ -83,7 +74,7 @@ def test_invite_accept_with_a_new_account_switch_and_bill_the_other_organization
     assert visitor.locator("#id_email").get_attribute("readonly") is not None
     visitor.fill("#id_password1", "a-long-pass-phrase-1")
     visitor.fill("#id_password2", "a-long-pass-phrase-1")
-    _shot(visitor, artifacts, "invitation-new-account")
+    screenshot(visitor, artifacts, "teams-invitation-new-account")
     with visitor.expect_navigation():
         visitor.click("#signup-join")
     assert visitor.url == f"{live_server.url}/billing/"
@@ -97,7 +88,7 @@ def test_invite_accept_with_a_new_account_switch_and_bill_the_other_organization
     assert visitor.inner_text("#page-title").strip() == "Client Ltd"
     options = visitor.locator("#org-switch option").all_inner_texts()
     assert options == ["Acme Inc", "Client Ltd"], options
-    _shot(visitor, artifacts, "switcher")
+    screenshot(visitor, artifacts, "teams-switcher")
 
     visitor.select_option("#org-switch", str(organization.pk))
     with visitor.expect_navigation():
@@ -105,7 +96,7 @@ def test_invite_accept_with_a_new_account_switch_and_bill_the_other_organization
     assert visitor.url == f"{live_server.url}/billing/"
     assert visitor.inner_text("#page-title").strip() == "Acme Inc"
     assert visitor.inner_text("#role").strip() == "Admin"
-    _shot(visitor, artifacts, "billing-other-organization")
+    screenshot(visitor, artifacts, "teams-billing-other-organization")
     newcomer.close()
 
     joined = User.objects.get(email=NEWCOMER)
