@@ -147,8 +147,9 @@ def test_an_accepted_invitation_and_a_removal_land_within_the_window(app: Seats)
     owner, newcomer, sub = "owner-join@example.com", "newcomer-join@example.com", made["subscription"]
 
     call(app, "POST", "/organizations/invitations", owner, {"email": newcomer})
-    links = LINK.findall(app.server.log_text())
-    assert links, "the invitation e-mail (console backend) carries the link"
+    # The worker sends the invitation e-mail (the console backend: its output).
+    infra.wait_until(lambda: LINK.findall(app.worker.log_text()), timeout=15, what="the invitation e-mail")
+    links = LINK.findall(app.worker.log_text())
     started = time.monotonic()
     joined = call(app, "POST", f"/invitations/{links[-1]}/accept", newcomer)
     infra.wait_until(lambda: stripe_quantity(app, sub) == 4, timeout=WINDOW + 10, what="4 seats at Stripe")
