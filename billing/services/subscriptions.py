@@ -254,6 +254,7 @@ def subscriptions_fetched_apply(
     state_at = fetch_state_at(started)
     later: list[tuple[Organization, stripe_gateway.StripeSubscription]] = []
     created: list[Subscription] = []
+    inserting: list[tuple[Organization, stripe_gateway.StripeSubscription]] = []  # what `created` holds
     changed: list[Subscription] = []
     with transaction.atomic():
         known = set(
@@ -281,6 +282,7 @@ def subscriptions_fetched_apply(
                 if data.id in known:  # deleted since: the one-row path settles it
                     later.append((organization, data))
                 elif (organization.pk, data.customer_id) in holding:
+                    inserting.append((organization, data))
                     created.append(
                         Subscription(
                             organization=organization,
@@ -298,18 +300,14 @@ def subscriptions_fetched_apply(
             if verdict is _Verdict.REFETCH:
                 later.append((organization, data))
             elif verdict is _Verdict.APPLY:
-                for name, value in _subscription_fields(data).items():
-                    setattr(row, name, value)
-                row.state_at = max(state_at, row.state_at)
-                row.synced_at = row.read_until = row.updated_at = now
+                _state_set(row, data, state_at=state_at, read=True, now=now, read_until=now)
+                row.updated_at = now  # bulk_update leaves auto_now fields alone
                 changed.append(row)
         try:
             with transaction.atomic():
                 Subscription.objects.bulk_create(created)
         except IntegrityError:  # a webhook created one meanwhile: each is ordered against it alone
-            later += [
-                (r.organization, next(d for _, d in new if d.id == r.stripe_subscription_id)) for r in created
-            ]
+            later += inserting
             created = []
         Subscription.objects.bulk_update(
             changed, fields=[*_FIELDS, "state_at", "synced_at", "read_until", "updated_at"]
@@ -327,6 +325,24 @@ def subscriptions_fetched_apply(
     for organization, data in later:
         written += subscription_fetched_apply(organization=organization, data=data, started=started)
     return written
+
+
+def _state_set(
+    row: Subscription,
+    data: stripe_gateway.StripeSubscription,
+    *,
+    state_at: datetime,
+    read: bool,
+    now: datetime,
+    read_until: datetime | None,
+) -> None:
+    """Give the row the state it was judged to take (not saved)."""
+    for name, value in _subscription_fields(data).items():
+        setattr(row, name, value)
+    # A read that left after the row's state is at least as new as it.
+    row.state_at = max(state_at, row.state_at) if read else state_at
+    row.synced_at = now
+    row.read_until = read_until
 
 
 def _store(organization: Organization | None, state: SubscriptionState, *, on_tie: _Verdict) -> _Verdict:
@@ -394,12 +410,9 @@ def _store(organization: Organization | None, state: SubscriptionState, *, on_ti
         if verdict is _Verdict.REFETCH:
             logger.info("billing.subscription_state_order_unknown", extra=log_fields)
             return verdict
-        for name, value in _subscription_fields(data).items():
-            setattr(row, name, value)
-        # A read that left after the row's state is at least as new as it.
-        row.state_at = max(state_at, row.state_at) if state.read_started is not None else state_at
-        row.synced_at = now
-        row.read_until = read_until
+        _state_set(
+            row, data, state_at=state_at, read=state.read_started is not None, now=now, read_until=read_until
+        )
         row.save()
     logger.info("billing.subscription_updated", extra=log_fields)
     return _Verdict.APPLY
