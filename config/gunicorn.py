@@ -19,7 +19,8 @@ below; the runs behind them are in bench/README.md ("Figures behind the code's s
 - A busy instance is scaled out (more cores or instances), not up in threads: once the cores
   are busy, more threads only queue the app's work behind the GIL.
 - STRIPE_MAX_CONCURRENT_CALLS follows GUNICORN_THREADS (the threads less an eighth): threads
-  set another way (GUNICORN_CMD_ARGS' --threads) want it set to match.
+  set another way (GUNICORN_CMD_ARGS' --threads) want it set to match. While Stripe answers briskly,
+  calls past it use the eighth too (each bounded to 2 s): every thread works.
 - `timeout` outlasts the slowest Stripe call the client allows, so a worker is never killed
   for waiting on Stripe.
 - Preloading the app: less memory per worker (shared pages), and start-up fails at once on

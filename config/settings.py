@@ -335,9 +335,17 @@ STRIPE_MAX_NETWORK_RETRIES: int = env.int("STRIPE_MAX_NETWORK_RETRIES", default=
 # and answers 503 at once while it hangs), and a breaker that answers 503 without calling
 # for a while after a run of timeouts and 5xx.
 STRIPE_DEADLINE_SECONDS: float = env.float("STRIPE_DEADLINE_SECONDS", default=8.0)
+_threads = env.int("GUNICORN_THREADS", default=64)
 STRIPE_MAX_CONCURRENT_CALLS: int = env.int(
-    "STRIPE_MAX_CONCURRENT_CALLS",
-    default=bulkhead_size_default(env.int("GUNICORN_THREADS", default=64)),
+    "STRIPE_MAX_CONCURRENT_CALLS", default=bulkhead_size_default(_threads)
+)
+# While Stripe answers briskly, calls past the bulkhead go at once up to this many (each with a
+# 2 s bound of its own): every thread, unless STRIPE_MAX_CONCURRENT_CALLS was set, which then
+# caps them. Not a variable of its own.
+STRIPE_BURST_CALLS: int = (
+    STRIPE_MAX_CONCURRENT_CALLS
+    if env.str("STRIPE_MAX_CONCURRENT_CALLS", default="")
+    else max(_threads, STRIPE_MAX_CONCURRENT_CALLS)
 )
 STRIPE_BREAKER_FAILURES: int = env.int("STRIPE_BREAKER_FAILURES", default=5)
 STRIPE_BREAKER_SECONDS: float = env.float("STRIPE_BREAKER_SECONDS", default=10.0)

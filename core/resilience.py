@@ -6,7 +6,11 @@ Both are per process and thread-safe; they decide, the caller raises its own err
   waits for one, in turn, but only while the calls in flight are moving: one was answered, or
   sent, lately. Once nothing has moved for a short while (`patience`, a small multiple of the
   service's usual answer time) the waiters are refused, and so is every caller that finds the
-  slots taken: a hung service holds `size` threads, never the rest.
+  slots taken: a hung service holds `size` threads, never the rest. While the service
+  answers briskly, calls past `size` go straight to it, up to `burst` (the threads that
+  could call it), each given at most `burst_seconds`: a reserve of threads that waited in
+  the bulkhead would only hold them idle, and a hang that starts meanwhile gets them back
+  within those seconds.
 - `CircuitBreaker`: after `failures` failures in a row it opens for `reset_seconds`, refusing
   calls without making them; then one trial call is let through (half-open): its success
   closes the breaker, its failure opens it again. Only the service's own answers count: a
@@ -16,6 +20,7 @@ Both are per process and thread-safe; they decide, the caller raises its own err
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -39,6 +44,14 @@ class Bulkhead:
     `patience_factor`, held between `min_patience` and `max_patience`: how long the slots may
     stay taken with no answer before a waiter stops waiting. The upper bound is what a door
     that never calls the service may be held up when the service hangs with every slot taken.
+
+    `burst` (at least `size`; by default `size`, no burst): while the service has answered
+    within the patience and its typical answer time is at most a quarter of `burst_seconds`,
+    a caller that finds the `size` slots taken takes one of the slots up to `burst` at once,
+    and its call must end within `burst_seconds` (`admit` says so). Waiting for a slot
+    while every thread is busy with calls that are being answered holds the waiter's thread
+    all the same, for nothing: the reserve is for a hang, and at a hang's start the calls
+    in burst slots end within `burst_seconds`, after which none is given (no answers).
     """
 
     # Weight of one answer in the moving average of answer times.
@@ -52,10 +65,14 @@ class Bulkhead:
         patience_factor: float = 2.0,
         min_patience: float = 0.25,
         max_patience: float = 0.75,
+        burst: int | None = None,
+        burst_seconds: float = 2.0,
     ) -> None:
         if size < 1:
             raise ValueError(f"a bulkhead needs at least one slot, not {size}")
         self.size = size
+        self.burst = max(size, burst or size)
+        self.burst_seconds = burst_seconds
         self.expected_seconds = expected_seconds
         self.patience_factor = patience_factor
         self.min_patience = min_patience
@@ -69,6 +86,7 @@ class Bulkhead:
         # moment the slots filled up from free (a burst: nothing could have been answered yet;
         # on a busy machine the calls may not all have been sent yet either).
         self._moving_at = float("-inf")
+        self._answered_at = float("-inf")  # the last answer
 
     def patience(self) -> float:
         with self._changed:
@@ -79,22 +97,29 @@ class Bulkhead:
 
     def enter(self, *, wait: float = 0.0) -> bool:
         """Take a slot; False when none came free within `wait` s, or the calls stopped moving."""
+        return self.admit(wait=wait) is not None
+
+    def admit(self, *, wait: float = 0.0) -> float | None:
+        """Take a slot: None when none came free within `wait` s, or the calls stopped moving;
+        else the seconds the call may take at most (infinite but for a burst slot)."""
         with self._changed:
             now = time.monotonic()
-            if self._in_flight < self.size and not self._queue:
-                self._take(now, filled_by_newcomer=True)
-                return True
+            if not self._queue:
+                limit = self._slot(now, filled_by_newcomer=True)
+                if limit is not None:
+                    return limit
             ticket = next(self._tickets)
             self._queue.append(ticket)
             give_up_at = now + wait
             try:
                 while True:
-                    if self._in_flight < self.size and self._queue[0] == ticket:
-                        self._take(now, filled_by_newcomer=False)
-                        return True
+                    if self._queue[0] == ticket:
+                        limit = self._slot(now, filled_by_newcomer=False)
+                        if limit is not None:
+                            return limit
                     until = min(give_up_at, self._moving_at + self._patience())
                     if now >= until:
-                        return False
+                        return None
                     self._changed.wait(until - now)
                     now = time.monotonic()
             finally:
@@ -102,10 +127,21 @@ class Bulkhead:
                 if self._queue:
                     self._changed.notify_all()  # the next in line may go, or stop waiting
 
-    def _take(self, now: float, *, filled_by_newcomer: bool) -> None:
-        self._in_flight += 1
-        if self._in_flight == self.size and filled_by_newcomer:
-            self._moving_at = max(self._moving_at, now)
+    def _slot(self, now: float, *, filled_by_newcomer: bool) -> float | None:
+        """Take a slot if one may be taken now: a regular one (no limit), else a burst one."""
+        if self._in_flight < self.size:
+            self._in_flight += 1
+            if self._in_flight == self.size and filled_by_newcomer:
+                self._moving_at = max(self._moving_at, now)
+            return math.inf
+        if (
+            self._in_flight < self.burst
+            and now - self._answered_at < self._patience()
+            and self._typical * 4 <= self.burst_seconds
+        ):
+            self._in_flight += 1
+            return self.burst_seconds
+        return None
 
     def sent(self) -> None:
         """A call in flight has just been sent: its answer is due within the patience.
@@ -123,7 +159,7 @@ class Bulkhead:
         with self._changed:
             self._in_flight -= 1
             if answered:
-                self._moving_at = time.monotonic()
+                self._moving_at = self._answered_at = time.monotonic()
                 self._typical += self._SMOOTHING * (seconds - self._typical)
             if self._queue:
                 self._changed.notify_all()
@@ -132,7 +168,7 @@ class Bulkhead:
         """Drop what the answers taught (tests; calls in flight keep their slots)."""
         with self._changed:
             self._typical = self.expected_seconds
-            self._moving_at = float("-inf")
+            self._moving_at = self._answered_at = float("-inf")
 
 
 class CircuitBreaker:

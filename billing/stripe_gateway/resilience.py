@@ -8,7 +8,10 @@ queue behind them. Three bounds, per process:
     threads less an eighth). A call that finds it full waits its turn for a slot while
     the calls in flight are moving, sent and answered (a healthy Stripe frees a slot every
     few ms), and is refused once nothing has moved for a moment (Stripe hangs), so the
-    threads the bulkhead leaves free keep serving the other doors;
+    threads the bulkhead leaves free keep serving the other doors. While Stripe answers
+    briskly, a call past it goes at once, up to STRIPE_BURST_CALLS (by default all the
+    threads), with a short deadline of its own (`Bulkhead.burst_seconds`): every thread
+    then works while Stripe is healthy, and a hang gives the reserve back within it;
   - a circuit breaker: after a run of Stripe's own failures (timeouts, connection errors,
     429, 5xx), calls are refused without trying for a short while, then one trial call
     decides. A call that never reached Stripe (the bulkhead full, the deadline spent)
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -80,17 +84,17 @@ def request_deadline(seconds: float | None = None) -> Iterator[None]:
         _state.deadline = previous
 
 
-_bulkheads: dict[int, Bulkhead] = {}
+_bulkheads: dict[tuple[int, int], Bulkhead] = {}
 
 
 _bulkheads_lock = threading.Lock()
 
 
-def _bulkhead(size: int) -> Bulkhead:
+def _bulkhead(size: int, burst: int) -> Bulkhead:
     with _bulkheads_lock:
-        if size not in _bulkheads:
-            _bulkheads[size] = Bulkhead(size, expected_seconds=_STRIPE_USUAL_SECONDS)
-        return _bulkheads[size]
+        if (size, burst) not in _bulkheads:
+            _bulkheads[size, burst] = Bulkhead(size, burst=burst, expected_seconds=_STRIPE_USUAL_SECONDS)
+        return _bulkheads[size, burst]
 
 
 @functools.lru_cache(maxsize=4)
@@ -126,9 +130,10 @@ def _call(call: str, *, quick: bool = False) -> Iterator[None]:
         raise BillingUnavailable(retry_after=retry_after)
     # Handed back before waiting for a slot, not only before the call itself.
     connection_release_if_pooled()
-    bulkhead = _bulkhead(settings.STRIPE_MAX_CONCURRENT_CALLS)
+    bulkhead = _bulkhead(settings.STRIPE_MAX_CONCURRENT_CALLS, settings.STRIPE_BURST_CALLS)
     # A slot must leave time for a try: waiting longer could only end in a timeout.
-    if not bulkhead.enter(wait=max(0.0, budget - _MIN_TRY_SECONDS)):
+    limit = bulkhead.admit(wait=max(0.0, budget - _MIN_TRY_SECONDS))
+    if limit is None:
         breaker.release()  # Stripe was not asked: neither a success nor a failure
         logger.warning("billing.stripe_bulkhead_full", extra={"call": call, "size": bulkhead.size})
         raise BillingUnavailable()
@@ -137,8 +142,10 @@ def _call(call: str, *, quick: bool = False) -> Iterator[None]:
     started = time.monotonic()
     _state.single_try = quick
     _state.unsent = bulkhead
+    # The call's own bound: a quick one's short try, a burst slot's limit, else the request's.
+    bound = min(_QUICK_DEADLINE_SECONDS if quick else math.inf, limit)
     try:
-        with request_deadline(_QUICK_DEADLINE_SECONDS if quick else None), _stripe_errors(call):
+        with request_deadline(None if bound == math.inf else bound), _stripe_errors(call):
             yield
         answered = True
     except BillingUnavailable as e:

@@ -21,6 +21,7 @@ from billing import stripe_gateway
 from billing.errors import BillingUnavailable
 from billing.models import StripeWrite
 from billing.services.customers import customer_ensure
+from billing.stripe_gateway import resilience
 from core.models import Lease
 from organizations.models import Organization
 from tests.assertions import assert_error
@@ -104,7 +105,7 @@ def test_a_failure_stripe_caused_does_not_count_toward_the_rate(
 def test_a_call_that_finds_the_bulkhead_full_waits_its_turn_while_stripe_answers(
     make_user, organization, stripe_standin, settings
 ):
-    settings.STRIPE_MAX_CONCURRENT_CALLS = 1
+    settings.STRIPE_MAX_CONCURRENT_CALLS = settings.STRIPE_BURST_CALLS = 1
     _with_customer(organization, stripe_standin)
     first_user = make_user(role="owner", organization=organization)
     second_user = make_user(role="owner", organization=organization)
@@ -120,13 +121,64 @@ def test_a_call_that_finds_the_bulkhead_full_waits_its_turn_while_stripe_answers
 
 
 @pytest.mark.django_db(transaction=True)
+def test_while_stripe_answers_a_call_past_the_bulkhead_goes_at_once(
+    make_user, organization, stripe_standin, settings, monkeypatch
+):
+    """One slot, two threads' worth of burst. Stripe has just answered; a call in the slot
+    takes 3 s: the next goes to Stripe at once and is answered first, instead of waiting.
+    ("Just": within the bulkhead's patience, held at 2 s here so that the test's own steps
+    between the answer and the next call, slow on a busy machine, do not outlast it.)"""
+    settings.STRIPE_MAX_CONCURRENT_CALLS, settings.STRIPE_BURST_CALLS = 1, 2
+    monkeypatch.setattr(resilience._bulkhead(1, 2), "min_patience", 2.0)
+    monkeypatch.setattr(resilience._bulkhead(1, 2), "max_patience", 2.0)
+    _with_customer(organization, stripe_standin)
+    slow_user, next_user = (make_user(role="owner", organization=organization) for _ in range(2))
+    assert _client(slow_user).post(PORTAL).status_code == 200  # Stripe is answering
+    stripe_standin.add_fault("latency", latency_ms=3000, path_prefix="/v1/billing_portal", times=1)
+    thread, answers = _portal_in_flight(slow_user, stripe_standin, "/v1/billing_portal", seen=1)
+
+    answer = _client(next_user).post(PORTAL)
+    slow_still_in_flight = thread.is_alive()
+    thread.join(timeout=10)
+
+    assert answer.status_code == 200, answer.content
+    assert slow_still_in_flight, "the second call waited for the first"
+    assert answers == [200]
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_past_the_bulkhead_that_stripe_does_not_answer_gives_its_thread_back_soon(
+    make_user, organization, stripe_standin, settings
+):
+    """Stripe stops answering just after an answer: the call in the slot waits out the
+    request's deadline (5 s here), the one past the bulkhead only its own 2 s, then answers 503."""
+    settings.STRIPE_MAX_CONCURRENT_CALLS, settings.STRIPE_BURST_CALLS = 1, 2
+    settings.STRIPE_DEADLINE_SECONDS = 5.0
+    _with_customer(organization, stripe_standin)
+    hung_user, next_user = (make_user(role="owner", organization=organization) for _ in range(2))
+    assert _client(hung_user).post(PORTAL).status_code == 200
+    stripe_standin.add_fault("latency", latency_ms=7000, path_prefix="/v1/billing_portal", times=10)
+    thread, answers = _portal_in_flight(hung_user, stripe_standin, "/v1/billing_portal", seen=1)
+
+    started = time.monotonic()
+    answer = _client(next_user).post(PORTAL)
+    took = time.monotonic() - started
+    thread.join(timeout=15)
+
+    assert_error(answer, 503, "BILLING_UNAVAILABLE")
+    assert took < 4.0, took  # a bound on a hang (the request's deadline is 5 s), not a speed claim
+    assert answers == [503]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_while_stripe_hangs_a_call_that_finds_the_bulkhead_full_is_refused_at_once(
     make_user, organization, stripe_standin, settings
 ):
     """The call in flight hangs for 3 s. A request that comes while the slots have only just
     filled waits a moment (Stripe may yet answer) and is refused long before the hung call
     ends; one that comes later is refused at once. Neither reaches Stripe."""
-    settings.STRIPE_MAX_CONCURRENT_CALLS = 1
+    settings.STRIPE_MAX_CONCURRENT_CALLS = settings.STRIPE_BURST_CALLS = 1
     _with_customer(organization, stripe_standin)
     hung_user, early, late = (make_user(role="owner", organization=organization) for _ in range(3))
     stripe_standin.add_fault("latency", latency_ms=3000, path_prefix="/v1/billing_portal", times=1)
@@ -156,7 +208,7 @@ def test_the_breaker_opens_when_stripe_hangs_while_the_bulkhead_refuses_others(
 ):
     """Refusals by the full bulkhead never reached Stripe: they do not wipe out the timeouts
     counted before them, and the breaker opens after its run of timeouts."""
-    settings.STRIPE_MAX_CONCURRENT_CALLS = 1
+    settings.STRIPE_MAX_CONCURRENT_CALLS = settings.STRIPE_BURST_CALLS = 1
     settings.STRIPE_BREAKER_FAILURES = 2
     settings.STRIPE_BREAKER_SECONDS = 30
     settings.STRIPE_DEADLINE_SECONDS = 1.0

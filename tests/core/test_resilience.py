@@ -8,6 +8,7 @@ half-open trial it held. Through the Stripe gateway: tests/billing/test_stripe_b
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -166,6 +167,50 @@ def test_the_patience_follows_the_answers_within_its_bounds():
         assert bulkhead.enter()
         bulkhead.leave(answered=True, seconds=3.0)
     assert bulkhead.patience() == pytest.approx(0.75)
+
+
+def _answering(size: int = 1, burst: int = 2, answer_seconds: float = 0.05) -> Bulkhead:
+    """A bulkhead of `size` slots and `burst` in all, whose service has just answered a call."""
+    bulkhead = Bulkhead(size, burst=burst, burst_seconds=2.0, expected_seconds=0.3, min_patience=0.25)
+    for _ in range(20):
+        assert bulkhead.enter()
+        bulkhead.leave(answered=True, seconds=answer_seconds)
+    return bulkhead
+
+
+def test_while_the_service_answers_a_caller_past_the_size_goes_at_once_with_a_short_bound():
+    bulkhead = _answering(size=1, burst=2)
+    assert bulkhead.admit() == math.inf  # the regular slot: the request's own deadline
+
+    started = time.monotonic()
+    assert bulkhead.admit(wait=HANG) == 2.0  # past the size: at once, for at most 2 s
+    assert time.monotonic() - started < HANG / 5, "it waited for a slot"
+    assert not bulkhead.enter(wait=0)  # past the burst: the usual wait, here none
+
+
+def test_no_burst_slot_without_a_recent_answer():
+    """The service has not answered lately (a hang, or no call yet): the size holds."""
+    fresh = Bulkhead(1, burst=2, expected_seconds=0.1, min_patience=0.2, max_patience=0.2)
+    assert fresh.enter()
+    assert not fresh.enter(wait=0)
+
+    answered = _answering(size=1, burst=2)
+    time.sleep(0.3)  # longer than the patience (twice the typical 0.05 s, at least 0.25 s)
+    assert answered.enter()
+    assert not answered.enter(wait=0)
+
+
+def test_no_burst_slot_while_the_service_answers_slowly():
+    """Answers taking more than a quarter of the burst's bound: a burst call could time out."""
+    bulkhead = _answering(size=1, burst=2, answer_seconds=0.6)
+    assert bulkhead.enter()
+    assert not bulkhead.enter(wait=0)
+
+
+def test_without_a_burst_the_size_is_the_bound():
+    bulkhead = _answering(size=1, burst=1)
+    assert bulkhead.enter()
+    assert not bulkhead.enter(wait=0)
 
 
 def test_the_breaker_counts_failures_across_calls_that_never_reached_the_service():
