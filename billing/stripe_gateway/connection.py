@@ -1,5 +1,5 @@
 """The configured Stripe client: key, pinned API version, optional local base URL, timeouts,
-retries and a kept-alive connection per thread, every try bounded by the request's deadline."""
+retries and a pool of kept-alive connections, every try bounded by the request's deadline."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 import stripe
+import urllib3
 from django.conf import settings
 
 from billing.errors import (
@@ -33,31 +34,41 @@ _CONNECT_TIMEOUT_SECONDS = 3.0
 _STRIPE_API = "https://api.stripe.com"  # the SDK's own default address
 
 
-class _DeadlineHTTPClient(stripe.RequestsClient):
-    """Stripe's requests client, bounded by the calling thread's deadline (`request_deadline`).
+class _DeadlineHTTPClient(stripe.HTTPClient):
+    """Stripe's HTTP client on urllib3 (the transport under requests), bounded by the calling
+    thread's deadline (`request_deadline`).
+
+    A custom client on the SDK's documented base class. The SDK's own `RequestsClient` goes
+    through requests' session, which merges settings, hooks and cookies for every call: 1.44 ms
+    of CPU per portal session against 0.98 ms on urllib3 alone (1,500 calls in a row to the
+    stand-in, measured in the calling process). Connections are kept alive in one pool per
+    process, as many as the threads that may call at once.
 
     Each try's connect and read timeouts are cut to the time left, no retry starts once too
     little is left, and the back-off never sleeps past it: all the tries of one call, and all
     the calls of one request, end by the deadline.
     """
 
-    def __init__(self, *, connect: float, read: float, proxies: dict[str, str] | None = None) -> None:
+    name = "urllib3"
+
+    def __init__(
+        self, *, connect: float, read: float, proxies: dict[str, str] | None = None, connections: int = 10
+    ) -> None:
+        super().__init__(verify_ssl_certs=True, proxy=proxies or None)  # type: ignore[arg-type]
         self._base_timeout = (connect, read)
-        super().__init__(timeout=(connect, read), proxy=proxies or None)  # type: ignore[arg-type]
+        proxy = (proxies or {}).get("https") or (proxies or {}).get("http")
+        # No retries or redirects of urllib3's own: the SDK decides what is tried again.
+        options: dict[str, Any] = {
+            "maxsize": max(1, connections),
+            "retries": False,
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": stripe.ca_bundle_path,
+        }
+        self._pool = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
-    @property  # type: ignore[override]
-    def _timeout(self) -> tuple[float, float]:
-        connect, read = self._base_timeout
-        left = _time_left()
-        if left is None:
-            return connect, read
-        return min(connect, left), min(read, left)
-
-    @_timeout.setter
-    def _timeout(self, value: Any) -> None:  # the base class sets it once, in __init__
-        pass
-
-    def request(self, method: str, url: str, headers: Any, post_data: Any = None, **kwargs: Any) -> Any:
+    def request(
+        self, method: str, url: str, headers: Any, post_data: Any = None, *, _usage: list[str] | None = None
+    ) -> Any:
         left = _time_left()
         if left is not None and left <= 0:
             raise _DeadlineSpent("The request's time for Stripe ran out", should_retry=False)
@@ -68,14 +79,25 @@ class _DeadlineHTTPClient(stripe.RequestsClient):
         if bulkhead is not None:  # the call's first try: the bulkhead sees its calls move
             _state.unsent = None
             bulkhead.sent()
-        if getattr(self._thread_local, "session", None) is None:
-            # The environment's proxy settings were read once, for the one Stripe address
-            # (`_client_for`); requests would otherwise read and match them on every call (a
-            # tenth of the portal request's own CPU).
-            session = requests.Session()
-            session.trust_env = False
-            self._thread_local.session = session
-        return super().request(method, url, headers, post_data, **kwargs)
+        connect, read = self._base_timeout
+        if left is not None:
+            connect, read = min(connect, left), min(read, left)
+        try:
+            response = self._pool.request(
+                method,
+                url,
+                headers=headers,
+                body=post_data,
+                timeout=urllib3.Timeout(connect=connect, read=read),
+                retries=False,
+                redirect=False,
+            )
+        except Exception as e:  # every failure of the transport is the SDK's connection error
+            raise _connection_error(e) from e
+        return response.data, response.status, response.headers
+
+    def close(self) -> None:
+        self._pool.clear()
 
     def _should_retry(
         self, response: Any, api_connection_error: Any, num_retries: int, max_network_retries: Any
@@ -91,10 +113,27 @@ class _DeadlineHTTPClient(stripe.RequestsClient):
         return sleep if left is None else max(0.0, min(sleep, left - _MIN_TRY_SECONDS))
 
 
+def _connection_error(e: Exception) -> stripe.APIConnectionError:
+    """The SDK's error for a failed try, retried as its requests client would: timeouts and
+    connection failures are; a certificate that does not verify, or anything else, is not."""
+    errors = urllib3.exceptions
+    if isinstance(e, errors.SSLError):
+        return stripe.APIConnectionError(f"Could not verify Stripe's certificate ({e})", should_retry=False)
+    retry = isinstance(
+        e, errors.TimeoutError | errors.ProtocolError | errors.NewConnectionError | errors.ProxyError
+    )
+    return stripe.APIConnectionError(
+        f"Unexpected error communicating with Stripe (network error: {type(e).__name__}: {e})",
+        should_retry=retry,
+    )
+
+
 @functools.lru_cache(maxsize=4)
-def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: int) -> stripe.StripeClient:
-    # One client per configuration, shared by every thread of the process: its requests
-    # session is per thread, so each thread keeps its own connection to Stripe alive.
+def _client_for(
+    api_key: str, api_base: str, read_timeout: float, max_retries: int, connections: int = 10
+) -> stripe.StripeClient:
+    # One client per configuration, shared by every thread of the process, with one pool of
+    # kept-alive connections to Stripe: as many as the threads that may call it at once.
     return stripe.StripeClient(
         api_key,
         stripe_version=STRIPE_API_VERSION,
@@ -105,14 +144,15 @@ def _client_for(api_key: str, api_base: str, read_timeout: float, max_retries: i
             read=read_timeout,
             # HTTPS_PROXY / NO_PROXY, as requests would apply them to this address
             proxies=requests.utils.get_environ_proxies(api_base or _STRIPE_API),
+            connections=connections,
         ),
     )
 
 
 # lru_cache holds no lock while it builds a value: the first requests of a fresh worker, on
-# all its threads at once, would each build a client, and every thread would later open a
-# second connection to Stripe through the one that stayed cached (bench/README.md). With the
-# lock, one client per configuration, one connection a thread.
+# all its threads at once, would each build a client with its own pool, and their connections
+# would be opened again through the one that stayed cached (bench/README.md). With the lock,
+# one client per configuration, and one pool.
 _client_lock = threading.Lock()
 
 
@@ -126,6 +166,7 @@ def client() -> stripe.StripeClient:
             settings.STRIPE_API_BASE,
             settings.STRIPE_TIMEOUT_SECONDS,
             settings.STRIPE_MAX_NETWORK_RETRIES,
+            settings.STRIPE_BURST_CALLS,
         )
 
 

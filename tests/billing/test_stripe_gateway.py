@@ -6,6 +6,8 @@ the failure; the rest raised into `_stripe_errors` directly.
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -187,7 +189,7 @@ def test_the_environments_proxy_for_stripe_is_read_once_when_the_client_is_made(
     assert http_client._proxy == expected
 
 
-def test_each_threads_session_ignores_the_environment_after_that(
+def test_calls_after_the_client_is_made_ignore_the_environment(
     stripe_standin: Any, customer_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stripe_gateway.portal_session_create(
@@ -199,6 +201,43 @@ def test_each_threads_session_ignores_the_environment_after_that(
         customer_id=customer_id, return_url="https://app.example.com/billing/"
     )
     assert session.url
+
+
+def test_calls_from_many_threads_keep_their_connections_to_stripe_alive(
+    stripe_standin: Any, customer_id: str
+) -> None:
+    """Four threads, five calls each: four connections at most, each kept alive for the next
+    call, never one per call."""
+    stripe_gateway.portal_session_create(customer_id=customer_id, return_url="https://app.example.com/b")
+    opened = stripe_standin.api_connections_opened
+
+    def five_calls() -> None:
+        for _ in range(5):
+            stripe_gateway.portal_session_create(
+                customer_id=customer_id, return_url="https://app.example.com/b"
+            )
+
+    threads = [threading.Thread(target=five_calls) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(stripe_standin.requests_to("POST", "/v1/billing_portal/sessions")) == 21
+    assert stripe_standin.api_connections_opened - opened <= 4
+
+
+def test_a_stripe_that_refuses_connections_is_tried_again_then_unavailable(settings: Any) -> None:
+    """Nothing listens: every try fails to connect, is retried (STRIPE_MAX_NETWORK_RETRIES),
+    and the call ends in BillingUnavailable, never an exception of the transport's own."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        settings.STRIPE_API_BASE = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    settings.STRIPE_MAX_NETWORK_RETRIES = 1
+    with pytest.raises(BillingUnavailable) as raised:
+        stripe_gateway.portal_session_create(customer_id="cus_x", return_url="https://app.example.com/b")
+    assert isinstance(raised.value.__cause__, stripe.APIConnectionError)
+    assert "NewConnectionError" in str(raised.value.__cause__)
 
 
 # ---- the plan-change preview and the demo's test clocks ----------------------------------------

@@ -11,7 +11,6 @@ import inspect
 
 import psycopg_pool
 import pytest
-import stripe
 from django.core.cache.backends import filebased
 from django.db.backends.postgresql import base as postgresql_base
 from django.db.models import query as django_query
@@ -39,11 +38,14 @@ def test_stripe_http_client_hooks():
         "max_network_retries",
     ], MOVED.format(where=where)
     assert _params(HTTPClient._sleep_time_seconds)[:2] == ["self", "num_retries"], MOVED.format(where=where)
-    # The requests client reads its timeout from `self._timeout` and keeps a session per thread
-    # in `self._thread_local`; the deadline client replaces the first and fills the second.
-    source = inspect.getsource(stripe.RequestsClient)
-    assert "self._timeout" in source, MOVED.format(where=where)
-    assert "self._thread_local" in inspect.getsource(HTTPClient), MOVED.format(where=where)
+    # A custom client implements `request` (public) and is called through the retry loop that
+    # consults the two hooks above.
+    assert _params(HTTPClient.request)[:5] == ["self", "method", "url", "headers", "post_data"], MOVED.format(
+        where=where
+    )
+    assert "_should_retry" in inspect.getsource(HTTPClient._request_with_retries_internal), MOVED.format(
+        where=where
+    )
 
 
 def test_stripe_retry_delays_the_tests_set_to_zero():
