@@ -123,6 +123,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Write transactions queue for the file in turn rather than sleep in SQLite's busy handler
+    # (core/backends/sqlite3).
+    _db["ENGINE"] = "core.backends.sqlite3"
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # A pool per process (psycopg's, through Django): an instance never holds more than
     # workers x DATABASE_POOL_MAX_SIZE connections, whatever its threads, and a request hands

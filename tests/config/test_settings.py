@@ -90,7 +90,7 @@ def test_database_and_cache_come_from_the_environment():
     ], pg.stderr
     default = run_manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
     engine, name, cache = default.stdout.split()
-    assert engine == "django.db.backends.sqlite3" and name.endswith("db.sqlite3")
+    assert engine == "core.backends.sqlite3" and name.endswith("db.sqlite3")  # Django's, writers in turn
     assert cache == "core.cache.FileBasedCache"  # Django's file cache, minus its random cull
 
 
