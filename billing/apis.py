@@ -6,6 +6,9 @@ description of each view lives in `billing.openapi` and points at those same ser
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, QueryDict
 from rest_framework.permissions import AllowAny
@@ -27,7 +30,7 @@ from billing.services.checkout import (
     subscription_buy,
 )
 from billing.services.payments import payments_list
-from billing.services.plans import plans_list
+from billing.services.plans import plans_list, plans_local_generation
 from billing.services.portal import PAYMENT_METHOD_UPDATE, portal_session_create
 from core.api import BaseApi
 from organizations.selectors import organization_membership_get
@@ -184,7 +187,29 @@ class PlanListApi(BaseApi):
 
     @openapi.PLAN_LIST
     def get(self, request: Request) -> Response:
-        return Response(out.PlanListResponseSerializer(plans_list()).data)
+        return Response(_plans_answer())
+
+
+# The plan list's answer is the same for everyone and changes only with Stripe's catalogue
+# (kept 5 minutes in the shared cache already). Read from the cache and serialized, it cost
+# twice the CPU of the same bytes from a view that hands the cached list to the renderer: a
+# nested serializer copies its declared fields for every plan, period and capability. So a
+# process builds it at most once a second; a catalogue change seen by this process
+# (`plans_invalidate`) drops it at once, one seen by another process within the second.
+_PLANS_ANSWER_SECONDS = 1.0
+_plans_answer_kept: tuple[float, int, Any] | None = None
+
+
+def _plans_answer() -> Any:
+    global _plans_answer_kept
+    now, generation = time.monotonic(), plans_local_generation()
+    kept = _plans_answer_kept
+    keep = min(_PLANS_ANSWER_SECONDS, settings.BILLING_PLANS_CACHE_SECONDS)  # never past the cache's own
+    if kept is not None and kept[1] == generation and now - kept[0] < keep:
+        return kept[2]
+    data = out.PlanListResponseSerializer(plans_list()).data
+    _plans_answer_kept = (now, generation, data)
+    return data
 
 
 class SubscriptionBuyApi(BaseApi):

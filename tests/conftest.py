@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+from billing import apis as billing_apis
 from organizations.models import Organization
 from stripe_standin import StripeStandIn
 from tests import figures, logscan, openapi_validation
@@ -152,6 +153,7 @@ def ratelimit_clock(monkeypatch: pytest.MonkeyPatch) -> StoppedClock:
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
     cache.clear()  # rate-limit counters from one test never reach the next
+    billing_apis._plans_answer_kept = None  # nor the plan list's answer, kept a second
     yield
     cache.clear()
 

@@ -118,9 +118,20 @@ def plans_cached() -> list[Plan] | None:
     return plans
 
 
+# Bumped by `plans_invalidate` in this process: what was built here from the plan list (the
+# API's answer, kept a second: billing/apis.py) is built afresh.
+_local_generation = 0
+
+
+def plans_local_generation() -> int:
+    return _local_generation
+
+
 def plans_invalidate() -> None:
     """Stripe's catalogue changed: the next read fetches it afresh (the stale copy stays, for
     an outage)."""
+    global _local_generation
+    _local_generation += 1
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:  # no generation yet
