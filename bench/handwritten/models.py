@@ -23,6 +23,10 @@ class Subscription(models.Model):  # noqa: DJ008
     canceled_at = models.DateTimeField(null=True)
     trial_end = models.DateTimeField(null=True)
     stripe_created = models.DateTimeField()
+    # The app's columns that a new row needs too (the webhook writes rows).
+    state_at = models.DateTimeField()
+    synced_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         managed = False

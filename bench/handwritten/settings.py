@@ -43,8 +43,11 @@ DATABASES = {"default": env.db_url("DATABASE_URL")}
 # Persistent connections, as Django's documentation suggests for a busy site.
 DATABASES["default"]["CONN_MAX_AGE"] = 60
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Django's advice for "database is locked": a longer timeout.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Django's advice for "database is locked" (its SQLite notes): a longer timeout, and
+    # transactions that take the write lock when they begin (a transaction that reads, then
+    # writes, fails at once when another writer got in between, whatever the timeout: two
+    # webhooks in three of a storm were 500s without it).
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
 # Django's file cache, in a directory of its own (not the app's: each server fills its own).
 _CACHE_DIR = env.str("DJANGO_CACHE_DIR", default="/tmp/billing-bench-cache")  # noqa: S108
@@ -63,6 +66,7 @@ REST_FRAMEWORK = {
 
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 BILLING_PORTAL_RETURN_URL = env.str("BILLING_PORTAL_RETURN_URL", default=f"{SITE_URL}/billing/")
 # As long as the app keeps its plan list by default.

@@ -9,4 +9,5 @@ urlpatterns = [
     path("subscriptions/my", views.MySubscription.as_view()),
     path("subscriptions/pending-payment", views.PendingPayment.as_view()),
     path("subscriptions/portal", views.Portal.as_view()),
+    path("subscriptions/webhook", views.webhook),
 ]

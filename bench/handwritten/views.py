@@ -4,19 +4,23 @@ No rate limit, no audit row, no race guard on the customer, no bulkhead or circu
 what the app adds around the same work is what the benchmark weighs against this.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bench.handwritten.models import CheckoutSession, Subscription
-from organizations.models import Membership
+from organizations.models import Membership, Organization
 
 stripe.api_key = settings.STRIPE_SECRET_KEY
 stripe.api_base = settings.STRIPE_API_BASE
@@ -256,3 +260,45 @@ class Portal(APIView):
         except stripe.StripeError as e:
             return error(502, "STRIPE_ERROR", str(e.user_message or "Stripe failed"))
         return Response({"success": True, "url": session.url}, headers=NO_STORE)
+
+
+# --- Stripe's webhooks (Stripe's documentation's sample, in the request) ----------------------
+
+
+def stripe_time(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest) -> HttpResponse:
+    try:
+        event = stripe.Webhook.construct_event(
+            request.body, request.headers.get("Stripe-Signature", ""), settings.STRIPE_WEBHOOK_SECRET
+        )
+    except (ValueError, stripe.SignatureVerificationError):
+        return HttpResponse(status=400)
+    if event.type.startswith("customer.subscription."):
+        subscription = event.data.object.to_dict()
+        organization = Organization.objects.filter(stripe_customer_id=subscription["customer"]).first()
+        if organization is not None:
+            item = subscription["items"]["data"][0]
+            Subscription.objects.update_or_create(
+                stripe_subscription_id=subscription["id"],
+                defaults={
+                    "organization": organization,
+                    "status": subscription["status"],
+                    "price_id": item["price"]["id"],
+                    "product": item["price"]["product"],
+                    "quantity": item.get("quantity"),
+                    "current_period_start": stripe_time(item.get("current_period_start")),
+                    "current_period_end": stripe_time(item.get("current_period_end")),
+                    "cancel_at_period_end": subscription.get("cancel_at_period_end", False),
+                    "canceled_at": stripe_time(subscription.get("canceled_at")),
+                    "trial_end": stripe_time(subscription.get("trial_end")),
+                    "stripe_created": stripe_time(subscription["created"]),
+                    "state_at": stripe_time(event.created),
+                    "synced_at": timezone.now(),
+                },
+            )
+    return HttpResponse(status=200)
