@@ -97,6 +97,29 @@ class BenchError(RuntimeError):
     """A run that cannot be measured as asked (the servers disagree, say)."""
 
 
+def answers_match(endpoint: Endpoint, app: tuple[int, Any], hand: tuple[int, Any]) -> bool:
+    """Whether the app's and the hand-written server's (status, parsed JSON) are the same
+    answer: both 200; a read's JSON equal, key for key and value for value; the portal's with
+    the same keys, `success` true and each URL a session's on the same host."""
+    (app_status, app_body), (hand_status, hand_body) = app, hand
+    if app_status != 200 or hand_status != 200:
+        return False
+    if endpoint.read:
+        return bool(app_body == hand_body)
+    if not (isinstance(app_body, dict) and isinstance(hand_body, dict)):
+        return False
+    app_host = urllib.parse.urlsplit(str(app_body.get("url", ""))).netloc
+    hand_host = urllib.parse.urlsplit(str(hand_body.get("url", ""))).netloc
+    return (
+        app_body.keys() == hand_body.keys()
+        and app_body.get("success") is True
+        and hand_body.get("success") is True
+        and bool(app_host)
+        and app_host == hand_host
+        and app_body.get("url") != hand_body.get("url")
+    )
+
+
 # Before each measured run, wait (up to --quiet-wait s) until other work keeps fewer cores busy.
 QUIET_CORES = 0.3
 
@@ -240,19 +263,7 @@ class Bench:
         (the portal: the same keys, each a session's own URL). Else the bench stops: the two
         would not be doing the same work."""
         (app_status, app_body), (hand_status, hand_body) = self._ask(app, endpoint), self._ask(hand, endpoint)
-        if endpoint.read:
-            same = app_body == hand_body
-        else:
-            same = (
-                isinstance(app_body, dict)
-                and isinstance(hand_body, dict)
-                and app_body.keys() == hand_body.keys()
-                and app_body.get("success") is hand_body.get("success") is True
-                and bool(urllib.parse.urlsplit(str(app_body.get("url", ""))).netloc)
-                and urllib.parse.urlsplit(str(app_body.get("url", ""))).netloc
-                == urllib.parse.urlsplit(str(hand_body.get("url", ""))).netloc
-            )
-        if app_status != 200 or hand_status != 200 or not same:
+        if not answers_match(endpoint, (app_status, app_body), (hand_status, hand_body)):
             raise BenchError(
                 f"{endpoint.name}: the app and the hand-written server answer differently:\n"
                 f"  app  {app_status}: {app_body!r}\n  hand {hand_status}: {hand_body!r}"
