@@ -1,7 +1,7 @@
 """The benchmark's quick mode runs end to end, so `make bench` cannot rot.
 
 It starts real processes (the Stripe stand-in, gunicorn for each server, wrk)
-and takes ten to twenty seconds, so it is marked `reliability` with the other suites of real
+and takes about a minute, so it is marked `reliability` with the other suites of real
 processes: the quick loop (`-m "not reliability and not browser"`) leaves it out, the full
 `pytest` (make test, CI) runs it. It asserts what the
 run produced, never how fast: timings belong to the benchmark's table, not to a test.
