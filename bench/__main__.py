@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
@@ -28,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +56,7 @@ from bench.report import (
     RATIO_AT_0_MS,
     RATIO_AT_300_MS,
     RATIO_AT_300_MS_CROWDED,
+    RATIO_TO_HAND,
     READS,
     Endpoint,
     MemoryCheck,
@@ -65,10 +69,12 @@ from bench.report import (
 )
 from core.resilience import bulkhead_size_default
 
-USERS = 200
-# Per user and second: the limiter still runs (its lock, read and write) on every request, but
-# never refuses one; its window stays short, so each user's history stays as small as at 10/min.
-BENCH_PORTAL_RATE = "1000/s"
+# Every setting at its shipped default, the portal's per-user rate (BILLING_PORTAL_RATE, 10 a
+# minute) included: so many users' tokens, each taken in turn across the whole bench
+# (bench/wrk_portal.lua), that none comes round more often than its rate lets it. 10,000 at
+# 10 a minute: up to about 1,600 portal requests a second, several times what the app answers
+# on 2 cores. A 429 is an error like any other non-200 answer.
+USERS = 10_000
 SCENARIOS = {"0ms": (0, 16), "300ms": (300, 64), "300x256": (300, 256)}
 DEFAULT_SCENARIOS = ["0ms", "300ms", "300x256"]
 DEFAULT_REQUESTS = {0: 5000, 300: 3000}
@@ -76,13 +82,44 @@ DEFAULT_REQUESTS = {0: 5000, 300: 3000}
 READ_CLIENTS = 16
 READ_REQUESTS = 3000
 QUICK_READ = "my"  # the one read of --quick: login, two queries, the cached plan list
-# The plan list is fresh in the cache for this long (default 300 s): a refresh every five
-# minutes is one Stripe call per five minutes, not per request, but a run that happened to
-# straddle one would count it, and a read's target is no Stripe call at all.
-BENCH_PLANS_CACHE_SECONDS = "86400"
+# The plan list is fresh in the cache for BILLING_PLANS_CACHE_SECONDS (default 300 s), then
+# the next `GET /subscriptions` fetches it from Stripe again: the run of the plan list counts
+# those fetches (each begins with this call) and allows one per that period.
+PLANS_REFRESH_CALL = "GET /v1/products"
 # The stand-in's count of connections whose first request was to its API: each of the bench's
 # own control calls (the stats read around every run) opens one too, and is not the server's.
 NEW_CONNECTIONS = "api_connections_opened"
+# The hand-written server (bench/handwritten/): the same endpoints as a team writes them by hand.
+HANDWRITTEN = "bench.handwritten.wsgi"
+
+
+class BenchError(RuntimeError):
+    """A run that cannot be measured as asked (the servers disagree, say)."""
+
+
+def answers_match(endpoint: Endpoint, app: tuple[int, Any], hand: tuple[int, Any]) -> bool:
+    """Whether the app's and the hand-written server's (status, parsed JSON) are the same
+    answer: both 200; a read's JSON equal, key for key and value for value; the portal's with
+    the same keys, `success` true and each URL a session's on the same host."""
+    (app_status, app_body), (hand_status, hand_body) = app, hand
+    if app_status != 200 or hand_status != 200:
+        return False
+    if endpoint.read:
+        return bool(app_body == hand_body)
+    if not (isinstance(app_body, dict) and isinstance(hand_body, dict)):
+        return False
+    app_host = urllib.parse.urlsplit(str(app_body.get("url", ""))).netloc
+    hand_host = urllib.parse.urlsplit(str(hand_body.get("url", ""))).netloc
+    return (
+        app_body.keys() == hand_body.keys()
+        and app_body.get("success") is True
+        and hand_body.get("success") is True
+        and bool(app_host)
+        and app_host == hand_host
+        and app_body.get("url") != hand_body.get("url")
+    )
+
+
 # Before each measured run, wait (up to --quiet-wait s) until other work keeps fewer cores busy.
 QUIET_CORES = 0.3
 
@@ -138,8 +175,6 @@ def base_env(standin_url: str, customer: str) -> dict[str, str]:
         DJANGO_SECURE_SSL_REDIRECT="0",
         STRIPE_SECRET_KEY="sk_test_bench_" + secrets.token_hex(8),
         STRIPE_API_BASE=standin_url,
-        BILLING_PORTAL_RATE=BENCH_PORTAL_RATE,
-        BILLING_PLANS_CACHE_SECONDS=BENCH_PLANS_CACHE_SECONDS,
         BENCH_FLOOR_CUSTOMER=customer,
     )
     return env
@@ -160,6 +195,10 @@ class Bench:
         )
         self.env = base_env(self.standin.url, self.customer)
         self.tokens: Path | None = None  # the current database's users' tokens
+        # Where each wrk thread starts in its slice of the tokens: carried from run to run.
+        self.token_offset = 0
+        # The shipped settings the bench is sized by, as the servers read them (bench.prepare).
+        self.shipped: dict[str, Any] = {}
 
     def close(self) -> None:
         self.stack.close()
@@ -178,13 +217,16 @@ class Bench:
     def drive(
         self, server: Server, clients: int, requests: int, endpoint: Endpoint = PORTAL
     ) -> wrk.LoadResult:
-        return wrk.run(
+        load = wrk.run(
             server.url + endpoint.path,
             clients=clients,
             requests=requests,
             tokens_file=self.tokens,
             method=endpoint.method,
+            token_offset=self.token_offset,
         )
+        self.token_offset += math.ceil(load.requests / wrk.threads_for(clients))
+        return load
 
     def read_answer(self, server: Server, endpoint: Endpoint) -> dict[str, str]:
         """The app's answer to a read, once, as the floor's environment: it answers those bytes.
@@ -201,6 +243,32 @@ class Bench:
         path.write_bytes(body)
         log(f"  the app's answer: {len(body):,} bytes, Cache-Control: {cache_control or '(none)'}")
         return {"BENCH_FLOOR_ANSWER": str(path), "BENCH_FLOOR_CACHE_CONTROL": cache_control}
+
+    def _ask(self, server: Server, endpoint: Endpoint) -> tuple[int, Any]:
+        assert self.tokens is not None
+        token = self.tokens.read_text().split()[0]
+        request = urllib.request.Request(
+            server.url + endpoint.path,
+            method=endpoint.method,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()[:500]
+
+    def compare_answers(self, app: Server, hand: Server, endpoint: Endpoint) -> None:
+        """The app and the hand-written server answer the same: a 200 each, and the same JSON
+        (the portal: the same keys, each a session's own URL). Else the bench stops: the two
+        would not be doing the same work."""
+        (app_status, app_body), (hand_status, hand_body) = self._ask(app, endpoint), self._ask(hand, endpoint)
+        if not answers_match(endpoint, (app_status, app_body), (hand_status, hand_body)):
+            raise BenchError(
+                f"{endpoint.name}: the app and the hand-written server answer differently:\n"
+                f"  app  {app_status}: {app_body!r}\n  hand {hand_status}: {hand_body!r}"
+            )
+        log(f"  {endpoint.name}: the app and the hand-written server answer the same")
 
     def _settled_totals(self, server: Server) -> dict[str, int]:
         """The server's counters once requests abandoned by the load generator have finished."""
@@ -249,6 +317,11 @@ class Bench:
         ours = server_cpu + standin_cpu + loadgen_cpu + db_cpu
         stripe_after = self.standin.stats()
         pg_after = pg[0].statements(pg[1]) if pg else None
+        by_path = {
+            path: n - stripe_before["by_path"].get(path, 0)
+            for path, n in stripe_after["by_path"].items()
+            if n != stripe_before["by_path"].get(path, 0)
+        }
         run = Run(
             load=load,
             server_requests=after["requests"] - before["requests"],
@@ -262,6 +335,8 @@ class Bench:
             pg_statements=(pg_after - pg_before) if pg_after is not None and pg_before is not None else None,
             gc_full=after["gc_full"] - before["gc_full"],
             gc_full_ms=(after["gc_full_us"] - before["gc_full_us"]) / 1000,
+            stripe_by_path=by_path,
+            window_s=time.monotonic() - started,
         )
         return run, stripe_after[NEW_CONNECTIONS] - stripe_before[NEW_CONNECTIONS]
 
@@ -304,12 +379,16 @@ class Bench:
                 self.customer,
                 "--users",
                 str(USERS),
+                "--settings-out",
+                str(self.workdir / f"settings-{label}.json"),
             ],
             cwd=ROOT,
             env=env,
             check=True,
         )
         self.tokens = self.workdir / f"tokens-{label}"
+        self.token_offset = 0
+        self.shipped = json.loads((self.workdir / f"settings-{label}.json").read_text())
         return env
 
     def scenario(
@@ -318,6 +397,7 @@ class Bench:
         self.standin.set_latency(scenario.latency_ms)
         floor = ServerFigures("floor", None)
         app = ServerFigures("app", database)
+        hand = ServerFigures("hand", database)
         what = f"{scenario.endpoint.name}, " if scenario.endpoint.read else ""
         log(
             f"{database}, {what}Stripe at {scenario.latency_ms} ms, {scenario.clients} clients: "
@@ -326,17 +406,23 @@ class Bench:
         with contextlib.ExitStack() as servers:
             # The app first: a read's floor answers the app's own bytes.
             app_server = servers.enter_context(self.server("app", "config.wsgi", env))
+            hand_server = servers.enter_context(self.server("hand", HANDWRITTEN, env))
+            self.compare_answers(app_server, hand_server, scenario.endpoint)
             floor_app, floor_env = "bench.floor:application", env
             if scenario.endpoint.read:
                 floor_app = "bench.floor:reads"
                 floor_env = {**env, **self.read_answer(app_server, scenario.endpoint)}
             floor_server = servers.enter_context(self.server("floor", floor_app, floor_env))
-            pairs = [(floor_server, floor), (app_server, app)]
-            for server, figures in pairs:
+            # In turns, floor, app, hand, then hand, app, floor, ...: other work on the machine
+            # weighs on the three alike, and each run of one is taken beside a run of the others.
+            turns = [(floor_server, floor), (app_server, app), (hand_server, hand)]
+            for server, figures in turns:
                 self.warm_up(server, figures, scenario)
             for index in range(self.args.runs):
-                for server, figures in pairs if index % 2 == 0 else pairs[::-1]:
-                    run, connections = self.measured_run(server, scenario, pg if figures is app else None)
+                for server, figures in turns if index % 2 == 0 else turns[::-1]:
+                    run, connections = self.measured_run(
+                        server, scenario, pg if figures is not floor else None
+                    )
                     figures.runs.append(run)
                     figures.new_connections += connections
                     log(
@@ -346,7 +432,15 @@ class Bench:
                     )
             floor.peak_rss_mib = floor_server.peak_rss_kib / 1024
             app.peak_rss_mib = app_server.peak_rss_kib / 1024
-        return ScenarioResult(scenario, database, floor, app)
+            hand.peak_rss_mib = hand_server.peak_rss_kib / 1024
+        return ScenarioResult(
+            scenario,
+            database,
+            floor,
+            app,
+            hand,
+            plans_cache_s=float(self.shipped["BILLING_PLANS_CACHE_SECONDS"]),
+        )
 
     def memory_check(self, env: dict[str, str]) -> MemoryCheck:
         scenario = Scenario(0, 16, 5000)
@@ -462,9 +556,7 @@ def header(
         if any(r.scenario.endpoint.read for r in results)
         else ""
     )
-    rates = [
-        f.rps for r in results for f in (r.floor, r.app) if not (f is r.floor and r.scenario.endpoint.read)
-    ]
+    rates = [f.rps for r in results for f in r.servers if not (f is r.floor and r.scenario.endpoint.read)]
     fastest = max(rates or [1.0])
     headroom = capacity["rps"] / fastest if fastest else 0.0
     return "\n".join(
@@ -475,7 +567,8 @@ def header(
             f"{config['worker_connections']} connections each"
             f"{', preload' if config['preload_app'] else ''}; "
             f"STRIPE_MAX_CONCURRENT_CALLS={bulkhead_size(bench)}",
-            f"Load: {wrk.describe()}, Connection: close, {USERS} users' tokens in turn; "
+            f"Load: {wrk.describe()}, Connection: close, {USERS:,} users' tokens in turn "
+            f"({_rate_room(bench)}); "
             f"{args.runs} measured run(s) per server after a warm-up, medians; requests per run: "
             + ", ".join(f"{s.requests:,} ({s.name})" for s in scenarios),
             f"Load generator capacity: {capacity['rps']:,.0f} req/s against a trivial WSGI app under the "
@@ -483,6 +576,26 @@ def header(
             f"measured below{aside}; load average now "
             f"{load[0]:.2f} (other work on this machine shares the cores)",
         ]
+    )
+
+
+def _portal_rate(bench: Bench) -> tuple[int, int] | None:
+    """The portal's per-user rate as the servers read it: (hits, seconds)."""
+    from core.ratelimit import parse_rate
+
+    rate = bench.shipped.get("BILLING_PORTAL_RATE")
+    return parse_rate(rate) if rate else None
+
+
+def _rate_room(bench: Bench) -> str:
+    """How fast the app may answer the portal before a user's turn comes round too often."""
+    rate = _portal_rate(bench)
+    if rate is None:
+        return "the portal's rate not read"
+    hits, seconds = rate
+    return (
+        f"BILLING_PORTAL_RATE {bench.shipped['BILLING_PORTAL_RATE']} each: room for "
+        f"{USERS * hits / seconds:,.0f} portal req/s"
     )
 
 
@@ -502,15 +615,29 @@ def footer(
             f"{RATIO_AT_300_MS}, p99 < {P99_AT_300_MS:.0f} ms; 300 ms beyond: "
             f"÷ floor ≥ {RATIO_AT_300_MS_CROWDED}, "
             f"no answer over {MAX_MS_CROWDED:.0f} ms (max ms: the slowest of all runs); everywhere 0 errors, "
-            f"Django's DB q/req ≤ 3, Stripe/req = 1, new conns ≤ {max_connections} (worker threads)."
+            f"Django's DB q/req ≤ 3, Stripe/req = 1, new conns ≤ {max_connections} (worker threads); "
+            f"÷ hand (app req/s ÷ the hand-written server's) ≥ {RATIO_TO_HAND:.2f}."
         )
     reads = list(dict.fromkeys(r.scenario.endpoint for r in results if r.scenario.endpoint.read))
     if reads:
         lines.append(
             "Reads' targets: 0 errors, Stripe/req = 0 (not one call in a run), Django's DB q/req ≤ "
             + ", ".join(f"{e.max_queries:.0f} ({e.path})" for e in reads)
-            + f", new conns ≤ {max_connections}; ÷ floor has no target (the floor answers the app's "
-            "own bytes, fetched once)."
+            + f", new conns ≤ {max_connections}, ÷ hand ≥ {RATIO_TO_HAND:.2f}; ÷ floor has no target (the "
+            "floor answers the app's own bytes, fetched once)."
+        )
+    refreshing = [r for r in results if r.scenario.endpoint.refreshes]
+    if refreshing:
+        lines.append(
+            "The plan list's refreshes from Stripe over the measured runs (at most one per "
+            "BILLING_PLANS_CACHE_SECONDS, plus one, per run; only the catalogue's calls): "
+            + ", ".join(
+                f"{r.database} app {r.app.refreshes} of {r.app.refreshes_allowed(r.plans_cache_s)} allowed"
+                + (f", hand {r.hand.refreshes}" if r.hand else "")
+                + f" ({r.plans_cache_s:.0f} s)"
+                for r in refreshing
+            )
+            + "."
         )
     if pg_reason:
         lines.append(f"PostgreSQL: not measured ({pg_reason}).")
@@ -531,7 +658,9 @@ def footer(
             f"({memory.growth_mib:+.1f} MiB){' ✓' if memory.ok else ' ✗'}"
         )
     collections = ", ".join(
-        f"{r.scenario.name} {r.database}: {_collections(r.app)} (floor {_collections(r.floor)})"
+        f"{r.scenario.name} {r.database}: {_collections(r.app)} (floor {_collections(r.floor)}"
+        + (f", hand {_collections(r.hand)}" if r.hand else "")
+        + ")"
         for r in results
     )
     if collections:
@@ -539,14 +668,14 @@ def footer(
             "Full garbage collections in the workers over the measured runs (every thread of a worker "
             f"waits while one runs), the app's: {collections}."
         )
-    others = sorted(run.other_cores for r in results for f in (r.floor, r.app) for run in f.runs)
+    others = sorted(run.other_cores for r in results for f in r.servers for run in f.runs)
     if others:
         lines.append(
             f"Other work on this machine during the measured runs: median {others[len(others) // 2]:.1f} "
             f"cores busy, at most {others[-1]:.1f} (of {os.cpu_count()}); CPU ms/req is the least "
             "sensitive figure to it."
         )
-    warmup = [(r, f) for r in results for f in (r.floor, r.app) if f.warmup_errors]
+    warmup = [(r, f) for r in results for f in r.servers if f.warmup_errors]
     for result, figures in warmup:
         lines.append(
             f"Warm-up errors ({result.scenario.name}, {result.database}, {figures.kind}): "
@@ -598,6 +727,9 @@ def main(argv: list[str] | None = None) -> int:
                 pg.stop(keep=args.keep)
                 if args.keep:
                     log(f"kept {pg.dir}")
+    except BenchError as e:
+        log(f"stopped: {e}")
+        return 1
     finally:
         bench.close()
         if args.keep:
@@ -617,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadgen": {"kind": "wrk", "version": wrk.describe(), "capacity": capacity},
         "runs": args.runs,
         "users": USERS,
-        "billing_portal_rate": BENCH_PORTAL_RATE,
+        "shipped_settings": bench.shipped,
         "postgres_skipped": pg_reason,
         "scenarios": [r.to_dict(bench.max_connections) for r in results],
         "memory": memory.to_dict() if memory else None,

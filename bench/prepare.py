@@ -4,9 +4,11 @@ Run by the bench in its own process, with the environment the server will have (
 `DATABASE_URL`, `DJANGO_SECRET_KEY`, cache directory and Stripe): migrates, creates one
 organization whose Stripe customer already exists (warm: no `customers.create` on the measured
 path), an owner and N - 1 billing managers, and writes one JWT access token per user, a line
-each, to FILE. Users have no usable password (hashing 200 passwords would take minutes; tokens
-need none). Seeded with the test suite's factories (tests/factories.py; factory_boy is a dev
-requirement).
+each, to FILE. Users have no usable password (hashing thousands of passwords would take
+minutes; tokens need none). The users and their memberships are inserted a batch at a time
+(`bulk_create`, not one factory call and its queries per user); the organization
+and what the reads show come from the test suite's factories (tests/factories.py; factory_boy
+is a dev requirement).
 
 For the reads, the organization also gets what they show, on prices of the stand-in's demo
 catalogue (the bench seeds it first): an active subscription with its plan's capabilities
@@ -20,6 +22,7 @@ server starts, as after the app's first `GET /subscriptions`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import timedelta
@@ -30,13 +33,19 @@ SUBSCRIPTION_PRICE = "price_demo_pro_monthly"
 CHECKOUT_PRICE = "price_demo_starter_yearly"
 # Checkout sessions live 24 hours at most: this one stays open for the whole run.
 CHECKOUT_OPEN_FOR = timedelta(hours=23)
+# Rows per INSERT of the users and memberships (SQLite's bound parameters stay well below its
+# limit of 32,766).
+BATCH = 500
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.prepare")
     parser.add_argument("--tokens", type=Path, required=True)
     parser.add_argument("--customer", required=True, help="the organization's existing Stripe customer")
-    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument(
+        "--settings-out", type=Path, help="write the shipped settings the bench sizes itself by (JSON)"
+    )
     args = parser.parse_args(argv)
 
     # Tokens outlive the whole run (the server checks their `exp`, not this setting).
@@ -45,17 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
     from django.db import transaction
     from django.utils import timezone
     from rest_framework_simplejwt.tokens import AccessToken
 
+    from accounts.models import User
     from billing import stripe_gateway
     from billing.models import CheckoutSession
     from billing.services.capabilities import capabilities_store, capability_items
     from billing.services.plans import plan_period_find, plans_list
     from organizations.models import Membership
-    from tests.factories import MembershipFactory, OrganizationFactory, SubscriptionFactory
+    from tests.factories import OrganizationFactory, SubscriptionFactory
 
     call_command("migrate", verbosity=0, interactive=False)
     plans = plans_list()  # from the stand-in; the shared cache keeps it for the servers
@@ -70,15 +81,27 @@ def main(argv: list[str] | None = None) -> int:
         organization = OrganizationFactory.create(
             name="Bench Inc", billing_email="billing@bench.example.com", stripe_customer_id=args.customer
         )
-        tokens = []
-        for index in range(args.users):
-            membership = MembershipFactory.create(
-                organization=organization,
-                user__email=f"bench{index}@bench.example.com",
-                user__password=None,
-                role=Membership.Role.OWNER if index == 0 else Membership.Role.BILLING,
-            )
-            tokens.append(str(AccessToken.for_user(membership.user)))
+        # Each user's only membership, hence their default one (Membership.save's rule).
+        users = User.objects.bulk_create(
+            [
+                User(email=f"bench{index}@bench.example.com", password=make_password(None))
+                for index in range(args.users)
+            ],
+            batch_size=BATCH,
+        )
+        Membership.objects.bulk_create(
+            [
+                Membership(
+                    organization=organization,
+                    user=user,
+                    role=Membership.Role.OWNER if index == 0 else Membership.Role.BILLING,
+                    is_default=True,
+                )
+                for index, user in enumerate(users)
+            ],
+            batch_size=BATCH,
+        )
+        tokens = [str(AccessToken.for_user(user)) for user in users]
         now = timezone.now()
         SubscriptionFactory.create(
             organization=organization,
@@ -100,6 +123,18 @@ def main(argv: list[str] | None = None) -> int:
             expires_at=now + CHECKOUT_OPEN_FOR,
         )
     args.tokens.write_text("\n".join(tokens) + "\n")
+    if args.settings_out:
+        from django.conf import settings
+
+        # As the servers will read them (the same environment): the bench measures these.
+        args.settings_out.write_text(
+            json.dumps(
+                {
+                    "BILLING_PORTAL_RATE": settings.BILLING_PORTAL_RATE,
+                    "BILLING_PLANS_CACHE_SECONDS": settings.BILLING_PLANS_CACHE_SECONDS,
+                }
+            )
+        )
     return 0
 
 

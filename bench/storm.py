@@ -7,7 +7,10 @@ Starts the Stripe stand-in, migrates a fresh database, seeds `--subscriptions` o
 with a customer and a subscription each, serves the app under gunicorn (config/gunicorn.py,
 shipped defaults) and runs one `manage.py worker`. Then `--senders` threads post `--events`
 signed `customer.subscription.*` events, the subscriptions' histories shuffled (out of order),
-each sender on a keep-alive connection, and the figures are:
+each sender on a keep-alive connection. Then the same again, on a fresh database of its own,
+against the hand-written server (bench/handwritten/: Stripe's documented sample, the
+signature checked and the subscription row written in the request; no worker), unless
+`--no-hand`. The figures are:
 
 - accepted/s: events answered per second of sending; p50, p99 and max answer time;
 - queue peak: the most tasks waiting (`/healthz`), sampled every 0.2 s;
@@ -185,7 +188,10 @@ def storm(
     subscriptions: int,
     senders: int,
     worker_after_send: bool = False,
+    hand: bool = False,
 ) -> dict[str, Any]:
+    """One storm against the app (with its worker), or with `hand` against the hand-written
+    server, which applies each event in its request."""
     standin = StandIn(workdir / f"standin-{label}.log")
     worker = None
     server = None
@@ -218,7 +224,8 @@ def storm(
         _manage(env, "-m", "bench.storm", "--seed", stdin=json.dumps([s["customer"] for s in made]))
         bodies, newest = histories(made, max(1, events // subscriptions), label)
 
-        server = Server(f"storm-{label}", "config.wsgi", env, workdir)
+        module = "bench.handwritten.wsgi" if hand else "config.wsgi"
+        server = Server(f"storm-{label}{'-hand' if hand else ''}", module, env, workdir)
         server.wait_ready()
         worker_log = (workdir / f"worker-{label}.log").open("wb")
 
@@ -231,7 +238,7 @@ def storm(
                 stderr=subprocess.STDOUT,
             )
 
-        if not worker_after_send:
+        if not (worker_after_send or hand):
             worker = worker_start()
 
         peak = 0
@@ -239,6 +246,8 @@ def storm(
 
         def sample() -> None:
             nonlocal peak
+            if hand:  # no queue: each event is applied in its request
+                return
             with requests.Session() as http:
                 http.trust_env = False
                 while not sampling.wait(0.2):
@@ -253,10 +262,12 @@ def storm(
         started = time.monotonic()
         answers = send_all(server.url, bodies, senders=senders)
         sent_seconds = time.monotonic() - started
-        if worker_after_send:
+        if worker_after_send and not hand:
             worker = worker_start()
         while True:
             report = _report_of(env)
+            if hand:
+                break
             if report["events"].get("queued", 0) + report["events"].get("retrying", 0) == 0 and sum(
                 report["events"].values()
             ) >= len(bodies):
@@ -269,6 +280,7 @@ def storm(
         held = {sid: tuple(state) for sid, state in report["subscriptions"].items()}
         return {
             "database": label,
+            "server": "hand" if hand else "app",
             "events": len(bodies),
             "subscriptions": len(made),
             "senders": senders,
@@ -300,7 +312,9 @@ def _report_of(env: dict[str, str]) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     columns = (
         "database",
+        "server",
         "events",
+        "answers",
         "accepted_per_s",
         "p50_ms",
         "p99_ms",
@@ -324,22 +338,27 @@ def run(
     postgres: bool,
     sqlite: bool = True,
     worker_after_send: bool = False,
+    hand: bool = True,
 ) -> list[dict[str, Any]]:
     results = []
+    servers = [False, True] if hand else [False]
     with tempfile.TemporaryDirectory(prefix="billing-storm-") as tmp:
         workdir = Path(tmp)
         if sqlite:
-            results.append(
-                storm(
-                    label="SQLite",
-                    database_url=f"sqlite:///{workdir / 'storm.sqlite3'}",
-                    workdir=workdir,
-                    events=events,
-                    subscriptions=subscriptions,
-                    senders=senders,
-                    worker_after_send=worker_after_send,
+            for is_hand in servers:
+                name = "storm-hand.sqlite3" if is_hand else "storm.sqlite3"
+                results.append(
+                    storm(
+                        label="SQLite",
+                        database_url=f"sqlite:///{workdir / name}",
+                        workdir=workdir,
+                        events=events,
+                        subscriptions=subscriptions,
+                        senders=senders,
+                        worker_after_send=worker_after_send,
+                        hand=is_hand,
+                    )
                 )
-            )
         if postgres:
             bin_dir = Postgres.find_bin()
             if bin_dir is None:
@@ -347,18 +366,20 @@ def run(
             else:
                 pg = Postgres(bin_dir)
                 try:
-                    url = pg.create_database("storm")
-                    results.append(
-                        storm(
-                            label="PostgreSQL",
-                            database_url=url,
-                            workdir=workdir,
-                            events=events,
-                            subscriptions=subscriptions,
-                            senders=senders,
-                            worker_after_send=worker_after_send,
+                    for is_hand in servers:
+                        url = pg.create_database("storm_hand" if is_hand else "storm")
+                        results.append(
+                            storm(
+                                label="PostgreSQL",
+                                database_url=url,
+                                workdir=workdir,
+                                events=events,
+                                subscriptions=subscriptions,
+                                senders=senders,
+                                worker_after_send=worker_after_send,
+                                hand=is_hand,
+                            )
                         )
-                    )
                 finally:
                     pg.stop()
     return results
@@ -375,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         "--worker-after-send",
         action="store_true",
         help="start the worker once every event is answered (the answers without a worker beside them)",
+    )
+    parser.add_argument(
+        "--no-hand", action="store_true", help="leave out the storm against the hand-written server"
     )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
     parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
@@ -393,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres=not args.no_postgres,
         sqlite=not args.no_sqlite,
         worker_after_send=args.worker_after_send,
+        hand=not args.no_hand,
     )
     print(table(results))
     if args.json:

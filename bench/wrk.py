@@ -59,6 +59,11 @@ def describe() -> str:
     return first[0].split(" Copyright")[0].strip() if first else "wrk"
 
 
+def threads_for(clients: int) -> int:
+    """wrk's threads for that many clients (each thread takes its own slice of the tokens)."""
+    return max(1, min(2, clients))
+
+
 def run(
     url: str,
     *,
@@ -67,12 +72,22 @@ def run(
     tokens_file: Path | None,
     method: str = "POST",
     timeout_s: float = 10.0,
+    token_offset: int = 0,
 ) -> LoadResult:
-    """`requests` answers from `url` with `clients` requests in flight at all times."""
-    env = {**os.environ, "BENCH_TOKENS": str(tokens_file or ""), "BENCH_METHOD": method}
+    """`requests` answers from `url` with `clients` requests in flight at all times.
+
+    `token_offset`: where in its slice of the tokens each thread starts (the caller carries it
+    from run to run, so that a user's turns are spread over the whole bench)."""
+    threads = threads_for(clients)
+    env = {
+        **os.environ,
+        "BENCH_TOKENS": str(tokens_file or ""),
+        "BENCH_METHOD": method,
+        "BENCH_THREADS": str(threads),
+        "BENCH_TOKEN_OFFSET": str(token_offset),
+    }
     # Generous: a run that takes longer has failed anyway, and wrk stops on its own before.
     cap_s = max(60, int(requests * timeout_s / max(clients, 1)) + 30)
-    threads = max(1, min(2, clients))
     per_thread = math.ceil(requests / threads)
     env["BENCH_REQUESTS_PER_THREAD"] = str(per_thread)
     command = [

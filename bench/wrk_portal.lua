@@ -4,6 +4,10 @@
 -- URL's path with the next user's Bearer token (one per line in $BENCH_TOKENS; none: no
 -- Authorization header) and "Connection: close", so that gunicorn's workers share the load
 -- request by request rather than by kept-alive connection.
+-- The tokens are cut into one slice per thread ($BENCH_THREADS); each thread takes the tokens
+-- of its slice in turn, from $BENCH_TOKEN_OFFSET on (bench/wrk.py carries it from one run to
+-- the next): a user's token comes round once every (tokens / threads) requests of its thread,
+-- over the whole bench, not at the start of every run (the portal's per-user rate limit).
 -- A thread says on stdout ("BENCH_THREAD_DONE") when it has had $BENCH_REQUESTS_PER_THREAD
 -- responses, and carries on: wrk.py sends wrk SIGINT once every thread has said so, and
 -- done() prints one line, "BENCH_RESULT {json}", with latency percentiles and counts by status.
@@ -38,15 +42,18 @@ function init(args)
     headers["Authorization"] = nil
     prepared[1] = wrk.format(method, nil, headers)
   end
-  position = thread_index * 7919  -- threads start at different users
+  local threads_count = tonumber(os.getenv("BENCH_THREADS") or "1")
+  slice = math.max(1, math.floor(#prepared / threads_count))
+  first = (thread_index * slice) % #prepared
+  position = tonumber(os.getenv("BENCH_TOKEN_OFFSET") or "0") % slice
   limit = tonumber(os.getenv("BENCH_REQUESTS_PER_THREAD") or "0")
   answered = 0
   statuses = {}
 end
 
 function request()
-  position = position + 1
-  return prepared[position % #prepared + 1]
+  position = (position + 1) % slice
+  return prepared[first + position + 1]
 end
 
 function response(status, headers, body)
