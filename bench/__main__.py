@@ -644,7 +644,11 @@ def footer(
     pg = [r for r in results if r.app.pg_statements_per_request is not None]
     if pg:
         django_counts = ", ".join(f"{r.scenario.name}: {r.app.queries_per_request:.2f}" for r in pg)
-        db_cpu = ", ".join(f"{r.scenario.name}: {r.app.db_cpu_ms_per_request or 0:.2f} ms" for r in pg)
+        db_cpu = ", ".join(
+            f"{r.scenario.name}: {r.app.db_cpu_ms_per_request or 0:.2f} ms"
+            + (f" (hand {r.hand.db_cpu_ms_per_request or 0:.2f} ms)" if r.hand else "")
+            for r in pg
+        )
         lines.append(
             "PostgreSQL DB q/req is the server's own count (pg_stat_statements), health checks "
             f"(CONN_HEALTH_CHECKS' SELECT 1) included; Django's own queries: {django_counts}. "

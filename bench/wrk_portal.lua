@@ -5,7 +5,7 @@
 -- Authorization header) and "Connection: close", so that gunicorn's workers share the load
 -- request by request rather than by kept-alive connection.
 -- The tokens are cut into one slice per thread ($BENCH_THREADS); each thread takes the tokens
--- of its slice in turn, from $BENCH_TOKEN_OFFSET on (bench/wrk.py carries it from one run to
+-- of its slice in turn, from $BENCH_TOKEN_OFFSET on (`python -m bench` carries it from one run to
 -- the next): a user's token comes round once every (tokens / threads) requests of its thread,
 -- over the whole bench, not at the start of every run (the portal's per-user rate limit).
 -- A thread says on stdout ("BENCH_THREAD_DONE") when it has had $BENCH_REQUESTS_PER_THREAD
