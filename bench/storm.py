@@ -344,21 +344,25 @@ def run(
     servers = [False, True] if hand else [False]
     with tempfile.TemporaryDirectory(prefix="billing-storm-") as tmp:
         workdir = Path(tmp)
+
+        def run(label: str, database_url: str, is_hand: bool) -> None:
+            results.append(
+                storm(
+                    label=label,
+                    database_url=database_url,
+                    workdir=workdir,
+                    events=events,
+                    subscriptions=subscriptions,
+                    senders=senders,
+                    worker_after_send=worker_after_send,
+                    hand=is_hand,
+                )
+            )
+
         if sqlite:
             for is_hand in servers:
                 name = "storm-hand.sqlite3" if is_hand else "storm.sqlite3"
-                results.append(
-                    storm(
-                        label="SQLite",
-                        database_url=f"sqlite:///{workdir / name}",
-                        workdir=workdir,
-                        events=events,
-                        subscriptions=subscriptions,
-                        senders=senders,
-                        worker_after_send=worker_after_send,
-                        hand=is_hand,
-                    )
-                )
+                run("SQLite", f"sqlite:///{workdir / name}", is_hand)
         if postgres:
             bin_dir = Postgres.find_bin()
             if bin_dir is None:
@@ -367,19 +371,7 @@ def run(
                 pg = Postgres(bin_dir)
                 try:
                     for is_hand in servers:
-                        url = pg.create_database("storm_hand" if is_hand else "storm")
-                        results.append(
-                            storm(
-                                label="PostgreSQL",
-                                database_url=url,
-                                workdir=workdir,
-                                events=events,
-                                subscriptions=subscriptions,
-                                senders=senders,
-                                worker_after_send=worker_after_send,
-                                hand=is_hand,
-                            )
-                        )
+                        run("PostgreSQL", pg.create_database("storm_hand" if is_hand else "storm"), is_hand)
                 finally:
                     pg.stop()
     return results
