@@ -10,6 +10,7 @@ copy without expiry beside it, served while Stripe cannot be reached.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -92,6 +93,27 @@ def plans_list() -> list[Plan]:
     `BillingUnavailable`. Other billing errors (no key, say) are raised as they are.
     """
     plans: list[Plan] | None = cache.get(PLANS_KEY)
+    if plans is not None:
+        return plans
+    # One fetch at a time in this process: when the list expires under load, the requests
+    # that find it gone do not each call Stripe. While one thread fetches, the others serve
+    # the last list fetched; with none yet, they wait for the fetch and read what it stored.
+    if not _fetching.acquire(blocking=False):
+        stale: list[Plan] | None = cache.get(STALE_PLANS_KEY)
+        if stale is not None:
+            return stale
+        _fetching.acquire()
+    try:
+        return _plans_fetched_or_cached()
+    finally:
+        _fetching.release()
+
+
+_fetching = threading.Lock()
+
+
+def _plans_fetched_or_cached() -> list[Plan]:
+    plans: list[Plan] | None = cache.get(PLANS_KEY)  # stored by the fetch this thread waited for
     if plans is not None:
         return plans
     generation = cache.get(GENERATION_KEY, 0)

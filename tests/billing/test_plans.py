@@ -3,6 +3,9 @@ SDK; their shapes, order, period types and capabilities; the cache and its fallb
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -220,3 +223,55 @@ def test_a_cached_list_costs_no_query_and_no_stripe_call(stripe_standin, django_
     with django_assert_num_queries(0):  # public: no user lookup; the list comes from the cache
         assert plans() == first
     assert len(stripe_standin.requests) == calls
+
+
+def _read_at_once(readers: int) -> list[tuple[list, float]]:
+    """`readers` threads reading the plan list at the same moment: what each got, and when."""
+    from billing.services.plans import plans_list
+
+    barrier = threading.Barrier(readers)
+    results: list[tuple[list, float]] = []
+
+    def read() -> None:
+        barrier.wait()
+        started = time.monotonic()
+        plans = plans_list()
+        results.append((plans, time.monotonic() - started))
+
+    threads = [threading.Thread(target=read) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == readers
+    return results
+
+
+def _product_lists(standin) -> int:
+    return len([r for r in standin.requests if r.method == "GET" and r.path == "/v1/products"])
+
+
+def test_an_expired_list_is_fetched_once_while_the_others_serve_the_last_one(stripe_standin, settings):
+    from billing.services.plans import plans_list
+
+    stripe_standin.seed_demo_catalogue()
+    settings.BILLING_PLANS_CACHE_SECONDS = 0  # every read finds the fresh copy gone
+    last = plans_list()
+    fetched = _product_lists(stripe_standin)
+    stripe_standin.set_latency(300)
+
+    results = _read_at_once(8)
+
+    assert _product_lists(stripe_standin) == fetched + 1  # one fetch, not eight
+    assert all(plans == last for plans, _ in results)
+    assert sorted(seconds for _, seconds in results)[-2] < 0.25  # only the fetcher waited on Stripe
+
+
+def test_with_no_list_yet_the_readers_wait_for_one_fetch(stripe_standin):
+    stripe_standin.seed_demo_catalogue()
+    stripe_standin.set_latency(200)
+
+    results = _read_at_once(8)
+
+    assert _product_lists(stripe_standin) == 1
+    assert len({repr(plans) for plans, _ in results}) == 1 and results[0][0]
