@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import urllib.parse
 from typing import Any
 
 import requests
@@ -52,11 +53,11 @@ class _DeadlineHTTPClient(stripe.HTTPClient):
     name = "urllib3"
 
     def __init__(
-        self, *, connect: float, read: float, proxies: dict[str, str] | None = None, connections: int = 10
+        self, *, connect: float, read: float, proxy: str | None = None, connections: int = 10
     ) -> None:
-        super().__init__(verify_ssl_certs=True, proxy=proxies or None)  # type: ignore[arg-type]
+        super().__init__(verify_ssl_certs=True, proxy=proxy)
         self._base_timeout = (connect, read)
-        proxy = (proxies or {}).get("https") or (proxies or {}).get("http")
+        self.proxy_url = proxy
         # No retries or redirects of urllib3's own: the SDK decides what is tried again.
         options: dict[str, Any] = {
             "maxsize": max(1, connections),
@@ -128,6 +129,14 @@ def _connection_error(e: Exception) -> stripe.APIConnectionError:
     )
 
 
+def _proxy_for(address: str) -> str | None:
+    """The proxy the environment names for `address`, as requests reads it: the variable of
+    the address's scheme (HTTPS_PROXY for https://, HTTP_PROXY for http://), else ALL_PROXY;
+    none when NO_PROXY covers the address's host."""
+    proxies = requests.utils.get_environ_proxies(address)
+    return proxies.get(urllib.parse.urlsplit(address).scheme) or proxies.get("all") or None
+
+
 @functools.lru_cache(maxsize=4)
 def _client_for(
     api_key: str, api_base: str, read_timeout: float, max_retries: int, connections: int = 10
@@ -142,8 +151,7 @@ def _client_for(
         http_client=_DeadlineHTTPClient(
             connect=_CONNECT_TIMEOUT_SECONDS,
             read=read_timeout,
-            # HTTPS_PROXY / NO_PROXY, as requests would apply them to this address
-            proxies=requests.utils.get_environ_proxies(api_base or _STRIPE_API),
+            proxy=_proxy_for(api_base or _STRIPE_API),
             connections=connections,
         ),
     )

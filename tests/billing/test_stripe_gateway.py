@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import stripe
+import urllib3
 
 from billing import stripe_gateway
 from billing.errors import (
@@ -159,19 +160,39 @@ def _http_client(api_base: str) -> Any:
     return client._requestor._client
 
 
+BOTH_PROXIES = {
+    "HTTPS_PROXY": "http://secure-proxy.internal:3128",
+    "HTTP_PROXY": "http://plain-proxy.internal:3128",
+}
+
+
 @pytest.mark.parametrize(
-    ("environment", "expected"),
+    ("address", "environment", "expected"),
     [
-        ({}, None),
+        ("https://api.stripe.com", {}, None),
         (
+            "https://api.stripe.com",
             {"HTTPS_PROXY": "http://proxy.internal:3128"},
-            {"https": "http://proxy.internal:3128"},
+            "http://proxy.internal:3128",
         ),
-        ({"HTTPS_PROXY": "http://proxy.internal:3128", "NO_PROXY": "api.stripe.com"}, None),
+        (
+            "https://api.stripe.com",
+            {"HTTPS_PROXY": "http://proxy.internal:3128", "NO_PROXY": "api.stripe.com"},
+            None,
+        ),
+        # the variable of the address's own scheme, whichever else is set
+        ("https://api.stripe.com", BOTH_PROXIES, "http://secure-proxy.internal:3128"),
+        ("http://stripe.internal:12111", BOTH_PROXIES, "http://plain-proxy.internal:3128"),
+        ("http://stripe.internal:12111", {"HTTPS_PROXY": "http://secure-proxy.internal:3128"}, None),
+        (
+            "https://api.stripe.com",
+            {"ALL_PROXY": "http://any-proxy.internal:3128"},
+            "http://any-proxy.internal:3128",
+        ),
     ],
 )
 def test_the_environments_proxy_for_stripe_is_read_once_when_the_client_is_made(
-    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: dict[str, str] | None
+    monkeypatch: pytest.MonkeyPatch, address: str, environment: dict[str, str], expected: str | None
 ) -> None:
     for name in (
         "HTTPS_PROXY",
@@ -185,8 +206,10 @@ def test_the_environments_proxy_for_stripe_is_read_once_when_the_client_is_made(
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    http_client = _http_client("https://api.stripe.com")
-    assert http_client._proxy == expected
+    http_client = _http_client(address)
+    assert http_client.proxy_url == expected
+    pool = http_client._pool
+    assert (str(pool.proxy) if isinstance(pool, urllib3.ProxyManager) else None) == expected
 
 
 def test_calls_after_the_client_is_made_ignore_the_environment(
