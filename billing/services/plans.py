@@ -27,6 +27,7 @@ STALE_PLANS_KEY = "billing:plans:stale"
 # Bumped by every invalidation: a fetch that started before it does not store what it read
 # (it may predate the change the webhook announced).
 GENERATION_KEY = "billing:plans:generation"
+STALE_GENERATION_KEY = "billing:plans:stale-generation"  # the generation the stale copy was read in
 
 Plan = dict[str, Any]
 
@@ -97,10 +98,12 @@ def plans_list() -> list[Plan]:
         return plans
     # One fetch at a time in this process: when the list expires under load, the requests
     # that find it gone do not each call Stripe. While one thread fetches, the others serve
-    # the last list fetched; with none yet, they wait for the fetch and read what it stored.
+    # the last list fetched if the catalogue has not changed since (it merely expired); else,
+    # or with none yet, they wait for the fetch and read what it stored.
     if not _fetching.acquire(blocking=False):
-        stale: list[Plan] | None = cache.get(STALE_PLANS_KEY)
-        if stale is not None:
+        kept = cache.get_many([STALE_PLANS_KEY, STALE_GENERATION_KEY, GENERATION_KEY])
+        stale: list[Plan] | None = kept.get(STALE_PLANS_KEY)
+        if stale is not None and kept.get(STALE_GENERATION_KEY, 0) == kept.get(GENERATION_KEY, 0):
             return stale
         _fetching.acquire()
     try:
@@ -128,6 +131,7 @@ def _plans_fetched_or_cached() -> list[Plan]:
     if cache.get(GENERATION_KEY, 0) == generation:
         cache.set(PLANS_KEY, plans, timeout=settings.BILLING_PLANS_CACHE_SECONDS)
         cache.set(STALE_PLANS_KEY, plans, timeout=None)
+        cache.set(STALE_GENERATION_KEY, generation, timeout=None)
     logger.info("billing.plans_fetched", extra={"plans": len(plans)})
     return plans
 

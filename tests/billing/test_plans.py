@@ -275,3 +275,21 @@ def test_with_no_list_yet_the_readers_wait_for_one_fetch(stripe_standin):
 
     assert _product_lists(stripe_standin) == 1
     assert len({repr(plans) for plans, _ in results}) == 1 and results[0][0]
+
+
+def test_after_a_catalogue_change_the_readers_wait_for_the_new_list(stripe_standin):
+    from billing.services.plans import plans_invalidate, plans_list
+
+    stripe_standin.seed_demo_catalogue()
+    before = plans_list()
+    new = stripe_standin.create_product("Enterprise")
+    stripe_standin.create_price(new["id"], 99_000, interval="month")
+    plans_invalidate()  # as a product.* / price.* webhook does
+    fetched = _product_lists(stripe_standin)
+    stripe_standin.set_latency(200)
+
+    results = _read_at_once(8)
+
+    assert _product_lists(stripe_standin) == fetched + 1
+    for plans, _ in results:  # the old list, now out of date, is served to no one
+        assert len(plans) == len(before) + 1 and any(plan["id"] == new["id"] for plan in plans)
