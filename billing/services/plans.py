@@ -19,6 +19,7 @@ from django.core.cache import cache
 from billing import stripe_gateway
 from billing.errors import BillingUnavailable
 from billing.features import capability_from_feature
+from core.db import connection_release_if_pooled
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def plans_list() -> list[Plan]:
         stale: list[Plan] | None = kept.get(STALE_PLANS_KEY)
         if stale is not None and kept.get(STALE_GENERATION_KEY, 0) == kept.get(GENERATION_KEY, 0):
             return stale
+        connection_release_if_pooled()  # a wait on Stripe, as the fetch's own calls are
         _fetching.acquire()
     try:
         return _plans_fetched_or_cached()
