@@ -57,7 +57,6 @@ class _DeadlineHTTPClient(stripe.HTTPClient):
     ) -> None:
         super().__init__(verify_ssl_certs=True, proxy=proxy)
         self._base_timeout = (connect, read)
-        self.proxy_url = proxy
         # No retries or redirects of urllib3's own: the SDK decides what is tried again.
         options: dict[str, Any] = {
             "maxsize": max(1, connections),
