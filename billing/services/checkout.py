@@ -44,6 +44,7 @@ from billing.services.seats import seats_for
 from billing.services.subscriptions import subscription_fetched_apply
 from billing.services.writes import stripe_write
 from core.leases import lease_hold
+from core.queries import CompiledQuery
 from organizations.models import Organization
 from organizations.selectors import organization_membership_get
 
@@ -473,11 +474,28 @@ def checkout_session_status_get(*, user: User, session_id: str) -> stripe_gatewa
     return session
 
 
+# `GET /subscriptions/pending-payment` on every page load: the organization's newest open
+# session, compiled once (core.queries) rather than on every request.
+_NEWEST_OPEN: CompiledQuery[CheckoutSession] = CompiledQuery(
+    lambda organization_id: CheckoutSession.objects.filter(
+        organization_id=organization_id, status=CheckoutSession.Status.OPEN
+    ).order_by("-created_at", "-pk")[:1]
+)
+
+
 def pending_payment_get(*, organization: Organization) -> CheckoutSession | None:
-    """The organization's open Checkout session that has not passed its `expires_at`."""
+    """The organization's open Checkout session that has not passed its `expires_at`.
+
+    The newest open one, when it has not: one compiled query. When it has, an older open one
+    may still be pending, and the full query looks for it.
+    """
+    now = timezone.now()
+    newest = _NEWEST_OPEN.first(organization.pk)
+    if newest is None or (newest.expires_at is not None and newest.expires_at > now):
+        return newest
     return (
         CheckoutSession.objects.filter(
-            organization=organization, status=CheckoutSession.Status.OPEN, expires_at__gt=timezone.now()
+            organization=organization, status=CheckoutSession.Status.OPEN, expires_at__gt=now
         )
         .order_by("-created_at", "-pk")
         .first()

@@ -126,3 +126,29 @@ def test_reading_it_is_two_queries_and_no_stripe_call(
     with django_assert_num_queries(2):
         assert client.get(URL).status_code == 200
     assert len(stripe_standin.requests) == calls
+
+
+@pytest.mark.django_db
+def test_an_older_open_session_is_found_past_a_newer_expired_one(owner):
+    buy(owner, STARTER_YEARLY)
+    older = CheckoutSession.objects.get()
+    newer = CheckoutSession.objects.create(
+        organization=older.organization,
+        user=older.user,
+        stripe_session_id="cs_test_newer",
+        price_id=older.price_id,
+        product_id=older.product_id,
+        amount=older.amount,
+        currency=older.currency,
+        url="https://checkout.stripe.com/c/pay/cs_test_newer",
+        status=CheckoutSession.Status.OPEN,
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    CheckoutSession.objects.filter(pk=newer.pk).update(created_at=older.created_at + timedelta(seconds=5))
+    body = bearer(owner).get(URL).json()
+    assert body["data"]["id"] == older.pk
+    CheckoutSession.objects.filter(pk=newer.pk).update(expires_at=timezone.now() + timedelta(hours=1))
+    assert bearer(owner).get(URL).json()["data"]["id"] == newer.pk
+    CheckoutSession.objects.filter(pk=older.pk).update(expires_at=None)
+    CheckoutSession.objects.filter(pk=newer.pk).update(expires_at=None)
+    assert_error(bearer(owner).get(URL), 404, "NO_PENDING_PAYMENT")
