@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import CheckoutSession, Subscription
+from billing.services.checkout import pending_payment_get
 from tests.assertions import assert_error
 from tests.billing.keys import sent
 from tests.billing.plans_helpers import STARTER_YEARLY, bearer, buy
@@ -152,3 +153,18 @@ def test_an_older_open_session_is_found_past_a_newer_expired_one(owner):
     CheckoutSession.objects.filter(pk=older.pk).update(expires_at=None)
     CheckoutSession.objects.filter(pk=newer.pk).update(expires_at=None)
     assert_error(bearer(owner).get(URL), 404, "NO_PENDING_PAYMENT")
+
+
+@pytest.mark.django_db
+def test_the_compiled_lookup_loads_the_row_the_orm_loads(owner):
+    buy(owner, STARTER_YEARLY)
+    expected = CheckoutSession.objects.get()
+    loaded = pending_payment_get(organization=expected.organization)
+    assert loaded is not None
+
+    def fields(row):
+        return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
+
+    assert fields(loaded) == fields(expected)  # dates as aware datetimes, UUIDs as UUIDs
+    assert loaded.expires_at is not None and loaded.expires_at.tzinfo is not None
+    assert loaded._state.adding is False
