@@ -43,3 +43,9 @@ def assert_not_logged(records: list[logging.LogRecord], *secrets: str) -> None:
                 assert secret not in str(value) and secret not in repr(value), (
                     f"{record.name} {record.getMessage()!r}: {name} carries a secret"
                 )
+
+
+def model_fields(obj: Any) -> dict[str, Any]:
+    """A model instance's concrete field values, by attribute name: two loads of one row compare
+    equal field for field."""
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}

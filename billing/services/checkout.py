@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -474,12 +475,16 @@ def checkout_session_status_get(*, user: User, session_id: str) -> stripe_gatewa
     return session
 
 
+def _open_newest_first(organization_id: int) -> QuerySet[CheckoutSession]:
+    return CheckoutSession.objects.filter(
+        organization_id=organization_id, status=CheckoutSession.Status.OPEN
+    ).order_by("-created_at", "-pk")
+
+
 # `GET /subscriptions/pending-payment` on every page load: the organization's newest open
 # session, compiled once (core.queries) rather than on every request.
 _NEWEST_OPEN: CompiledQuery[CheckoutSession] = CompiledQuery(
-    lambda organization_id: CheckoutSession.objects.filter(
-        organization_id=organization_id, status=CheckoutSession.Status.OPEN
-    ).order_by("-created_at", "-pk")[:1]
+    lambda organization_id: _open_newest_first(organization_id)[:1]
 )
 
 
@@ -493,13 +498,7 @@ def pending_payment_get(*, organization: Organization) -> CheckoutSession | None
     newest = _NEWEST_OPEN.first(organization.pk)
     if newest is None or (newest.expires_at is not None and newest.expires_at > now):
         return newest
-    return (
-        CheckoutSession.objects.filter(
-            organization=organization, status=CheckoutSession.Status.OPEN, expires_at__gt=now
-        )
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    return _open_newest_first(organization.pk).filter(expires_at__gt=now).first()
 
 
 def pending_payment_for_user(*, user: User) -> CheckoutSession:

@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from billing.models import CheckoutSession, Subscription
 from billing.services.checkout import pending_payment_get
-from tests.assertions import assert_error
+from tests.assertions import assert_error, model_fields
 from tests.billing.keys import sent
 from tests.billing.plans_helpers import STARTER_YEARLY, bearer, buy
+from tests.factories import CheckoutSessionFactory
 
 URL = "/subscriptions/pending-payment"
 
@@ -133,17 +134,8 @@ def test_reading_it_is_two_queries_and_no_stripe_call(
 def test_an_older_open_session_is_found_past_a_newer_expired_one(owner):
     buy(owner, STARTER_YEARLY)
     older = CheckoutSession.objects.get()
-    newer = CheckoutSession.objects.create(
-        organization=older.organization,
-        user=older.user,
-        stripe_session_id="cs_test_newer",
-        price_id=older.price_id,
-        product_id=older.product_id,
-        amount=older.amount,
-        currency=older.currency,
-        url="https://checkout.stripe.com/c/pay/cs_test_newer",
-        status=CheckoutSession.Status.OPEN,
-        expires_at=timezone.now() - timedelta(seconds=1),
+    newer = CheckoutSessionFactory.create(
+        organization=older.organization, expires_at=timezone.now() - timedelta(seconds=1)
     )
     CheckoutSession.objects.filter(pk=newer.pk).update(created_at=older.created_at + timedelta(seconds=5))
     body = bearer(owner).get(URL).json()
@@ -161,10 +153,6 @@ def test_the_compiled_lookup_loads_the_row_the_orm_loads(owner):
     expected = CheckoutSession.objects.get()
     loaded = pending_payment_get(organization=expected.organization)
     assert loaded is not None
-
-    def fields(row):
-        return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
-
-    assert fields(loaded) == fields(expected)  # dates as aware datetimes, UUIDs as UUIDs
+    assert model_fields(loaded) == model_fields(expected)  # dates as aware datetimes, UUIDs as UUIDs
     assert loaded.expires_at is not None and loaded.expires_at.tzinfo is not None
     assert loaded._state.adding is False

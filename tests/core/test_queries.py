@@ -12,12 +12,9 @@ from accounts.models import User
 from accounts.selectors import user_with_membership_get
 from core.queries import CompiledInsert, CompiledQuery
 from organizations.models import Membership, Organization
+from tests.assertions import model_fields
 
 pytestmark = pytest.mark.django_db
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
 
 def test_the_user_with_membership_and_organization_is_what_the_orm_loads(
@@ -32,11 +29,11 @@ def test_the_user_with_membership_and_organization_is_what_the_orm_loads(
         membership = loaded.default_membership  # type: ignore[attr-defined]
         assert membership.organization.name == "Acme Inc"
 
-    assert _fields(loaded) == _fields(expected.user)  # dates converted, booleans as booleans
+    assert model_fields(loaded) == model_fields(expected.user)  # dates converted, booleans as booleans
     assert loaded.date_joined.tzinfo is not None and loaded.is_active is True
-    assert _fields(loaded) == _fields(expected.user)
-    assert _fields(membership) == _fields(expected)
-    assert _fields(membership.organization) == _fields(expected.organization)
+    assert model_fields(loaded) == model_fields(expected.user)
+    assert model_fields(membership) == model_fields(expected)
+    assert model_fields(membership.organization) == model_fields(expected.organization)
     assert loaded._state.adding is False and loaded._state.db == "default"
 
 
@@ -149,7 +146,7 @@ def test_a_compiled_insert_writes_the_row_create_would(
     assert rows[0]["created_at"] <= rows[2]["created_at"]
 
 
-def test_a_compiled_insert_takes_keys_by_attname_and_refuses_unknown_fields(
+def test_a_compiled_insert_takes_keys_by_attname_and_refuses_unknownmodel_fields(
     owner: User, organization: Organization
 ) -> None:
     from billing.models import PortalSession
